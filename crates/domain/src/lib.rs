@@ -1,0 +1,15 @@
+//! Pure rules about error events, with no I/O: how an SDK payload is normalized
+//! ([`normalize`]), how it is grouped into an issue ([`grouping`]), and what an issue is called
+//! ([`metadata`]). The ingest worker runs these per event; the store only persists their output.
+#![warn(missing_docs)]
+
+pub mod grouping;
+pub mod level;
+pub mod metadata;
+pub mod normalize;
+pub mod process;
+pub mod tags;
+mod value;
+
+pub use level::Level;
+pub use process::{ProcessContext, ProcessedEvent, process_event};

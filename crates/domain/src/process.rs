@@ -1,0 +1,156 @@
+//! The per-event pipeline step the ingest worker runs: parse, normalize, group, describe.
+
+use serde_json::{Value, json};
+
+use crate::Level;
+use crate::grouping::{Grouping, group_event};
+use crate::metadata::{EventMetadata, derive_metadata};
+use crate::normalize::{NormalizeContext, normalize_event};
+
+/// What the worker knows about an event besides its payload.
+#[derive(Debug, Clone)]
+pub struct ProcessContext<'a> {
+    /// The event id the SDK was acknowledged with (32 hex).
+    pub event_id: &'a str,
+    /// Receive time, Unix milliseconds.
+    pub received_ms: i64,
+    /// The envelope's `sent_at`, Unix seconds.
+    pub sent_at: Option<f64>,
+    /// The client address, for `{{auto}}` user IPs.
+    pub client_ip: Option<&'a str>,
+}
+
+/// A normalized, grouped event, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct ProcessedEvent {
+    /// 32 lowercase hex digits.
+    pub event_id: String,
+    /// Event time, Unix milliseconds.
+    pub timestamp_ms: i64,
+    /// Receive time, Unix milliseconds.
+    pub received_ms: i64,
+    /// Severity.
+    pub level: Level,
+    /// Platform (`python`, `node`, `native`, ...).
+    pub platform: String,
+    /// Title, culprit, type and metadata.
+    pub display: EventMetadata,
+    /// The release, if any.
+    pub release: Option<String>,
+    /// The environment, if any.
+    pub environment: Option<String>,
+    /// The `user` tag value (`id:13`), which counts distinct users.
+    pub user_tag: Option<String>,
+    /// Every tag, SDK-sent and derived, as stored on the event.
+    pub tags: Vec<(String, String)>,
+    /// The grouping result; `grouping.hashes` decides the issue.
+    pub grouping: Grouping,
+    /// The normalized event as JSON bytes.
+    pub payload: Vec<u8>,
+}
+
+/// The payload is not JSON (ingest validates this, so it means a corrupted queue record).
+#[derive(Debug, thiserror::Error)]
+#[error("event payload is not valid JSON: {0}")]
+pub struct InvalidPayload(#[from] serde_json::Error);
+
+/// Runs normalization, grouping and metadata derivation on one event payload.
+pub fn process_event(
+    payload: &[u8],
+    ctx: &ProcessContext<'_>,
+) -> Result<ProcessedEvent, InvalidPayload> {
+    let mut event: Value = serde_json::from_slice(payload)?;
+    let received = ctx.received_ms as f64 / 1000.0;
+    normalize_event(
+        &mut event,
+        &NormalizeContext {
+            event_id: ctx.event_id,
+            received,
+            sent_at: ctx.sent_at,
+            client_ip: ctx.client_ip,
+        },
+    );
+    let grouping = group_event(&event);
+    let display = derive_metadata(&event);
+
+    let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
+    let tags: Vec<(String, String)> = event
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|pairs| {
+            pairs
+                .iter()
+                .filter_map(|p| Some((p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let user_tag = tags
+        .iter()
+        .find(|(k, _)| k == "user")
+        .map(|(_, v)| v.clone());
+    let timestamp = event
+        .get("timestamp")
+        .and_then(Value::as_f64)
+        .unwrap_or(received);
+    let level = event
+        .get("level")
+        .and_then(Level::parse)
+        .unwrap_or(Level::Error);
+    let release = text("release");
+    let environment = text("environment");
+    let platform = text("platform").unwrap_or_else(|| "other".to_owned());
+
+    if let Value::Object(object) = &mut event {
+        object.insert("title".into(), json!(display.title));
+        object.insert("culprit".into(), json!(display.culprit));
+        object.insert("metadata".into(), display.metadata.clone());
+        object.insert("grouping_config".into(), json!({ "id": grouping.config }));
+        object.insert("hashes".into(), json!(grouping.hashes));
+    }
+    let payload = serde_json::to_vec(&event)?;
+    Ok(ProcessedEvent {
+        event_id: ctx.event_id.to_owned(),
+        timestamp_ms: (timestamp * 1000.0).round() as i64,
+        received_ms: ctx.received_ms,
+        level,
+        platform,
+        display,
+        release,
+        environment,
+        user_tag,
+        tags,
+        grouping,
+        payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_a_python_sdk_event_end_to_end() {
+        let payload = br#"{"level":"error","platform":"python","timestamp":"2026-11-25T00:16:07.5Z",
+            "exception":{"values":[{"type":"ZeroDivisionError","value":"division by zero",
+              "stacktrace":{"frames":[{"module":"app","function":"main","lineno":3,"in_app":true}]}}]},
+            "user":{"id":"13"},"tags":{"region":"eu"},"release":"shop@1.0","environment":"prod"}"#;
+        let ctx = ProcessContext {
+            event_id: "8d318f70125849e29dcf2afa581ef54f",
+            received_ms: 1_795_565_800_000,
+            sent_at: None,
+            client_ip: None,
+        };
+        let event = process_event(payload, &ctx).unwrap();
+        assert_eq!(event.timestamp_ms, 1_795_565_767_500);
+        assert_eq!(event.display.title, "ZeroDivisionError: division by zero");
+        assert_eq!(event.display.culprit, "app in main");
+        assert_eq!(event.user_tag.as_deref(), Some("id:13"));
+        assert_eq!(event.release.as_deref(), Some("shop@1.0"));
+        assert_eq!(event.level, Level::Error);
+        assert!(event.tags.contains(&("region".into(), "eu".into())));
+        let stored: Value = serde_json::from_slice(&event.payload).unwrap();
+        assert_eq!(stored["hashes"], json!(event.grouping.hashes));
+        assert_eq!(stored["title"], "ZeroDivisionError: division by zero");
+        assert!(process_event(b"{not json", &ctx).is_err());
+    }
+}

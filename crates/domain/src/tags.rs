@@ -1,0 +1,163 @@
+//! Tag normalization (Relay's `tags.rs` rules) and the tags Sentry derives from event fields.
+//!
+//! SDKs send tags as an object (`{"k": "v"}`) or a list of pairs (`[["k", "v"]]`). Keys are
+//! trimmed, spaces become `-`, and only `a-zA-Z0-9_.:-` is allowed, at most 200 characters.
+//! Values are trimmed, non-strings stringified (`true` -> `True`), at most 200 characters, no
+//! newlines. Invalid tags are dropped with a recorded error; the first of duplicate keys wins.
+
+use serde_json::Value;
+
+use crate::value::scalar_to_string;
+
+/// Longest tag key and value, in characters.
+pub const MAX_TAG_CHARS: usize = 200;
+
+/// Keys SDKs sometimes put in tags that Sentry keeps as event fields instead.
+const RESERVED_KEYS: &[&str] = &["release", "dist", "user", "filename", "function"];
+
+/// A tag that did not survive normalization, for the event's `errors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTag {
+    /// The key as sent (possibly truncated for display).
+    pub key: String,
+    /// Why it was dropped.
+    pub reason: &'static str,
+}
+
+/// Normalizes an SDK `tags` value into ordered, validated pairs.
+pub fn normalize_tags(value: Option<&Value>) -> (Vec<(String, String)>, Vec<InvalidTag>) {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    let mut invalid = Vec::new();
+    let mut bad_pairs = 0;
+    let mut bad_shape = false;
+    let mut push = |key: &str, value: &Value| {
+        let shown = || crate::value::truncate_chars(key, 64).to_owned();
+        let Some(key) = normalize_key(key) else {
+            invalid.push(InvalidTag {
+                key: shown(),
+                reason: "invalid tag key",
+            });
+            return;
+        };
+        if RESERVED_KEYS.contains(&key.as_str()) {
+            return;
+        }
+        let Some(value) = scalar_to_string(value).and_then(|v| normalize_value(&v)) else {
+            invalid.push(InvalidTag {
+                key: shown(),
+                reason: "invalid tag value",
+            });
+            return;
+        };
+        if !tags.iter().any(|(k, _)| *k == key) {
+            tags.push((key, value));
+        }
+    };
+    match value {
+        Some(Value::Object(map)) => {
+            for (key, value) in map {
+                push(key, value);
+            }
+        }
+        Some(Value::Array(list)) => {
+            for pair in list {
+                match pair.as_array().map(Vec::as_slice) {
+                    Some([Value::String(key), value]) => push(key, value),
+                    _ => bad_pairs += 1,
+                }
+            }
+        }
+        Some(Value::Null) | None => {}
+        Some(_) => bad_shape = true,
+    }
+    for _ in 0..bad_pairs {
+        invalid.push(InvalidTag {
+            key: String::new(),
+            reason: "tag is not a [key, value] pair",
+        });
+    }
+    if bad_shape {
+        invalid.push(InvalidTag {
+            key: String::new(),
+            reason: "tags is not an object or a list of pairs",
+        });
+    }
+    (tags, invalid)
+}
+
+/// Normalizes a tag key, or `None` if it cannot be made valid.
+pub fn normalize_key(key: &str) -> Option<String> {
+    let key = key.trim().replace(' ', "-");
+    let valid = !key.is_empty()
+        && key.chars().count() <= MAX_TAG_CHARS
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    valid.then_some(key)
+}
+
+/// Normalizes a tag value, or `None` if it is empty, too long or multi-line.
+pub fn normalize_value(value: &str) -> Option<String> {
+    let value = value.trim();
+    let valid = !value.is_empty()
+        && value.chars().count() <= MAX_TAG_CHARS
+        && !value.contains(['\n', '\r']);
+    valid.then(|| value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn object_and_pair_forms_agree() {
+        let (from_object, _) = normalize_tags(Some(&json!({"region": "eu", "tier": "pro"})));
+        let (from_pairs, _) = normalize_tags(Some(&json!([["region", "eu"], ["tier", "pro"]])));
+        assert_eq!(from_object, pairs(&[("region", "eu"), ("tier", "pro")]));
+        assert_eq!(from_object, from_pairs);
+    }
+
+    #[test]
+    fn values_are_stringified_and_trimmed_keys_sanitized() {
+        let (tags, invalid) = normalize_tags(Some(&json!({
+            " my key ": " v ",
+            "flag": true,
+            "n": 42,
+            "release": "x@1",
+            "bad/key": "v",
+            "multi": "a\nb",
+            "empty": "",
+            "obj": {"a": 1}
+        })));
+        assert_eq!(
+            tags,
+            pairs(&[("my-key", "v"), ("flag", "True"), ("n", "42")])
+        );
+        let reasons: Vec<_> = invalid.iter().map(|i| (i.key.as_str(), i.reason)).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                ("bad/key", "invalid tag key"),
+                ("multi", "invalid tag value"),
+                ("empty", "invalid tag value"),
+                ("obj", "invalid tag value"),
+            ]
+        );
+    }
+
+    #[test]
+    fn first_duplicate_wins_and_long_values_are_dropped() {
+        let long = "x".repeat(201);
+        let (tags, invalid) = normalize_tags(Some(&json!([["a", "1"], ["a", "2"], ["b", long]])));
+        assert_eq!(tags, pairs(&[("a", "1")]));
+        assert_eq!(invalid.len(), 1);
+    }
+}

@@ -1,0 +1,82 @@
+//! Small helpers for walking untrusted JSON.
+
+use serde_json::{Map, Value};
+
+/// Follows a path of object keys.
+pub(crate) fn get<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let mut current = value;
+    for key in path {
+        current = current.as_object()?.get(*key)?;
+    }
+    Some(current)
+}
+
+/// A non-empty string at `path`.
+pub(crate) fn get_str<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    get(value, path)?.as_str().filter(|s| !s.is_empty())
+}
+
+/// The elements of a `{"values": [...]}` container (the normalized shape).
+pub(crate) fn values<'a>(value: Option<&'a Value>) -> &'a [Value] {
+    value
+        .and_then(|v| v.get("values"))
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Rewrites a list-or-`{values}` container in place into `{"values": [...]}`; a single object that
+/// looks like an element (`looks_like_element`) becomes a one-element list. Anything else is
+/// removed, and `false` is returned so the caller can record the error.
+pub(crate) fn normalize_values(
+    object: &mut Map<String, Value>,
+    key: &str,
+    looks_like_element: impl Fn(&Map<String, Value>) -> bool,
+) -> bool {
+    let Some(value) = object.get_mut(key) else {
+        return true;
+    };
+    let list = match value.take() {
+        Value::Array(list) => list,
+        Value::Object(mut map) => match map.remove("values") {
+            Some(Value::Array(list)) => list,
+            Some(Value::Null) | None if !looks_like_element(&map) => Vec::new(),
+            None => vec![Value::Object(map)],
+            Some(_) => {
+                object.remove(key);
+                return false;
+            }
+        },
+        Value::Null => {
+            object.remove(key);
+            return true;
+        }
+        _ => {
+            object.remove(key);
+            return false;
+        }
+    };
+    let list: Vec<Value> = list.into_iter().filter(Value::is_object).collect();
+    let mut container = Map::new();
+    container.insert("values".to_owned(), Value::Array(list));
+    *value = Value::Object(container);
+    true
+}
+
+/// Stringifies a scalar the way Sentry does for tags and similar text fields.
+pub(crate) fn scalar_to_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(true) => Some("True".to_owned()),
+        Value::Bool(false) => Some("False".to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Truncates to at most `max_chars` characters, on a character boundary.
+pub(crate) fn truncate_chars(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((byte, _)) => &text[..byte],
+        None => text,
+    }
+}

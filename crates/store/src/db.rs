@@ -1,0 +1,311 @@
+//! Engines, pools and read/write routing.
+//!
+//! Callers never see a pool: they ask for [`Db::write`] (the primary: SQLite's single writer
+//! connection, or the PostgreSQL primary), [`Db::read`] (a read-only SQLite connection, or a
+//! PostgreSQL replica falling back to the primary when none answers) or [`Db::begin`] (a write
+//! transaction). SQLite's one-writer/many-readers split has the same shape as a primary with
+//! replicas, so one API serves both scales.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use crate::error::StoreError;
+use crate::query::Conn;
+
+/// Which database engine backs the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded SQLite (the default).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// `sqlite:///path/errhound.db` (or a plain path) or `postgres://...`.
+    pub url: String,
+    /// PostgreSQL read replicas; ignored for SQLite.
+    pub replica_urls: Vec<String>,
+    /// Connections per PostgreSQL pool, and readers for SQLite.
+    pub max_connections: u32,
+}
+
+enum Pools {
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+    },
+    Postgres {
+        primary: PgPool,
+        replicas: Vec<PgPool>,
+        next_replica: AtomicUsize,
+    },
+}
+
+/// The database handle, cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pools: Arc<Pools>,
+}
+
+/// A pooled connection of either engine.
+pub enum PoolConn {
+    /// SQLite.
+    Sqlite(PoolConnection<Sqlite>),
+    /// PostgreSQL.
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl PoolConn {
+    /// Borrows the connection for queries.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            PoolConn::Sqlite(c) => Conn::Sqlite(c),
+            PoolConn::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+/// A write transaction of either engine.
+pub enum Tx {
+    /// SQLite (`BEGIN IMMEDIATE`, so the write lock is taken up front).
+    Sqlite(Transaction<'static, Sqlite>),
+    /// PostgreSQL.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    /// Borrows the transaction's connection for queries.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::Postgres(t) => Conn::Postgres(t),
+        }
+    }
+
+    /// Which engine runs the transaction.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Tx::Sqlite(_) => Engine::Sqlite,
+            Tx::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects (creating an SQLite file if needed). Does not migrate.
+    pub async fn connect(options: &DbOptions) -> Result<Db, StoreError> {
+        let url = options.url.trim();
+        let pools = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let primary = pg_pool(url, options.max_connections).await?;
+            let mut replicas = Vec::new();
+            for replica in &options.replica_urls {
+                replicas.push(pg_pool(replica, options.max_connections).await?);
+            }
+            Pools::Postgres {
+                primary,
+                replicas,
+                next_replica: AtomicUsize::new(0),
+            }
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            sqlite_pools(Path::new(path), options.max_connections).await?
+        };
+        Ok(Db {
+            pools: Arc::new(pools),
+        })
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> Engine {
+        match *self.pools {
+            Pools::Sqlite { .. } => Engine::Sqlite,
+            Pools::Postgres { .. } => Engine::Postgres,
+        }
+    }
+
+    /// Applies pending migrations on the primary.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &*self.pools {
+            Pools::Sqlite { write, .. } => SQLITE_MIGRATOR.run(write).await?,
+            Pools::Postgres { primary, .. } => POSTGRES_MIGRATOR.run(primary).await?,
+        }
+        Ok(())
+    }
+
+    /// A connection to the primary, for writes and for reads that must see the latest writes.
+    pub async fn write(&self) -> Result<PoolConn, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { write, .. } => PoolConn::Sqlite(write.acquire().await?),
+            Pools::Postgres { primary, .. } => PoolConn::Postgres(primary.acquire().await?),
+        })
+    }
+
+    /// A connection for reads that may lag slightly (UI and API reads).
+    pub async fn read(&self) -> Result<PoolConn, StoreError> {
+        match &*self.pools {
+            Pools::Sqlite { read, .. } => Ok(PoolConn::Sqlite(read.acquire().await?)),
+            Pools::Postgres {
+                primary,
+                replicas,
+                next_replica,
+            } => {
+                if !replicas.is_empty() {
+                    let start = next_replica.fetch_add(1, Ordering::Relaxed);
+                    for offset in 0..replicas.len() {
+                        let replica = &replicas[(start + offset) % replicas.len()];
+                        match replica.acquire().await {
+                            Ok(conn) => return Ok(PoolConn::Postgres(conn)),
+                            Err(error) => tracing::warn!(
+                                error = %error,
+                                "read replica unavailable, trying the next one or the primary"
+                            ),
+                        }
+                    }
+                }
+                Ok(PoolConn::Postgres(primary.acquire().await?))
+            }
+        }
+    }
+
+    /// Begins a write transaction on the primary.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres { primary, .. } => Tx::Postgres(primary.begin().await?),
+        })
+    }
+
+    /// The schema of every table as `(table, column, nullable, coarse type)`, sorted; used by the
+    /// migration parity test.
+    pub async fn schema_fingerprint(
+        &self,
+    ) -> Result<Vec<(String, String, bool, String)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Column {
+            table_name: String,
+            column_name: String,
+            nullable: bool,
+            data_type: String,
+        }
+        let mut conn = self.write().await?;
+        let sql = match self.engine() {
+            Engine::Sqlite => {
+                "SELECT m.name AS table_name, p.name AS column_name, \
+                 (p.\"notnull\" = 0 AND p.pk = 0) AS nullable, lower(p.type) AS data_type \
+                 FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx_%'"
+            }
+            Engine::Postgres => {
+                "SELECT c.table_name::text AS table_name, c.column_name::text AS column_name, \
+                 (c.is_nullable = 'YES') AS nullable, c.data_type::text AS data_type \
+                 FROM information_schema.columns c \
+                 WHERE c.table_schema = current_schema() AND c.table_name NOT LIKE '_sqlx_%'"
+            }
+        };
+        let rows: Vec<Column> = crate::query::Query::new(sql)
+            .fetch_all(&mut conn.conn())
+            .await?;
+        let mut out: Vec<_> = rows
+            .into_iter()
+            .map(|c| {
+                (
+                    c.table_name,
+                    c.column_name,
+                    c.nullable,
+                    coarse_type(&c.data_type).to_owned(),
+                )
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Closes every pool (flushes SQLite's WAL on the way).
+    pub async fn close(&self) {
+        match &*self.pools {
+            Pools::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres {
+                primary, replicas, ..
+            } => {
+                for replica in replicas {
+                    replica.close().await;
+                }
+                primary.close().await;
+            }
+        }
+    }
+}
+
+fn coarse_type(data_type: &str) -> &'static str {
+    match data_type {
+        "integer" | "bigint" => "int",
+        "text" => "text",
+        "boolean" => "bool",
+        "blob" | "bytea" => "bytes",
+        _ => "other",
+    }
+}
+
+async fn pg_pool(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url)?.application_name("errhound");
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections.max(2))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?)
+}
+
+async fn sqlite_pools(path: &Path, readers: u32) -> Result<Pools, StoreError> {
+    let base = SqliteConnectOptions::new()
+        .filename(path)
+        // WAL lets readers run beside the single writer.
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL syncs the WAL on every commit: a committed batch survives power loss, which is
+        // what lets the ingest spool forget it. Commits are per batch, so this costs little.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        .pragma("cache_size", "-16384")
+        .pragma("temp_store", "memory");
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(60))
+        .connect_with(base.clone().create_if_missing(true))
+        .await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(readers.max(1))
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(base.read_only(true))
+        .await?;
+    Ok(Pools::Sqlite { write, read })
+}

@@ -1,0 +1,116 @@
+//! Stored events: reads for the API and UI.
+
+use crate::StoreError;
+use crate::query::{Conn, Query};
+
+/// An event index row with its compressed payload.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEvent {
+    /// Primary key.
+    pub id: i64,
+    /// Owning project.
+    pub project_id: i64,
+    /// The issue it belongs to.
+    pub issue_id: i64,
+    /// 32 lowercase hex digits.
+    pub event_id: String,
+    /// Event time, epoch ms.
+    pub timestamp: i64,
+    /// Receive time, epoch ms.
+    pub received: i64,
+    /// zstd-compressed normalized JSON ([`crate::payload`]).
+    pub data: Vec<u8>,
+}
+
+const SELECT: &str = "SELECT e.id, e.project_id, e.issue_id, e.event_id, e.timestamp, e.received, \
+    p.data FROM events e JOIN event_payloads p ON p.event_id = e.id";
+
+/// An issue's events, newest first, strictly before the `(timestamp, id)` cursor when given.
+pub async fn list_for_issue(
+    conn: &mut Conn<'_>,
+    issue_id: i64,
+    before: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut query = Query::builder();
+    query
+        .push(SELECT)
+        .push(" WHERE e.issue_id = ")
+        .push_bind(issue_id);
+    if let Some((timestamp, id)) = before {
+        query.push(" AND (e.timestamp < ").push_bind(timestamp);
+        query.push(" OR (e.timestamp = ").push_bind(timestamp);
+        query.push(" AND e.id < ").push_bind(id).push("))");
+    }
+    query
+        .push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ")
+        .push_bind(limit);
+    Ok(query.fetch_all(conn).await?)
+}
+
+/// The newest (`latest = true`) or oldest event of an issue.
+pub async fn edge_of_issue(
+    conn: &mut Conn<'_>,
+    issue_id: i64,
+    latest: bool,
+) -> Result<Option<StoredEvent>, StoreError> {
+    let mut query = Query::builder();
+    query
+        .push(SELECT)
+        .push(" WHERE e.issue_id = ")
+        .push_bind(issue_id);
+    query.push(if latest {
+        " ORDER BY e.timestamp DESC, e.id DESC LIMIT 1"
+    } else {
+        " ORDER BY e.timestamp ASC, e.id ASC LIMIT 1"
+    });
+    Ok(query.fetch_optional(conn).await?)
+}
+
+/// The event with this id in the project.
+pub async fn find(
+    conn: &mut Conn<'_>,
+    project_id: i64,
+    event_id: &str,
+) -> Result<Option<StoredEvent>, StoreError> {
+    let mut query = Query::builder();
+    query
+        .push(SELECT)
+        .push(" WHERE e.project_id = ")
+        .push_bind(project_id);
+    query.push(" AND e.event_id = ").push_bind(event_id);
+    Ok(query.fetch_optional(conn).await?)
+}
+
+#[derive(sqlx::FromRow)]
+struct EventIdRow {
+    event_id: String,
+}
+
+/// The ids of the events just older and just newer than `event` within its issue.
+pub async fn neighbours(
+    conn: &mut Conn<'_>,
+    event: &StoredEvent,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    let previous: Option<EventIdRow> = Query::new(
+        "SELECT event_id FROM events WHERE issue_id = $1 \
+         AND (timestamp < $2 OR (timestamp = $2 AND id < $3)) \
+         ORDER BY timestamp DESC, id DESC LIMIT 1",
+    )
+    .bind(event.issue_id)
+    .bind(event.timestamp)
+    .bind(event.id)
+    .fetch_optional(conn)
+    .await?;
+    let next: Option<EventIdRow> = Query::new(
+        "SELECT event_id FROM events WHERE issue_id = $1 \
+         AND (timestamp > $2 OR (timestamp = $2 AND id > $3)) \
+         ORDER BY timestamp ASC, id ASC LIMIT 1",
+    )
+    .bind(event.issue_id)
+    .bind(event.timestamp)
+    .bind(event.id)
+    .fetch_optional(conn)
+    .await?;
+    Ok((previous.map(|r| r.event_id), next.map(|r| r.event_id)))
+}

@@ -1,0 +1,256 @@
+//! Issues: reads for the API and UI. (Issues are created and counted by [`crate::ingest`].)
+
+use crate::StoreError;
+use crate::query::{Conn, Query};
+
+/// An issue (Sentry's group).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Issue {
+    /// Primary key.
+    pub id: i64,
+    /// Owning project.
+    pub project_id: i64,
+    /// Per-project sequence number (shown as `PROJECT-1A`).
+    pub short_id: i64,
+    /// `unresolved`, `resolved` or `ignored`.
+    pub status: String,
+    /// `new`, `ongoing`, `regressed`, ...
+    pub substatus: Option<String>,
+    /// Level of the latest event.
+    pub level: String,
+    /// `error` or `default`.
+    pub event_type: String,
+    /// Title of the latest event.
+    pub title: String,
+    /// Culprit of the latest event.
+    pub culprit: String,
+    /// Sentry metadata object, JSON text.
+    pub metadata: String,
+    /// Platform of the latest event.
+    pub platform: Option<String>,
+    /// Logger of the first event.
+    pub logger: Option<String>,
+    /// Earliest event time, epoch ms.
+    pub first_seen: i64,
+    /// Latest event time, epoch ms.
+    pub last_seen: i64,
+    /// Events stored.
+    pub times_seen: i64,
+    /// Distinct `user` tag values.
+    pub user_count: i64,
+    /// Release of the first event with one.
+    pub first_release: Option<String>,
+    /// Release of the latest event with one.
+    pub last_release: Option<String>,
+    /// When it was resolved, epoch ms.
+    pub resolved_at: Option<i64>,
+}
+
+const ISSUE_COLUMNS: &str = "issues.id, issues.project_id, issues.short_id, issues.status, \
+    issues.substatus, issues.level, issues.event_type, issues.title, issues.culprit, \
+    issues.metadata, issues.platform, issues.logger, issues.first_seen, issues.last_seen, \
+    issues.times_seen, issues.user_count, issues.first_release, issues.last_release, \
+    issues.resolved_at";
+
+/// Sort orders of the issue list (Sentry's `sort` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueSort {
+    /// `date`: latest event first (the default).
+    LastSeen,
+    /// `new`: newest issue first.
+    FirstSeen,
+    /// `freq`: most events first.
+    TimesSeen,
+    /// `user`: most users first.
+    UserCount,
+}
+
+impl IssueSort {
+    fn column(self) -> &'static str {
+        match self {
+            IssueSort::LastSeen => "issues.last_seen",
+            IssueSort::FirstSeen => "issues.first_seen",
+            IssueSort::TimesSeen => "issues.times_seen",
+            IssueSort::UserCount => "issues.user_count",
+        }
+    }
+
+    /// The sort key of an issue, for cursors.
+    pub fn key(self, issue: &Issue) -> i64 {
+        match self {
+            IssueSort::LastSeen => issue.last_seen,
+            IssueSort::FirstSeen => issue.first_seen,
+            IssueSort::TimesSeen => issue.times_seen,
+            IssueSort::UserCount => issue.user_count,
+        }
+    }
+}
+
+/// A tag condition: issues with (or, negated, without) events carrying `key=value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagFilter {
+    /// Tag key.
+    pub key: String,
+    /// Tag value.
+    pub value: String,
+    /// `!key:value`.
+    pub negate: bool,
+}
+
+/// Which issues to list. All conditions are ANDed.
+#[derive(Debug, Clone, Default)]
+pub struct IssueFilter {
+    /// Projects to search (required; empty matches nothing).
+    pub project_ids: Vec<i64>,
+    /// Allowed statuses; empty allows all.
+    pub statuses: Vec<String>,
+    /// Excluded statuses.
+    pub excluded_statuses: Vec<String>,
+    /// Case-insensitive substrings of the title or culprit.
+    pub text: Vec<String>,
+    /// Tag conditions.
+    pub tags: Vec<TagFilter>,
+    /// Only issues seen at or after this time, epoch ms.
+    pub last_seen_after: Option<i64>,
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Lists issues matching `filter`, sorted descending by `sort` then id, strictly after the
+/// `(key, id)` cursor when given. Fetches `limit` rows.
+pub async fn list(
+    conn: &mut Conn<'_>,
+    filter: &IssueFilter,
+    sort: IssueSort,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<Issue>, StoreError> {
+    if filter.project_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column = sort.column();
+    let mut query = Query::builder();
+    query
+        .push("SELECT ")
+        .push(ISSUE_COLUMNS)
+        .push(" FROM issues WHERE issues.project_id IN (");
+    query
+        .push_bind_list(filter.project_ids.iter().copied())
+        .push(")");
+    if !filter.statuses.is_empty() {
+        query.push(" AND issues.status IN (");
+        query
+            .push_bind_list(filter.statuses.iter().map(String::as_str))
+            .push(")");
+    }
+    if !filter.excluded_statuses.is_empty() {
+        query.push(" AND issues.status NOT IN (");
+        query
+            .push_bind_list(filter.excluded_statuses.iter().map(String::as_str))
+            .push(")");
+    }
+    for text in &filter.text {
+        let pattern = like_pattern(text);
+        query
+            .push(" AND (LOWER(issues.title) LIKE ")
+            .push_bind(pattern.clone());
+        query
+            .push(" ESCAPE '\\' OR LOWER(issues.culprit) LIKE ")
+            .push_bind(pattern);
+        query.push(" ESCAPE '\\')");
+    }
+    for tag in &filter.tags {
+        query.push(if tag.negate {
+            " AND issues.id NOT IN ("
+        } else {
+            " AND issues.id IN ("
+        });
+        query
+            .push("SELECT issue_id FROM issue_tag_values WHERE key = ")
+            .push_bind(tag.key.as_str());
+        query
+            .push(" AND value = ")
+            .push_bind(tag.value.as_str())
+            .push(")");
+    }
+    if let Some(since) = filter.last_seen_after {
+        query.push(" AND issues.last_seen >= ").push_bind(since);
+    }
+    if let Some((key, id)) = after {
+        query.push(" AND (").push(column).push(" < ").push_bind(key);
+        query.push(" OR (").push(column).push(" = ").push_bind(key);
+        query.push(" AND issues.id < ").push_bind(id).push("))");
+    }
+    query
+        .push(" ORDER BY ")
+        .push(column)
+        .push(" DESC, issues.id DESC LIMIT ");
+    query.push_bind(limit);
+    Ok(query.fetch_all(conn).await?)
+}
+
+/// The issue with this id.
+pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<Issue>, StoreError> {
+    let mut query = Query::builder();
+    query
+        .push("SELECT ")
+        .push(ISSUE_COLUMNS)
+        .push(" FROM issues WHERE issues.id = ")
+        .push_bind(id);
+    Ok(query.fetch_optional(conn).await?)
+}
+
+/// Events per hour of an issue.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HourlyCount {
+    /// The issue.
+    pub issue_id: i64,
+    /// Unix hour (epoch ms / 3 600 000).
+    pub hour: i64,
+    /// Events in that hour.
+    pub count: i64,
+}
+
+/// Hourly event counts of the given issues from `from_hour` on.
+pub async fn hourly_counts(
+    conn: &mut Conn<'_>,
+    issue_ids: &[i64],
+    from_hour: i64,
+) -> Result<Vec<HourlyCount>, StoreError> {
+    if issue_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = Query::builder();
+    query.push("SELECT issue_id, hour, count FROM issue_hourly_counts WHERE hour >= ");
+    query.push_bind(from_hour).push(" AND issue_id IN (");
+    query
+        .push_bind_list(issue_ids.iter().copied())
+        .push(") ORDER BY issue_id, hour");
+    Ok(query.fetch_all(conn).await?)
+}
+
+/// The grouping hashes attached to an issue.
+pub async fn hashes(conn: &mut Conn<'_>, issue_id: i64) -> Result<Vec<String>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        hash: String,
+    }
+    let rows: Vec<Row> =
+        Query::new("SELECT hash FROM group_hashes WHERE issue_id = $1 ORDER BY id")
+            .bind(issue_id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.hash).collect())
+}

@@ -1,0 +1,125 @@
+//! Organizations and their members.
+
+use crate::StoreError;
+use crate::query::{Conn, Query};
+
+/// An organization.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Organization {
+    /// Primary key.
+    pub id: i64,
+    /// URL name, unique.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time, epoch ms.
+    pub created_at: i64,
+}
+
+/// Member roles, least to most privileged (Sentry's organization roles).
+pub const ROLES: &[&str] = &["member", "admin", "manager", "owner"];
+
+/// Creates an organization.
+pub async fn create(
+    conn: &mut Conn<'_>,
+    slug: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<Organization, StoreError> {
+    Query::new(
+        "INSERT INTO organizations (slug, name, created_at) VALUES ($1, $2, $3) \
+         RETURNING id, slug, name, created_at",
+    )
+    .bind(slug)
+    .bind(name)
+    .bind(now_ms)
+    .fetch_one(conn)
+    .await
+    .map_err(StoreError::from)
+}
+
+/// Any organization at all? (false before the first start's bootstrap)
+pub async fn exists_any(conn: &mut Conn<'_>) -> Result<bool, StoreError> {
+    let row: Option<crate::query::Int> =
+        Query::new("SELECT id AS value FROM organizations LIMIT 1")
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.is_some())
+}
+
+/// The organization with this slug.
+pub async fn find_by_slug(
+    conn: &mut Conn<'_>,
+    slug: &str,
+) -> Result<Option<Organization>, StoreError> {
+    Ok(
+        Query::new("SELECT id, slug, name, created_at FROM organizations WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// Organizations the user belongs to (every organization for a superuser), newest first.
+pub async fn list_for_user(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    superuser: bool,
+) -> Result<Vec<Organization>, StoreError> {
+    let query = if superuser {
+        Query::new(
+            "SELECT id, slug, name, created_at FROM organizations ORDER BY created_at DESC, id DESC",
+        )
+    } else {
+        Query::new(
+            "SELECT o.id, o.slug, o.name, o.created_at FROM organizations o \
+             JOIN organization_members m ON m.organization_id = o.id \
+             WHERE m.user_id = $1 ORDER BY o.created_at DESC, o.id DESC",
+        )
+        .bind(user_id)
+    };
+    Ok(query.fetch_all(conn).await?)
+}
+
+#[derive(sqlx::FromRow)]
+struct RoleRow {
+    role: String,
+}
+
+/// The user's role in the organization, if a member.
+pub async fn member_role(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    user_id: i64,
+) -> Result<Option<String>, StoreError> {
+    let row: Option<RoleRow> = Query::new(
+        "SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2",
+    )
+    .bind(organization_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.role))
+}
+
+/// Adds a member (or changes the role of an existing one).
+pub async fn add_member(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    user_id: i64,
+    role: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    Query::new(
+        "INSERT INTO organization_members (organization_id, user_id, role, created_at) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role",
+    )
+    .bind(organization_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

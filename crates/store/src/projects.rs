@@ -1,0 +1,190 @@
+//! Projects and their DSN keys.
+
+use rand::RngCore;
+
+use crate::StoreError;
+use crate::query::{Conn, Int, Query};
+
+/// A project.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Project {
+    /// Primary key; also the DSN's project id.
+    pub id: i64,
+    /// Owning organization.
+    pub organization_id: i64,
+    /// URL name, unique within the organization.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Platform hint (`python`, `node`, ...), if set.
+    pub platform: Option<String>,
+    /// The grouping algorithm the project's new events use.
+    pub grouping_config: String,
+    /// Events processed so far (monotonic).
+    pub events_processed: i64,
+    /// When the first event arrived, epoch ms.
+    pub first_event_at: Option<i64>,
+    /// Creation time, epoch ms.
+    pub created_at: i64,
+}
+
+/// Creates a project.
+pub async fn create(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    slug: &str,
+    name: &str,
+    platform: Option<&str>,
+    grouping_config: &str,
+    now_ms: i64,
+) -> Result<Project, StoreError> {
+    Query::new(
+        "INSERT INTO projects (organization_id, slug, name, platform, grouping_config, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         RETURNING id, organization_id, slug, name, platform, grouping_config, \
+         events_processed, first_event_at, created_at",
+    )
+    .bind(organization_id)
+    .bind(slug)
+    .bind(name)
+    .bind(platform)
+    .bind(grouping_config)
+    .bind(now_ms)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| {
+        let e = StoreError::from(e);
+        if e.is_unique_violation() {
+            StoreError::AlreadyExists("project")
+        } else {
+            e
+        }
+    })
+}
+
+/// The project with this slug in the organization.
+pub async fn find_by_slug(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    slug: &str,
+) -> Result<Option<Project>, StoreError> {
+    Ok(Query::new(
+        "SELECT id, organization_id, slug, name, platform, grouping_config, \
+         events_processed, first_event_at, created_at \
+         FROM projects WHERE organization_id = $1 AND slug = $2",
+    )
+    .bind(organization_id)
+    .bind(slug)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The project with this id.
+pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<Project>, StoreError> {
+    Ok(Query::new(
+        "SELECT id, organization_id, slug, name, platform, grouping_config, \
+         events_processed, first_event_at, created_at FROM projects WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The organization's projects, by slug.
+pub async fn list_for_org(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+) -> Result<Vec<Project>, StoreError> {
+    Ok(Query::new(
+        "SELECT id, organization_id, slug, name, platform, grouping_config, \
+         events_processed, first_event_at, created_at \
+         FROM projects WHERE organization_id = $1 ORDER BY slug",
+    )
+    .bind(organization_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Events processed for a project (a cheap monotonic counter, e.g. for benchmarks).
+pub async fn events_processed(conn: &mut Conn<'_>, project_id: i64) -> Result<i64, StoreError> {
+    let row: Option<Int> =
+        Query::new("SELECT events_processed AS value FROM projects WHERE id = $1")
+            .bind(project_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map_or(0, |r| r.value))
+}
+
+/// A DSN key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProjectKey {
+    /// Primary key.
+    pub id: i64,
+    /// The project the key sends to.
+    pub project_id: i64,
+    /// The DSN's public key: 32 lowercase hex characters.
+    pub public_key: String,
+    /// The deprecated secret key (kept for Sentry API compatibility).
+    pub secret_key: String,
+    /// Display name.
+    pub label: String,
+    /// Disabled keys are refused with 403.
+    pub is_active: bool,
+    /// Creation time, epoch ms.
+    pub created_at: i64,
+}
+
+fn random_hex_key() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Creates a DSN key with fresh random public and secret keys.
+pub async fn create_key(
+    conn: &mut Conn<'_>,
+    project_id: i64,
+    label: &str,
+    now_ms: i64,
+) -> Result<ProjectKey, StoreError> {
+    Ok(Query::new(
+        "INSERT INTO project_keys (project_id, public_key, secret_key, label, is_active, created_at) \
+         VALUES ($1, $2, $3, $4, TRUE, $5) \
+         RETURNING id, project_id, public_key, secret_key, label, is_active, created_at",
+    )
+    .bind(project_id)
+    .bind(random_hex_key())
+    .bind(random_hex_key())
+    .bind(label)
+    .bind(now_ms)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The project's keys, newest first.
+pub async fn list_keys(
+    conn: &mut Conn<'_>,
+    project_id: i64,
+) -> Result<Vec<ProjectKey>, StoreError> {
+    Ok(Query::new(
+        "SELECT id, project_id, public_key, secret_key, label, is_active, created_at \
+         FROM project_keys WHERE project_id = $1 ORDER BY id DESC",
+    )
+    .bind(project_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The key with this public key.
+pub async fn find_key(
+    conn: &mut Conn<'_>,
+    public_key: &str,
+) -> Result<Option<ProjectKey>, StoreError> {
+    Ok(Query::new(
+        "SELECT id, project_id, public_key, secret_key, label, is_active, created_at \
+         FROM project_keys WHERE public_key = $1",
+    )
+    .bind(public_key)
+    .fetch_optional(conn)
+    .await?)
+}

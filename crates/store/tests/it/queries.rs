@@ -1,0 +1,144 @@
+use errhound_store::ingest::write_batch;
+use errhound_store::issues::{self, IssueFilter, IssueSort, TagFilter};
+use errhound_test_utils::engines;
+
+use crate::fixtures::{event, setup};
+
+#[tokio::test]
+async fn filters_sorts_and_pages_issues() {
+    for t in engines().await {
+        let p = setup(&t.db).await.project_id;
+        let mut batch = Vec::new();
+        for n in 0..30u32 {
+            let hash = format!("site{}", n % 10);
+            let mut e = event(p, n, &[&hash], 1_000 * i64::from(n));
+            e.title = format!("Error in site{} 100%_done", n % 10);
+            batch.push(e);
+        }
+        let mut tx = t.db.begin().await.unwrap();
+        write_batch(&mut tx, batch, 0).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut conn = t.db.read().await.unwrap();
+        let mut c = conn.conn();
+        let base = IssueFilter {
+            project_ids: vec![p],
+            ..Default::default()
+        };
+        // Keyset pages of 4 walk all 10 issues in last-seen order, without overlap.
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = issues::list(&mut c, &base, IssueSort::LastSeen, after, 4)
+                .await
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            let last = page.last().unwrap();
+            after = Some((last.last_seen, last.id));
+            seen.extend(page.into_iter().map(|i| i.last_seen));
+        }
+        assert_eq!(seen.len(), 10, "{}", t.engine);
+        assert!(seen.windows(2).all(|w| w[0] >= w[1]));
+
+        let text = IssueFilter {
+            text: vec!["SITE3".into()],
+            ..base.clone()
+        };
+        assert_eq!(
+            issues::list(&mut c, &text, IssueSort::LastSeen, None, 50)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // LIKE wildcards in user text are literal.
+        let wildcard = IssueFilter {
+            text: vec!["0%_d".into()],
+            ..base.clone()
+        };
+        assert_eq!(
+            issues::list(&mut c, &wildcard, IssueSort::LastSeen, None, 50)
+                .await
+                .unwrap()
+                .len(),
+            10
+        );
+        let odd = IssueFilter {
+            text: vec!["1%x".into()],
+            ..base.clone()
+        };
+        assert!(
+            issues::list(&mut c, &odd, IssueSort::LastSeen, None, 50)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Every issue has events from users id:0..2; region alternates with n, and each site gets
+        // both parities only when n%10 and n have... sites with even n are all "eu".
+        let eu = IssueFilter {
+            tags: vec![TagFilter {
+                key: "region".into(),
+                value: "eu".into(),
+                negate: false,
+            }],
+            ..base.clone()
+        };
+        assert_eq!(
+            issues::list(&mut c, &eu, IssueSort::LastSeen, None, 50)
+                .await
+                .unwrap()
+                .len(),
+            5
+        );
+        let not_eu = IssueFilter {
+            tags: vec![TagFilter {
+                key: "region".into(),
+                value: "eu".into(),
+                negate: true,
+            }],
+            ..base.clone()
+        };
+        assert_eq!(
+            issues::list(&mut c, &not_eu, IssueSort::LastSeen, None, 50)
+                .await
+                .unwrap()
+                .len(),
+            5
+        );
+
+        let resolved = IssueFilter {
+            statuses: vec!["resolved".into()],
+            ..base.clone()
+        };
+        assert!(
+            issues::list(&mut c, &resolved, IssueSort::LastSeen, None, 50)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let recent = IssueFilter {
+            last_seen_after: Some(25_000),
+            ..base.clone()
+        };
+        assert_eq!(
+            issues::list(&mut c, &recent, IssueSort::LastSeen, None, 50)
+                .await
+                .unwrap()
+                .len(),
+            5
+        );
+
+        let by_freq = issues::list(&mut c, &base, IssueSort::TimesSeen, None, 50)
+            .await
+            .unwrap();
+        assert!(by_freq.iter().all(|i| i.times_seen == 3));
+
+        let ids: Vec<i64> = by_freq.iter().map(|i| i.id).collect();
+        let hours = issues::hourly_counts(&mut c, &ids, 0).await.unwrap();
+        assert_eq!(hours.iter().map(|h| h.count).sum::<i64>(), 30);
+    }
+}

@@ -1,0 +1,66 @@
+//! Test helpers shared by the workspace's integration tests (a dev-dependency only).
+//!
+//! * [`engines`] gives a fresh, migrated store per engine, so a test body runs on SQLite and on a
+//!   real PostgreSQL. PostgreSQL comes from `TEST_POSTGRES_URL` (a server the test script
+//!   started on loopback); without it a private cluster is started on demand with the local
+//!   PostgreSQL binaries, so a store test is never silently skipped.
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
+pub mod postgres;
+
+use errhound_store::{Db, DbOptions};
+
+/// A migrated store and whatever keeps it alive.
+pub struct TestDb {
+    /// The store.
+    pub db: Db,
+    /// `sqlite` or `postgres`.
+    pub engine: &'static str,
+    /// The connection URL.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh migrated SQLite store in a temporary directory.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db = Db::connect(&DbOptions {
+        url: url.clone(),
+        replica_urls: vec![],
+        max_connections: 4,
+    })
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    TestDb {
+        db,
+        engine: "sqlite",
+        url,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh migrated PostgreSQL database on the test server.
+pub async fn postgres() -> TestDb {
+    let url = postgres::fresh_database().await;
+    let db = Db::connect(&DbOptions {
+        url: url.clone(),
+        replica_urls: vec![],
+        max_connections: 4,
+    })
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    TestDb {
+        db,
+        engine: "postgres",
+        url,
+        _dir: None,
+    }
+}
+
+/// One fresh store per engine.
+pub async fn engines() -> Vec<TestDb> {
+    vec![sqlite().await, postgres().await]
+}
