@@ -33,6 +33,8 @@ pub struct ProcessedEvent {
     pub level: Level,
     /// Platform (`python`, `node`, `native`, ...).
     pub platform: String,
+    /// Logger name, if any.
+    pub logger: Option<String>,
     /// Title, culprit, type and metadata.
     pub display: EventMetadata,
     /// The release, if any.
@@ -99,6 +101,7 @@ pub fn process_event(
     let release = text("release");
     let environment = text("environment");
     let platform = text("platform").unwrap_or_else(|| "other".to_owned());
+    let logger = text("logger");
 
     if let Value::Object(object) = &mut event {
         object.insert("title".into(), json!(display.title));
@@ -114,6 +117,7 @@ pub fn process_event(
         received_ms: ctx.received_ms,
         level,
         platform,
+        logger,
         display,
         release,
         environment,

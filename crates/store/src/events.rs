@@ -1,6 +1,7 @@
 //! Stored events: reads for the API and UI.
 
 use crate::StoreError;
+pub use crate::issues::Page;
 use crate::query::{Conn, Query};
 
 /// An event index row with its compressed payload.
@@ -25,11 +26,11 @@ pub struct StoredEvent {
 const SELECT: &str = "SELECT e.id, e.project_id, e.issue_id, e.event_id, e.timestamp, e.received, \
     p.data FROM events e JOIN event_payloads p ON p.event_id = e.id";
 
-/// An issue's events, newest first, strictly before the `(timestamp, id)` cursor when given.
+/// Up to `limit` of an issue's events, newest first; `page` bounds are `(timestamp, id)`.
 pub async fn list_for_issue(
     conn: &mut Conn<'_>,
     issue_id: i64,
-    before: Option<(i64, i64)>,
+    page: Page,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let mut query = Query::builder();
@@ -37,15 +38,36 @@ pub async fn list_for_issue(
         .push(SELECT)
         .push(" WHERE e.issue_id = ")
         .push_bind(issue_id);
-    if let Some((timestamp, id)) = before {
-        query.push(" AND (e.timestamp < ").push_bind(timestamp);
+    let (op, order) = match page {
+        Page::First => ("", "DESC"),
+        Page::After(..) => ("<", "DESC"),
+        Page::Before(..) => (">", "ASC"),
+    };
+    if let Page::After(timestamp, id) | Page::Before(timestamp, id) = page {
+        query
+            .push(" AND (e.timestamp ")
+            .push(op)
+            .push(" ")
+            .push_bind(timestamp);
         query.push(" OR (e.timestamp = ").push_bind(timestamp);
-        query.push(" AND e.id < ").push_bind(id).push("))");
+        query
+            .push(" AND e.id ")
+            .push(op)
+            .push(" ")
+            .push_bind(id)
+            .push("))");
     }
     query
-        .push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ")
-        .push_bind(limit);
-    Ok(query.fetch_all(conn).await?)
+        .push(" ORDER BY e.timestamp ")
+        .push(order)
+        .push(", e.id ")
+        .push(order);
+    query.push(" LIMIT ").push_bind(limit);
+    let mut rows: Vec<StoredEvent> = query.fetch_all(conn).await?;
+    if matches!(page, Page::Before(..)) {
+        rows.reverse();
+    }
+    Ok(rows)
 }
 
 /// The newest (`latest = true`) or oldest event of an issue.

@@ -86,13 +86,14 @@ impl IssueSort {
     }
 }
 
-/// A tag condition: issues with (or, negated, without) events carrying `key=value`.
+/// A tag condition: issues with (or, negated, without) events carrying `key` with one of
+/// `values`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagFilter {
     /// Tag key.
     pub key: String,
-    /// Tag value.
-    pub value: String,
+    /// Accepted values (any of them).
+    pub values: Vec<String>,
     /// `!key:value`.
     pub negate: bool,
 }
@@ -128,13 +129,23 @@ fn like_pattern(text: &str) -> String {
     out
 }
 
-/// Lists issues matching `filter`, sorted descending by `sort` then id, strictly after the
-/// `(key, id)` cursor when given. Fetches `limit` rows.
+/// Where a page starts, in a list sorted descending by a key and then by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// From the top.
+    First,
+    /// Rows after the `(key, id)` boundary (the next page).
+    After(i64, i64),
+    /// Rows before the `(key, id)` boundary (the previous page), still returned in list order.
+    Before(i64, i64),
+}
+
+/// Lists up to `limit` issues matching `filter`, sorted descending by `sort` then id.
 pub async fn list(
     conn: &mut Conn<'_>,
     filter: &IssueFilter,
     sort: IssueSort,
-    after: Option<(i64, i64)>,
+    page: Page,
     limit: i64,
 ) -> Result<Vec<Issue>, StoreError> {
     if filter.project_ids.is_empty() {
@@ -177,28 +188,47 @@ pub async fn list(
         } else {
             " AND issues.id IN ("
         });
+        query.push("SELECT issue_id FROM issue_tag_values WHERE key = ");
+        query.push_bind(tag.key.as_str()).push(" AND value IN (");
         query
-            .push("SELECT issue_id FROM issue_tag_values WHERE key = ")
-            .push_bind(tag.key.as_str());
-        query
-            .push(" AND value = ")
-            .push_bind(tag.value.as_str())
-            .push(")");
+            .push_bind_list(tag.values.iter().map(String::as_str))
+            .push("))");
     }
     if let Some(since) = filter.last_seen_after {
         query.push(" AND issues.last_seen >= ").push_bind(since);
     }
-    if let Some((key, id)) = after {
-        query.push(" AND (").push(column).push(" < ").push_bind(key);
+    let (op, order) = match page {
+        Page::First => ("", "DESC"),
+        Page::After(..) => ("<", "DESC"),
+        Page::Before(..) => (">", "ASC"),
+    };
+    if let Page::After(key, id) | Page::Before(key, id) = page {
+        query
+            .push(" AND (")
+            .push(column)
+            .push(" ")
+            .push(op)
+            .push(" ")
+            .push_bind(key);
         query.push(" OR (").push(column).push(" = ").push_bind(key);
-        query.push(" AND issues.id < ").push_bind(id).push("))");
+        query
+            .push(" AND issues.id ")
+            .push(op)
+            .push(" ")
+            .push_bind(id)
+            .push("))");
     }
+    query.push(" ORDER BY ").push(column).push(" ").push(order);
     query
-        .push(" ORDER BY ")
-        .push(column)
-        .push(" DESC, issues.id DESC LIMIT ");
-    query.push_bind(limit);
-    Ok(query.fetch_all(conn).await?)
+        .push(", issues.id ")
+        .push(order)
+        .push(" LIMIT ")
+        .push_bind(limit);
+    let mut rows: Vec<Issue> = query.fetch_all(conn).await?;
+    if matches!(page, Page::Before(..)) {
+        rows.reverse();
+    }
+    Ok(rows)
 }
 
 /// The issue with this id.
@@ -253,4 +283,21 @@ pub async fn hashes(conn: &mut Conn<'_>, issue_id: i64) -> Result<Vec<String>, S
             .fetch_all(conn)
             .await?;
     Ok(rows.into_iter().map(|r| r.hash).collect())
+}
+
+/// The issue with this per-project short id.
+pub async fn get_by_short_id(
+    conn: &mut Conn<'_>,
+    project_id: i64,
+    short_id: i64,
+) -> Result<Option<Issue>, StoreError> {
+    let mut query = Query::builder();
+    query
+        .push("SELECT ")
+        .push(ISSUE_COLUMNS)
+        .push(" FROM issues WHERE issues.project_id = ")
+        .push_bind(project_id)
+        .push(" AND issues.short_id = ")
+        .push_bind(short_id);
+    Ok(query.fetch_optional(conn).await?)
 }

@@ -123,3 +123,13 @@ pub async fn add_member(
     .await?;
     Ok(())
 }
+
+/// The organization with this id.
+pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<Organization>, StoreError> {
+    Ok(
+        Query::new("SELECT id, slug, name, created_at FROM organizations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}

@@ -24,7 +24,7 @@ async fn all_issues(db: &Db, project_id: i64) -> Vec<issues::Issue> {
         &mut conn.conn(),
         &filter,
         issues::IssueSort::FirstSeen,
-        None,
+        issues::Page::First,
         10_000,
     )
     .await
@@ -110,7 +110,7 @@ async fn replayed_batch_stores_and_counts_nothing_twice() {
         assert_eq!(list[0].times_seen, 3, "{}", t.engine);
         assert_eq!(list[0].user_count, 3, "{}", t.engine);
         let mut conn = t.db.write().await.unwrap();
-        let stored = events::list_for_issue(&mut conn.conn(), list[0].id, None, 10)
+        let stored = events::list_for_issue(&mut conn.conn(), list[0].id, events::Page::First, 10)
             .await
             .unwrap();
         assert_eq!(stored.len(), 3);

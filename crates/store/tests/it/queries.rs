@@ -27,7 +27,7 @@ async fn filters_sorts_and_pages_issues() {
         };
         // Keyset pages of 4 walk all 10 issues in last-seen order, without overlap.
         let mut seen = Vec::new();
-        let mut after = None;
+        let mut after = issues::Page::First;
         loop {
             let page = issues::list(&mut c, &base, IssueSort::LastSeen, after, 4)
                 .await
@@ -36,18 +36,44 @@ async fn filters_sorts_and_pages_issues() {
                 break;
             }
             let last = page.last().unwrap();
-            after = Some((last.last_seen, last.id));
+            after = issues::Page::After(last.last_seen, last.id);
             seen.extend(page.into_iter().map(|i| i.last_seen));
         }
         assert_eq!(seen.len(), 10, "{}", t.engine);
         assert!(seen.windows(2).all(|w| w[0] >= w[1]));
+        // Paging back from the first row of page 2 gives page 1 again, in list order.
+        let page1 = issues::list(&mut c, &base, IssueSort::LastSeen, issues::Page::First, 4)
+            .await
+            .unwrap();
+        let last = page1.last().unwrap();
+        let page2 = issues::list(
+            &mut c,
+            &base,
+            IssueSort::LastSeen,
+            issues::Page::After(last.last_seen, last.id),
+            4,
+        )
+        .await
+        .unwrap();
+        let first = &page2[0];
+        let back = issues::list(
+            &mut c,
+            &base,
+            IssueSort::LastSeen,
+            issues::Page::Before(first.last_seen, first.id),
+            4,
+        )
+        .await
+        .unwrap();
+        let ids = |l: &[issues::Issue]| l.iter().map(|i| i.id).collect::<Vec<_>>();
+        assert_eq!(ids(&back), ids(&page1), "{}", t.engine);
 
         let text = IssueFilter {
             text: vec!["SITE3".into()],
             ..base.clone()
         };
         assert_eq!(
-            issues::list(&mut c, &text, IssueSort::LastSeen, None, 50)
+            issues::list(&mut c, &text, IssueSort::LastSeen, issues::Page::First, 50)
                 .await
                 .unwrap()
                 .len(),
@@ -59,10 +85,16 @@ async fn filters_sorts_and_pages_issues() {
             ..base.clone()
         };
         assert_eq!(
-            issues::list(&mut c, &wildcard, IssueSort::LastSeen, None, 50)
-                .await
-                .unwrap()
-                .len(),
+            issues::list(
+                &mut c,
+                &wildcard,
+                IssueSort::LastSeen,
+                issues::Page::First,
+                50
+            )
+            .await
+            .unwrap()
+            .len(),
             10
         );
         let odd = IssueFilter {
@@ -70,7 +102,7 @@ async fn filters_sorts_and_pages_issues() {
             ..base.clone()
         };
         assert!(
-            issues::list(&mut c, &odd, IssueSort::LastSeen, None, 50)
+            issues::list(&mut c, &odd, IssueSort::LastSeen, issues::Page::First, 50)
                 .await
                 .unwrap()
                 .is_empty()
@@ -81,13 +113,13 @@ async fn filters_sorts_and_pages_issues() {
         let eu = IssueFilter {
             tags: vec![TagFilter {
                 key: "region".into(),
-                value: "eu".into(),
+                values: vec!["eu".into()],
                 negate: false,
             }],
             ..base.clone()
         };
         assert_eq!(
-            issues::list(&mut c, &eu, IssueSort::LastSeen, None, 50)
+            issues::list(&mut c, &eu, IssueSort::LastSeen, issues::Page::First, 50)
                 .await
                 .unwrap()
                 .len(),
@@ -96,16 +128,22 @@ async fn filters_sorts_and_pages_issues() {
         let not_eu = IssueFilter {
             tags: vec![TagFilter {
                 key: "region".into(),
-                value: "eu".into(),
+                values: vec!["eu".into()],
                 negate: true,
             }],
             ..base.clone()
         };
         assert_eq!(
-            issues::list(&mut c, &not_eu, IssueSort::LastSeen, None, 50)
-                .await
-                .unwrap()
-                .len(),
+            issues::list(
+                &mut c,
+                &not_eu,
+                IssueSort::LastSeen,
+                issues::Page::First,
+                50
+            )
+            .await
+            .unwrap()
+            .len(),
             5
         );
 
@@ -114,10 +152,16 @@ async fn filters_sorts_and_pages_issues() {
             ..base.clone()
         };
         assert!(
-            issues::list(&mut c, &resolved, IssueSort::LastSeen, None, 50)
-                .await
-                .unwrap()
-                .is_empty()
+            issues::list(
+                &mut c,
+                &resolved,
+                IssueSort::LastSeen,
+                issues::Page::First,
+                50
+            )
+            .await
+            .unwrap()
+            .is_empty()
         );
 
         let recent = IssueFilter {
@@ -125,14 +169,20 @@ async fn filters_sorts_and_pages_issues() {
             ..base.clone()
         };
         assert_eq!(
-            issues::list(&mut c, &recent, IssueSort::LastSeen, None, 50)
-                .await
-                .unwrap()
-                .len(),
+            issues::list(
+                &mut c,
+                &recent,
+                IssueSort::LastSeen,
+                issues::Page::First,
+                50
+            )
+            .await
+            .unwrap()
+            .len(),
             5
         );
 
-        let by_freq = issues::list(&mut c, &base, IssueSort::TimesSeen, None, 50)
+        let by_freq = issues::list(&mut c, &base, IssueSort::TimesSeen, issues::Page::First, 50)
             .await
             .unwrap();
         assert!(by_freq.iter().all(|i| i.times_seen == 3));

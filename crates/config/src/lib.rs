@@ -1,0 +1,418 @@
+//! Errhound's configuration.
+//!
+//! Sources, later ones winning: built-in defaults, the TOML file (`--config PATH`, env
+//! `ERRHOUND_CONFIG`, else `./errhound.toml` when it exists), environment variables, then
+//! command-line flags. Every key has an environment variable: `ERRHOUND_<KEY>` for top-level keys
+//! (`ERRHOUND_DATA_DIR`, `ERRHOUND_BIND`, `ERRHOUND_DATABASE_URL`) and
+//! `ERRHOUND_<SECTION>__<KEY>` inside sections (`ERRHOUND_INGEST__MAX_EVENT_BYTES`).
+//!
+//! Secrets ([`Secret`], and the password inside [`DatabaseUrl`]) never appear in `Debug` output
+//! or in `errhound config print`.
+#![warn(missing_docs)]
+
+mod secret;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+pub use secret::{DatabaseUrl, Secret};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database, the ingest spool and generated keys live. Created on start.
+    /// Default `./errhound-data`; env `ERRHOUND_DATA_DIR`; flag `--data-dir`.
+    pub data_dir: PathBuf,
+    /// Address the HTTP server listens on. Default `127.0.0.1:9000`, loopback only: set
+    /// `0.0.0.0:9000` to accept other machines. Env `ERRHOUND_BIND`; flag `--bind`.
+    pub bind: String,
+    /// The URL users and SDKs reach this server at; DSNs and links are built from it. Default
+    /// `http://<bind>` (with `127.0.0.1` when bound to all interfaces). Env `ERRHOUND_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// `postgres://user:password@host/db` to run on PostgreSQL; unset means the embedded SQLite
+    /// database `<data_dir>/errhound.db`. Env `ERRHOUND_DATABASE_URL`; flag `--database-url`.
+    pub database_url: Option<DatabaseUrl>,
+    /// E-mail of the admin account created on first start. Default `admin@errhound.local`.
+    /// Env `ERRHOUND_ADMIN_EMAIL`.
+    pub admin_email: Option<String>,
+    /// Password of the admin account created on first start; when unset a random one is
+    /// generated and printed once. Env `ERRHOUND_ADMIN_PASSWORD`.
+    pub admin_password: Option<Secret>,
+    /// Logging.
+    pub log: LogConfig,
+    /// Database pools and replicas.
+    pub database: DatabaseConfig,
+    /// Ingest endpoint limits and admission control.
+    pub ingest: IngestConfig,
+    /// Event processing workers.
+    pub worker: WorkerConfig,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Filter in `tracing` syntax (`info`, `errhound=debug,sqlx=warn`). `RUST_LOG` wins when set.
+    /// Default `info`. Env `ERRHOUND_LOG__LEVEL`.
+    pub level: String,
+    /// `text` for people, `json` for log shippers. Default `text`. Env `ERRHOUND_LOG__FORMAT`.
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Database pools.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// PostgreSQL read replicas for UI and API reads (ingest always uses the primary); reads
+    /// fall back to the primary when no replica answers. Env `ERRHOUND_DATABASE__REPLICA_URLS`
+    /// (a TOML array, e.g. `["postgres://..."]`).
+    pub replica_urls: Vec<DatabaseUrl>,
+    /// Connections per PostgreSQL pool, and SQLite reader connections. Default 8.
+    pub max_connections: u32,
+}
+
+/// Ingest limits. Oversized requests get 413, a full backlog gets 429.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest request body as sent (compressed). Default 20 MiB (Relay's). Larger bodies are
+    /// refused with 413 before they are read.
+    pub max_compressed_bytes: usize,
+    /// Largest request body after decompression. Default 40 MiB. Bounds what a decompression bomb
+    /// can make the server allocate.
+    pub max_decompressed_bytes: usize,
+    /// Largest event item. Default 1 MiB (Relay's `max_event_size`).
+    pub max_event_bytes: usize,
+    /// Request bodies held in memory at once, across all requests. Default 256 MiB. Requests over
+    /// the budget wait briefly, then get 503, so memory stays bounded under any load.
+    pub max_inflight_bytes: usize,
+    /// Accepted events waiting for processing before ingest answers 429 with `Retry-After`.
+    /// Default 200 000.
+    pub max_backlog_events: u64,
+    /// Bytes waiting in the spool before ingest answers 429. Default 2 GiB.
+    pub max_backlog_bytes: u64,
+}
+
+/// Event processing.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Events processed per database transaction. Larger batches coalesce more counter updates;
+    /// smaller ones lower the delay until events are visible. Default 1000.
+    pub batch_size: usize,
+    /// Threads for parsing, normalizing and grouping (CPU work beside the database writer).
+    /// Default: the number of CPUs.
+    pub threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("errhound-data"),
+            bind: "127.0.0.1:9000".to_owned(),
+            public_url: None,
+            database_url: None,
+            admin_email: None,
+            admin_password: None,
+            log: LogConfig::default(),
+            database: DatabaseConfig::default(),
+            ingest: IngestConfig::default(),
+            worker: WorkerConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            replica_urls: Vec::new(),
+            max_connections: 8,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_compressed_bytes: 20 << 20,
+            max_decompressed_bytes: 40 << 20,
+            max_event_bytes: 1 << 20,
+            max_inflight_bytes: 256 << 20,
+            max_backlog_events: 200_000,
+            max_backlog_bytes: 2 << 30,
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            batch_size: 1000,
+            threads: std::thread::available_parallelism().map_or(2, usize::from),
+        }
+    }
+}
+
+/// Values from command-line flags, which override every other source.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--bind`.
+    pub bind: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or a value has the wrong type; names the key and its source.
+    #[error("{0}")]
+    Load(#[from] Box<figment::Error>),
+    /// The config file given explicitly does not exist.
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Environment variables with the `ERRHOUND_` prefix that are not configuration keys.
+const NOT_CONFIG_KEYS: &[&str] = &["config"];
+
+impl Config {
+    /// Loads the configuration from the file, the environment and the flags, and validates it.
+    pub fn load(config_path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let env_path = std::env::var_os("ERRHOUND_CONFIG").map(PathBuf::from);
+        let explicit = config_path.map(Path::to_path_buf).or(env_path);
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match explicit {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path)),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => {
+                if Path::new("errhound.toml").exists() {
+                    figment = figment.merge(Toml::file_exact("errhound.toml"));
+                }
+            }
+        }
+        figment = figment.merge(
+            Env::prefixed("ERRHOUND_")
+                .split("__")
+                .filter(|key| !NOT_CONFIG_KEYS.contains(&key.as_str())),
+        );
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("data_dir", dir));
+        }
+        if let Some(bind) = &overrides.bind {
+            figment = figment.merge(Serialized::default("bind", bind));
+        }
+        if let Some(url) = &overrides.database_url {
+            figment = figment.merge(Serialized::default("database_url", url));
+        }
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a configuration from TOML text alone (for tests and tooling).
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.bind.parse::<SocketAddr>().is_err() {
+            return invalid(format!(
+                "bind must be an address like 127.0.0.1:9000, got {:?}",
+                self.bind
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid(format!(
+                "public_url must start with http:// or https://, got {url:?}"
+            ));
+        }
+        if let Some(url) = &self.database_url
+            && !url.is_postgres()
+            && !url.expose().starts_with("sqlite:")
+        {
+            return invalid("database_url must be postgres://... or sqlite://...".to_owned());
+        }
+        let ingest = &self.ingest;
+        if ingest.max_event_bytes == 0
+            || ingest.max_compressed_bytes == 0
+            || ingest.max_decompressed_bytes < ingest.max_event_bytes
+        {
+            return invalid(
+                "ingest limits must be positive and max_decompressed_bytes >= max_event_bytes"
+                    .to_owned(),
+            );
+        }
+        if ingest.max_inflight_bytes < ingest.max_compressed_bytes {
+            return invalid(
+                "ingest.max_inflight_bytes must be at least max_compressed_bytes".to_owned(),
+            );
+        }
+        if self.worker.batch_size == 0 || self.worker.threads == 0 {
+            return invalid("worker.batch_size and worker.threads must be positive".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The address to listen on.
+    pub fn bind_addr(&self) -> SocketAddr {
+        self.bind
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 9000)))
+    }
+
+    /// The public URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let addr = self.bind_addr();
+                let host = if addr.ip().is_unspecified() {
+                    "127.0.0.1".to_owned()
+                } else if addr.is_ipv6() {
+                    format!("[{}]", addr.ip())
+                } else {
+                    addr.ip().to_string()
+                };
+                format!("http://{host}:{}", addr.port())
+            }
+        }
+    }
+
+    /// The main database URL: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("errhound.db").display()),
+        }
+    }
+
+    /// The spool file path.
+    pub fn spool_path(&self) -> PathBuf {
+        self.data_dir.join("spool.db")
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_local() {
+        let config = Config::from_toml_str("").unwrap();
+        assert_eq!(config.bind, "127.0.0.1:9000");
+        assert_eq!(config.public_url(), "http://127.0.0.1:9000");
+        assert!(config.database_url().ends_with("errhound-data/errhound.db"));
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "errhound.toml",
+                "bind = \"127.0.0.1:7000\"\n[ingest]\nmax_event_bytes = 1000\nmax_decompressed_bytes = 2000\n",
+            )?;
+            jail.set_env("ERRHOUND_INGEST__MAX_EVENT_BYTES", "1500");
+            jail.set_env("ERRHOUND_ADMIN_PASSWORD", "123456");
+            jail.set_env("ERRHOUND_DATA_DIR", "/tmp/from-env");
+            let config = Config::load(
+                None,
+                &Overrides {
+                    data_dir: Some("/tmp/from-flag".into()),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            assert_eq!(config.bind, "127.0.0.1:7000");
+            assert_eq!(config.ingest.max_event_bytes, 1500);
+            assert_eq!(config.data_dir, PathBuf::from("/tmp/from-flag"));
+            assert_eq!(
+                config.admin_password.as_ref().map(Secret::expose),
+                Some("123456")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let err = Config::from_toml_str("[ingest]\nmax_evnt_bytes = 1\n").unwrap_err();
+        assert!(err.to_string().contains("max_evnt_bytes"), "{err}");
+        let err = Config::from_toml_str("bind = \"nowhere\"").unwrap_err();
+        assert!(err.to_string().contains("bind"), "{err}");
+    }
+
+    #[test]
+    fn printing_hides_secrets() {
+        let config = Config::from_toml_str(
+            "admin_password = \"hunter2\"\ndatabase_url = \"postgres://app:s3cret@db.internal/errhound\"\n",
+        )
+        .unwrap();
+        let printed = config.to_redacted_toml();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(
+            printed.contains("postgres://app:********@db.internal/errhound"),
+            "{printed}"
+        );
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("s3cret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err = Config::load(
+            Some(Path::new("/nonexistent/errhound.toml")),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+}

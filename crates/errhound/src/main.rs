@@ -1,0 +1,203 @@
+//! `errhound`: the command line and composition root.
+//!
+//! `errhound serve` runs everything in one process: HTTP (ingest + API), the ingest spool and the
+//! processing workers, on SQLite by default or PostgreSQL with `--database-url`.
+
+mod bootstrap;
+mod serve;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use errhound_config::{Config, LogFormat, Overrides};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Self-hosted error tracking for the official Sentry SDKs.
+#[derive(Debug, Parser)]
+#[command(name = "errhound", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./errhound.toml when it exists. Env ERRHOUND_CONFIG.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Data directory (embedded database, spool). Default ./errhound-data. Env ERRHOUND_DATA_DIR.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: postgres://... to use PostgreSQL. Default: SQLite in the data directory.
+    /// Env ERRHOUND_DATABASE_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: ingest, processing and API. Creates an admin and a DSN on first start.
+    Serve {
+        /// Address to listen on. Default 127.0.0.1:9000. Env ERRHOUND_BIND.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets hidden).
+    Print,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user; the token is the last line of output.
+    Create {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+        /// A name to recognize the token by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; prints a generated password unless --password is given.
+    Create {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+        /// Password (default: generated and printed once).
+        #[arg(long, env = "ERRHOUND_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Grant access to every organization.
+        #[arg(long)]
+        superuser: bool,
+        /// Add the user to this organization (slug) as a member.
+        #[arg(long)]
+        organization: Option<String>,
+    },
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_new(&config.log.level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let bind = match &cli.command {
+        Command::Serve { bind } => bind.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        bind,
+        database_url: cli.database_url.clone(),
+    };
+    let config =
+        Config::load(cli.config.as_deref(), &overrides).context("cannot load the configuration")?;
+    if let Command::Config {
+        command: ConfigCommand::Print,
+    } = cli.command
+    {
+        print!("{}", config.to_redacted_toml());
+        return Ok(());
+    }
+    init_tracing(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("errhound")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(cli.command, config))
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { .. } => serve::serve(config).await,
+        Command::Migrate => {
+            let db = bootstrap::open_database(&config).await?;
+            db.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Config { .. } => Ok(()),
+        Command::Token {
+            command: TokenCommand::Create { email, name },
+        } => {
+            let db = bootstrap::open_database(&config).await?;
+            let token = bootstrap::create_token(&db, &email, name.as_deref()).await;
+            db.close().await;
+            let token = token?;
+            println!(
+                "Created an API token for {email}. Send it as 'Authorization: Bearer <token>'."
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password,
+                    superuser,
+                    organization,
+                },
+        } => {
+            let db = bootstrap::open_database(&config).await?;
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(|| errhound_web::auth::random_password(20));
+            let result =
+                bootstrap::create_user(&db, &email, &password, superuser, organization.as_deref())
+                    .await;
+            db.close().await;
+            result?;
+            println!("Created user {email}.");
+            if generated {
+                println!("Password (shown once): {password}");
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,118 @@
+//! `errhound serve`: wires the database, the spool, the processing pipeline and HTTP together,
+//! and shuts them down in order (stop accepting, drain requests, finish the batch in flight).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use errhound_config::Config;
+use errhound_ingest::{Pipeline, PipelineOptions};
+use errhound_queue::{Spool, SpoolOptions};
+use errhound_web::AppState;
+use metrics_exporter_prometheus::PrometheusBuilder;
+
+use crate::bootstrap;
+
+/// Slowest whole request (including the body upload) before the server answers 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    // Bind first: if the port is taken, fail before a first start generates a password nobody
+    // would see.
+    let bind = config.bind_addr();
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let db = bootstrap::open_database(&config).await?;
+    let first_start = bootstrap::first_start(&db, &config).await?;
+    let spool = Spool::open(&config.spool_path(), SpoolOptions::default())
+        .await
+        .with_context(|| format!("cannot open the spool {}", config.spool_path().display()))?;
+    let pipeline = Pipeline::start(
+        spool.clone(),
+        db.clone(),
+        PipelineOptions {
+            batch_size: config.worker.batch_size,
+            threads: config.worker.threads,
+        },
+    );
+
+    let public_url = config.public_url();
+    let state = AppState::new(db.clone(), spool, config, Some(metrics));
+    let app =
+        errhound_web::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
+
+    announce(&db, &public_url, first_start).await?;
+    tracing::info!(address = %bind, "listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the HTTP server failed")?;
+
+    tracing::info!("stopping: finishing the batch in flight");
+    pipeline.shutdown().await;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Prints where to send events (and, on the first start, how to log in).
+async fn announce(
+    db: &errhound_store::Db,
+    public_url: &str,
+    first_start: Option<bootstrap::FirstStart>,
+) -> anyhow::Result<()> {
+    println!("Errhound is running at {public_url}");
+    match bootstrap::default_dsn(db, public_url).await? {
+        Some(dsn) => println!("DSN: {dsn}"),
+        None => println!("DSN: none (no active key in the first project)"),
+    }
+    if let Some(first) = first_start {
+        match first.generated_password {
+            Some(password) => println!(
+                "Login: {} / {password}  (generated; shown only now)",
+                first.admin_email
+            ),
+            None => println!(
+                "Login: {} (password from ERRHOUND_ADMIN_PASSWORD)",
+                first.admin_email
+            ),
+        }
+        println!(
+            "API token: errhound token create --email {}",
+            first.admin_email
+        );
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+}

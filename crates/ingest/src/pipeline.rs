@@ -1,0 +1,246 @@
+//! The two-stage worker: prepare (CPU) and write (database), connected by a one-batch channel.
+
+use std::time::{Duration, Instant};
+
+use errhound_domain::{ProcessContext, process_event};
+use errhound_queue::{Claimed, IngestQueue, QueuedEvent, Receipt};
+use errhound_store::ingest::{BatchOutcome, NewEvent, write_batch};
+use errhound_store::{Db, StoreError, now_ms, payload};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::metrics_names as m;
+
+/// Worker tuning.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Events claimed and written per batch.
+    pub batch_size: usize,
+    /// CPU threads for the prepare stage.
+    pub threads: usize,
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+struct Prepared {
+    events: Vec<NewEvent>,
+    receipts: Vec<Receipt>,
+}
+
+impl Pipeline {
+    /// Starts consuming `queue` into `db`.
+    pub fn start<Q: IngestQueue + Clone>(queue: Q, db: Db, options: PipelineOptions) -> Pipeline {
+        let (stop, stopped) = watch::channel(false);
+        let (batches, incoming) = mpsc::channel::<Prepared>(1);
+        let prepare = tokio::spawn(prepare_loop(queue.clone(), options, batches, stopped));
+        let write = tokio::spawn(write_loop(queue, db, incoming));
+        Pipeline {
+            stop,
+            tasks: vec![prepare, write],
+        }
+    }
+
+    /// Stops claiming new events and waits for the batches in flight to be written.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn prepare_loop<Q: IngestQueue>(
+    queue: Q,
+    options: PipelineOptions,
+    batches: mpsc::Sender<Prepared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    while !*stopped.borrow() {
+        let claimed = match queue.claim(options.batch_size).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::error!(error = %error, "cannot read the ingest queue; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                () = queue.wait() => {}
+                _ = stopped.changed() => {}
+            }
+            continue;
+        }
+        let threads = options.threads;
+        let prepared = match tokio::task::spawn_blocking(move || prepare(claimed, threads)).await {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                // A panic in processing code: the claimed events stay in the queue and are
+                // replayed on the next start; keep serving the rest.
+                tracing::error!(error = %error, "event preparation panicked; batch left in the queue");
+                continue;
+            }
+        };
+        if batches.send(prepared).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Processes claimed events on `threads` threads. Events that cannot be processed are logged
+/// and dropped (their receipts are still acknowledged, so they cannot block the queue).
+fn prepare(claimed: Vec<Claimed>, threads: usize) -> Prepared {
+    let receipts: Vec<Receipt> = claimed.iter().map(|c| c.receipt).collect();
+    let chunk_size = claimed.len().div_ceil(threads.max(1)).max(1);
+    let events = std::thread::scope(|scope| {
+        let workers: Vec<_> = claimed
+            .chunks(chunk_size)
+            .map(|chunk| {
+                scope.spawn(move || chunk.iter().filter_map(prepare_claimed).collect::<Vec<_>>())
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    Prepared { events, receipts }
+}
+
+fn prepare_claimed(claimed: &Claimed) -> Option<NewEvent> {
+    let event = match &claimed.event {
+        Ok(event) => event,
+        Err(error) => {
+            tracing::error!(error = %error, spool.record = claimed.receipt.id, "dropping unreadable queue record");
+            metrics::counter!(m::EVENTS_DROPPED).increment(1);
+            return None;
+        }
+    };
+    match prepare_event(event) {
+        Ok(new) => Some(new),
+        Err(error) => {
+            tracing::error!(error = %error, event.id = %event.event_id, project.id = event.project_id, "dropping event that cannot be processed");
+            metrics::counter!(m::EVENTS_DROPPED).increment(1);
+            None
+        }
+    }
+}
+
+/// Turns a queued event into a row set ready for the store.
+pub fn prepare_event(
+    event: &QueuedEvent,
+) -> Result<NewEvent, errhound_domain::process::InvalidPayload> {
+    let processed = process_event(
+        &event.payload,
+        &ProcessContext {
+            event_id: &event.event_id,
+            received_ms: event.received_ms,
+            sent_at: event.sent_at,
+            client_ip: event.client_ip.as_deref(),
+        },
+    )?;
+    Ok(NewEvent {
+        project_id: event.project_id,
+        event_id: processed.event_id,
+        timestamp_ms: processed.timestamp_ms,
+        received_ms: processed.received_ms,
+        hashes: processed.grouping.hashes,
+        level: processed.level.as_str().to_owned(),
+        event_type: processed.display.event_type.to_owned(),
+        title: processed.display.title,
+        culprit: processed.display.culprit,
+        metadata: processed.display.metadata.to_string(),
+        platform: processed.platform,
+        logger: processed.logger,
+        release: processed.release,
+        tags: processed.tags,
+        payload: payload::compress(&processed.payload),
+    })
+}
+
+async fn write_loop<Q: IngestQueue>(queue: Q, db: Db, mut incoming: mpsc::Receiver<Prepared>) {
+    while let Some(batch) = incoming.recv().await {
+        let started = Instant::now();
+        let size = batch.events.len();
+        let outcome = write_reliably(&db, batch.events).await;
+        metrics::histogram!(m::BATCH_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
+        metrics::histogram!(m::BATCH_SIZE).record(size as f64);
+        metrics::counter!(m::EVENTS_PROCESSED).increment(outcome.stored as u64);
+        metrics::counter!(m::EVENTS_DUPLICATE).increment(outcome.duplicates as u64);
+        metrics::counter!(m::ISSUES_CREATED).increment(outcome.new_issues.len() as u64);
+        if let Err(error) = queue.ack(batch.receipts).await {
+            // Not fatal: unacknowledged events are replayed and deduplicated after a restart.
+            tracing::warn!(error = %error, "cannot acknowledge a written batch");
+        }
+    }
+}
+
+async fn write_once(db: &Db, events: Vec<NewEvent>) -> Result<BatchOutcome, StoreError> {
+    let mut tx = db.begin().await?;
+    let outcome = write_batch(&mut tx, events, now_ms()).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Writes a batch, surviving database outages and isolating events that cannot be written.
+///
+/// While the database is unreachable this retries forever (the queue keeps the events and the
+/// endpoint sheds load with 429s). If the database is healthy but the batch keeps failing, events
+/// are written one by one, and only an event that fails alone is dropped, with an error log.
+async fn write_reliably(db: &Db, events: Vec<NewEvent>) -> BatchOutcome {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut last_error = None;
+        for _ in 0..3 {
+            match write_once(db, events.clone()).await {
+                Ok(outcome) => return outcome,
+                Err(error) => {
+                    tracing::warn!(error = %error, batch.events = events.len(), "batch write failed; retrying");
+                    last_error = Some(error);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        if !database_is_healthy(db).await {
+            tracing::error!(error = ?last_error, "database unavailable; holding the batch until it returns");
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        return write_one_by_one(db, events).await;
+    }
+}
+
+async fn write_one_by_one(db: &Db, events: Vec<NewEvent>) -> BatchOutcome {
+    let mut total = BatchOutcome::default();
+    for event in events {
+        let event_id = event.event_id.clone();
+        match write_once(db, vec![event]).await {
+            Ok(outcome) => {
+                total.stored += outcome.stored;
+                total.duplicates += outcome.duplicates;
+                total.new_issues.extend(outcome.new_issues);
+                total.regressed_issues.extend(outcome.regressed_issues);
+            }
+            Err(error) => {
+                tracing::error!(error = %error, event.id = %event_id, "dropping event the database refuses");
+                metrics::counter!(m::EVENTS_DROPPED).increment(1);
+            }
+        }
+    }
+    total
+}
+
+async fn database_is_healthy(db: &Db) -> bool {
+    match db.write().await {
+        Ok(mut conn) => errhound_store::query::Query::new("SELECT 1 AS value")
+            .fetch_one::<errhound_store::query::Int>(&mut conn.conn())
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,198 @@
+//! Events: an issue's events (list, latest, oldest, by id) and a project's event by id.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use errhound_store::events::{self as event_store, StoredEvent};
+use errhound_store::issues::Issue;
+use errhound_store::payload;
+use serde_json::Value;
+
+use super::access::{self, ApiUser};
+use super::pagination::{Cursor, finish_page, link_header, page_for};
+use super::params::Params;
+use super::views;
+use crate::AppState;
+use crate::error::ApiError;
+
+const MAX_PER_PAGE: usize = 100;
+
+fn decode(stored: &StoredEvent) -> Result<Value, ApiError> {
+    payload::decode_json(&stored.data).map_err(ApiError::internal)
+}
+
+async fn render_list(
+    state: &AppState,
+    issue: &Issue,
+    params: &Params,
+    path: &str,
+) -> Result<Response, ApiError> {
+    let per_page = match params.get("per_page").filter(|p| !p.is_empty()) {
+        None => MAX_PER_PAGE,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if n > MAX_PER_PAGE => {
+                return Err(ApiError::bad_request(
+                    "Invalid per_page value. Cannot exceed 100.",
+                ));
+            }
+            Ok(n) if n > 0 => n,
+            _ => return Err(ApiError::bad_request("Invalid per_page parameter.")),
+        },
+    };
+    let cursor = Cursor::parse(params.get("cursor"))?;
+    let full = params.flag("full");
+    let mut conn = state.db.read().await?;
+    let rows = event_store::list_for_issue(
+        &mut conn.conn(),
+        issue.id,
+        page_for(cursor),
+        per_page as i64 + 1,
+    )
+    .await?;
+    let (rows, links) = finish_page(rows, per_page, cursor, |e: &StoredEvent| {
+        (e.timestamp, e.id)
+    });
+    let body = rows
+        .iter()
+        .map(|stored| {
+            let data = decode(stored)?;
+            Ok(if full {
+                views::event_full(stored, &data)
+            } else {
+                views::event_summary(stored, &data)
+            })
+        })
+        .collect::<Result<Vec<Value>, ApiError>>()?;
+    let link = link_header(
+        &format!("{}{path}", state.config.public_url()),
+        params.raw(),
+        &links,
+    );
+    Ok(([link], Json(body)).into_response())
+}
+
+/// `GET /api/0/issues/{issue}/events/` (`full=1` for whole events)
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(issue): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (_, _, issue) = access::issue(&state, &user, None, &issue).await?;
+    let path = format!("/api/0/issues/{}/events/", issue.id);
+    render_list(&state, &issue, &params, &path).await
+}
+
+/// `GET /api/0/organizations/{org}/issues/{issue}/events/`
+pub async fn list_in_org(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((org, issue)): Path<(String, String)>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (org, _, issue) = access::issue(&state, &user, Some(&org), &issue).await?;
+    let path = format!(
+        "/api/0/organizations/{}/issues/{}/events/",
+        org.slug, issue.id
+    );
+    render_list(&state, &issue, &params, &path).await
+}
+
+/// The full event plus links to its neighbours in the issue.
+async fn render_detail(state: &AppState, stored: &StoredEvent) -> Result<Json<Value>, ApiError> {
+    let data = decode(stored)?;
+    let mut body = views::event_full(stored, &data);
+    let mut conn = state.db.read().await?;
+    let (previous, next) = event_store::neighbours(&mut conn.conn(), stored).await?;
+    body["previousEventID"] = previous.map_or(Value::Null, Value::from);
+    body["nextEventID"] = next.map_or(Value::Null, Value::from);
+    body["userReport"] = Value::Null;
+    body["sdkUpdates"] = Value::Array(vec![]);
+    body["resolvedWith"] = Value::Array(vec![]);
+    Ok(Json(body))
+}
+
+/// `latest`, `oldest`, `recommended` (the latest here) or an event id, within an issue.
+async fn find_issue_event(
+    state: &AppState,
+    issue: &Issue,
+    event_ref: &str,
+) -> Result<StoredEvent, ApiError> {
+    let mut conn = state.db.read().await?;
+    let found = match event_ref {
+        "latest" | "recommended" => {
+            event_store::edge_of_issue(&mut conn.conn(), issue.id, true).await?
+        }
+        "oldest" => event_store::edge_of_issue(&mut conn.conn(), issue.id, false).await?,
+        id => {
+            let id = errhound_protocol::EventId::parse(id).map_err(|_| ApiError::not_found())?;
+            event_store::find(&mut conn.conn(), issue.project_id, &id.to_simple())
+                .await?
+                .filter(|e| e.issue_id == issue.id)
+        }
+    };
+    found.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "No matching event found. Try changing the environments, date range, or query.",
+        )
+    })
+}
+
+/// `GET /api/0/issues/{issue}/events/{latest|oldest|recommended|event_id}/`
+pub async fn issue_event(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((issue, event)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, _, issue) = access::issue(&state, &user, None, &issue).await?;
+    let stored = find_issue_event(&state, &issue, &event).await?;
+    render_detail(&state, &stored).await
+}
+
+/// `GET /api/0/organizations/{org}/issues/{issue}/events/{...}/`
+pub async fn issue_event_in_org(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((org, issue, event)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, _, issue) = access::issue(&state, &user, Some(&org), &issue).await?;
+    let stored = find_issue_event(&state, &issue, &event).await?;
+    render_detail(&state, &stored).await
+}
+
+async fn find_project_event(
+    state: &AppState,
+    user: &errhound_store::users::User,
+    org: &str,
+    project: &str,
+    event: &str,
+) -> Result<StoredEvent, ApiError> {
+    let (_, project) = access::project(state, user, org, project).await?;
+    let not_found = || ApiError::new(axum::http::StatusCode::NOT_FOUND, "Event not found");
+    let id = errhound_protocol::EventId::parse(event).map_err(|_| not_found())?;
+    let mut conn = state.db.read().await?;
+    event_store::find(&mut conn.conn(), project.id, &id.to_simple())
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// `GET /api/0/projects/{org}/{project}/events/{event_id}/`
+pub async fn project_event(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((org, project, event)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let stored = find_project_event(&state, &user, &org, &project, &event).await?;
+    render_detail(&state, &stored).await
+}
+
+/// `GET /api/0/projects/{org}/{project}/events/{event_id}/json/`: the stored normalized event.
+pub async fn project_event_json(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((org, project, event)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let stored = find_project_event(&state, &user, &org, &project, &event).await?;
+    Ok(Json(decode(&stored)?))
+}

@@ -1,0 +1,373 @@
+//! Issues: lists with search, stats and pagination; details; grouping hashes.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, TagFilter};
+use errhound_store::orgs::Organization;
+use errhound_store::projects::{self, Project};
+use errhound_store::{Conn, now_ms};
+use serde_json::{Value, json};
+
+use super::access::{self, ApiUser};
+use super::pagination::{Cursor, finish_page, link_header, page_for};
+use super::params::Params;
+use super::{search, views};
+use crate::AppState;
+use crate::error::ApiError;
+
+const HOUR_MS: i64 = 3_600_000;
+const MAX_LIMIT: usize = 100;
+
+/// A stats series: `(name, bucket hours, buckets)`, e.g. `("24h", 1, 24)` or `("14d", 24, 14)`.
+#[derive(Clone, Copy)]
+struct StatsPeriod {
+    name: &'static str,
+    bucket_hours: i64,
+    buckets: i64,
+}
+
+const STATS_24H: StatsPeriod = StatsPeriod {
+    name: "24h",
+    bucket_hours: 1,
+    buckets: 24,
+};
+const STATS_14D: StatsPeriod = StatsPeriod {
+    name: "14d",
+    bucket_hours: 24,
+    buckets: 14,
+};
+const STATS_30D: StatsPeriod = StatsPeriod {
+    name: "30d",
+    bucket_hours: 24,
+    buckets: 30,
+};
+
+/// `[[bucket start (Unix seconds), events], ...]` per issue, oldest bucket first, ending with
+/// the bucket that holds now (Sentry's tsdb series).
+async fn stats(
+    conn: &mut Conn<'_>,
+    issue_ids: &[i64],
+    period: StatsPeriod,
+) -> Result<HashMap<i64, Vec<[i64; 2]>>, ApiError> {
+    let now_hour = now_ms().div_euclid(HOUR_MS);
+    let last_bucket = now_hour.div_euclid(period.bucket_hours);
+    let first_bucket = last_bucket - period.buckets + 1;
+    let rows =
+        issue_store::hourly_counts(conn, issue_ids, first_bucket * period.bucket_hours).await?;
+    let mut out: HashMap<i64, Vec<[i64; 2]>> = issue_ids
+        .iter()
+        .map(|&id| {
+            let series = (first_bucket..=last_bucket)
+                .map(|b| [b * period.bucket_hours * 3600, 0])
+                .collect();
+            (id, series)
+        })
+        .collect();
+    for row in rows {
+        let bucket = row.hour.div_euclid(period.bucket_hours);
+        if let Some(series) = out.get_mut(&row.issue_id)
+            && (first_bucket..=last_bucket).contains(&bucket)
+        {
+            series[(bucket - first_bucket) as usize][1] += row.count;
+        }
+    }
+    Ok(out)
+}
+
+fn parse_limit(params: &Params) -> Result<usize, ApiError> {
+    match params.get("limit").filter(|l| !l.is_empty()) {
+        None => Ok(MAX_LIMIT),
+        Some(text) => match text.parse::<usize>() {
+            Ok(0) | Err(_) => Err(ApiError::bad_request("invalid limit")),
+            Ok(n) => Ok(n.min(MAX_LIMIT)),
+        },
+    }
+}
+
+fn parse_sort(params: &Params) -> Result<IssueSort, ApiError> {
+    match params.get("sort").unwrap_or("date") {
+        "" | "date" => Ok(IssueSort::LastSeen),
+        "new" => Ok(IssueSort::FirstSeen),
+        "freq" => Ok(IssueSort::TimesSeen),
+        "user" => Ok(IssueSort::UserCount),
+        other => Err(ApiError::bad_request(format!(
+            "Invalid sort: {other:?}. Valid choices are 'date', 'new', 'freq' and 'user'."
+        ))),
+    }
+}
+
+/// Parses a relative period like `24h`, `14d`, `90m`, `2w` into milliseconds.
+fn parse_period(text: &str) -> Option<i64> {
+    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    let number: i64 = number.parse().ok().filter(|n| *n > 0)?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => HOUR_MS,
+        "d" => 24 * HOUR_MS,
+        "w" => 7 * 24 * HOUR_MS,
+        _ => return None,
+    };
+    number.checked_mul(unit_ms)
+}
+
+/// The filter shared by both list endpoints: the search query (absent means `is:unresolved`,
+/// empty means everything) and `environment` parameters.
+fn base_filter(params: &Params, project_ids: Vec<i64>) -> Result<IssueFilter, ApiError> {
+    let mut filter = IssueFilter {
+        project_ids,
+        ..IssueFilter::default()
+    };
+    let query = params.get("query").unwrap_or("is:unresolved");
+    search::parse(query)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .apply(&mut filter);
+    let environments = params.all("environment");
+    if !environments.is_empty() {
+        filter.tags.push(TagFilter {
+            key: "environment".to_owned(),
+            values: environments,
+            negate: false,
+        });
+    }
+    Ok(filter)
+}
+
+struct ListRequest {
+    filter: IssueFilter,
+    stats: Option<StatsPeriod>,
+}
+
+async fn render_list(
+    state: &AppState,
+    params: &Params,
+    request: ListRequest,
+    path: &str,
+    org: &Organization,
+    projects_by_id: &HashMap<i64, Project>,
+) -> Result<Response, ApiError> {
+    let limit = parse_limit(params)?;
+    let sort = parse_sort(params)?;
+    let cursor = Cursor::parse(params.get("cursor"))?;
+    let mut conn = state.db.read().await?;
+    let rows = issue_store::list(
+        &mut conn.conn(),
+        &request.filter,
+        sort,
+        page_for(cursor),
+        limit as i64 + 1,
+    )
+    .await?;
+    let (rows, links) = finish_page(rows, limit, cursor, |i: &Issue| (sort.key(i), i.id));
+    let ids: Vec<i64> = rows.iter().map(|i| i.id).collect();
+    let series = match request.stats {
+        Some(period) => Some((period.name, stats(&mut conn.conn(), &ids, period).await?)),
+        None => None,
+    };
+    let public_url = state.config.public_url();
+    let body: Vec<Value> = rows
+        .iter()
+        .filter_map(|issue| {
+            let project = projects_by_id.get(&issue.project_id)?;
+            let mut value = views::issue(issue, project, org, &public_url);
+            if let Some((name, series)) = &series {
+                value["stats"] =
+                    json!({ *name: series.get(&issue.id).cloned().unwrap_or_default() });
+            }
+            Some(value)
+        })
+        .collect();
+    let link = link_header(&format!("{public_url}{path}"), params.raw(), &links);
+    Ok(([link], Json(body)).into_response())
+}
+
+/// `GET /api/0/projects/{org}/{project}/issues/`: `query`, `statsPeriod` (`24h` default, `14d`,
+/// or empty for none), `sort`, `limit`, `cursor`, `environment`.
+pub async fn list_for_project(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((org, project)): Path<(String, String)>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (org, project) = access::project(&state, &user, &org, &project).await?;
+    let stats = match params.get("statsPeriod") {
+        None | Some("24h") => Some(STATS_24H),
+        Some("14d") => Some(STATS_14D),
+        Some("") => None,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "Invalid stats_period. Valid choices are '', '24h', and '14d'",
+            ));
+        }
+    };
+    let filter = base_filter(&params, vec![project.id])?;
+    let path = format!("/api/0/projects/{}/{}/issues/", org.slug, project.slug);
+    let projects_by_id = HashMap::from([(project.id, project)]);
+    render_list(
+        &state,
+        &params,
+        ListRequest { filter, stats },
+        &path,
+        &org,
+        &projects_by_id,
+    )
+    .await
+}
+
+/// `GET /api/0/organizations/{org}/issues/`: as the project list, across the organization's
+/// projects (or those named by `project=<id>`); `statsPeriod` (default `14d`) limits the list to
+/// issues seen within it, `groupStatsPeriod` (`24h` default, `14d`, `auto`, or empty) picks the
+/// stats series.
+pub async fn list_for_org(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(org): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let org = access::organization(&state, &user, &org).await?;
+    let mut conn = state.db.read().await?;
+    let all = projects::list_for_org(&mut conn.conn(), org.id).await?;
+    drop(conn);
+    // `project=-1` means every project, as in Sentry.
+    let wanted: Vec<i64> = params
+        .all("project")
+        .iter()
+        .map(|p| {
+            p.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("invalid project id"))
+        })
+        .collect::<Result<_, _>>()?;
+    let projects_by_id: HashMap<i64, Project> = all
+        .into_iter()
+        .filter(|p| wanted.is_empty() || wanted.contains(&-1) || wanted.contains(&p.id))
+        .map(|p| (p.id, p))
+        .collect();
+    let mut filter = base_filter(&params, projects_by_id.keys().copied().collect())?;
+    let window = match params.get("statsPeriod").filter(|p| !p.is_empty()) {
+        None => 14 * 24 * HOUR_MS,
+        Some(text) => parse_period(text)
+            .ok_or_else(|| ApiError::bad_request(format!("Invalid statsPeriod: {text:?}")))?,
+    };
+    filter.last_seen_after = Some(now_ms() - window);
+    let stats = match params.get("groupStatsPeriod") {
+        None | Some("24h" | "auto") => Some(STATS_24H),
+        Some("14d") => Some(STATS_14D),
+        Some("") => None,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid groupStatsPeriod: {other:?}"
+            )));
+        }
+    };
+    let path = format!("/api/0/organizations/{}/issues/", org.slug);
+    render_list(
+        &state,
+        &params,
+        ListRequest { filter, stats },
+        &path,
+        &org,
+        &projects_by_id,
+    )
+    .await
+}
+
+async fn render_detail(
+    state: &AppState,
+    org: &Organization,
+    project: &Project,
+    issue: &Issue,
+) -> Result<Json<Value>, ApiError> {
+    let mut conn = state.db.read().await?;
+    let day = stats(&mut conn.conn(), &[issue.id], STATS_24H).await?;
+    let month = stats(&mut conn.conn(), &[issue.id], STATS_30D).await?;
+    let mut body = views::issue(issue, project, org, &state.config.public_url());
+    let release = |r: &Option<String>| r.as_ref().map(|v| json!({"version": v}));
+    body["firstRelease"] = release(&issue.first_release).unwrap_or(Value::Null);
+    body["lastRelease"] = release(&issue.last_release).unwrap_or(Value::Null);
+    body["stats"] = json!({
+        "24h": day.get(&issue.id).cloned().unwrap_or_default(),
+        "30d": month.get(&issue.id).cloned().unwrap_or_default(),
+    });
+    body["activity"] = json!([{
+        "id": "0",
+        "type": "first_seen",
+        "data": {},
+        "dateCreated": views::date(issue.first_seen),
+        "user": null,
+    }]);
+    body["seenBy"] = json!([]);
+    body["participants"] = json!([]);
+    body["pluginActions"] = json!([]);
+    body["pluginIssues"] = json!([]);
+    body["pluginContexts"] = json!([]);
+    body["userReportCount"] = json!(0);
+    Ok(Json(body))
+}
+
+/// `GET /api/0/issues/{issue}/`
+pub async fn detail(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(issue): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (org, project, issue) = access::issue(&state, &user, None, &issue).await?;
+    render_detail(&state, &org, &project, &issue).await
+}
+
+/// `GET /api/0/organizations/{org}/issues/{issue}/` (also by short id, e.g. `SHOP-1A`)
+pub async fn detail_in_org(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((org, issue)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (org, project, issue) = access::issue(&state, &user, Some(&org), &issue).await?;
+    render_detail(&state, &org, &project, &issue).await
+}
+
+async fn render_hashes(state: &AppState, issue: &Issue) -> Result<Json<Value>, ApiError> {
+    let mut conn = state.db.read().await?;
+    let hashes = issue_store::hashes(&mut conn.conn(), issue.id).await?;
+    Ok(Json(Value::Array(
+        hashes
+            .into_iter()
+            .map(|h| json!({"id": h, "latestEvent": null}))
+            .collect(),
+    )))
+}
+
+/// `GET /api/0/issues/{issue}/hashes/`
+pub async fn hashes(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(issue): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, _, issue) = access::issue(&state, &user, None, &issue).await?;
+    render_hashes(&state, &issue).await
+}
+
+/// `GET /api/0/organizations/{org}/issues/{issue}/hashes/`
+pub async fn hashes_in_org(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((org, issue)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, _, issue) = access::issue(&state, &user, Some(&org), &issue).await?;
+    render_hashes(&state, &issue).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods() {
+        assert_eq!(parse_period("24h"), Some(24 * HOUR_MS));
+        assert_eq!(parse_period("14d"), Some(14 * 24 * HOUR_MS));
+        assert_eq!(parse_period("0d"), None);
+        assert_eq!(parse_period("d"), None);
+        assert_eq!(parse_period("5y"), None);
+    }
+}

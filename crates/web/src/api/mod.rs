@@ -1,0 +1,81 @@
+//! The Sentry-compatible REST API under `/api/0/`.
+//!
+//! Paths, parameters and JSON shapes follow Sentry's (see `views`), so sentry-cli and scripts keep
+//! working. Every route requires `Authorization: Bearer <token>` and resolves its resources
+//! through [`access`], which enforces organization membership.
+
+pub mod access;
+mod events;
+mod issues;
+mod orgs;
+pub mod pagination;
+mod params;
+pub mod search;
+pub mod views;
+
+use axum::Router;
+use axum::routing::{MethodRouter, get};
+
+use crate::AppState;
+
+/// Registers a route with and without its trailing slash (Sentry's paths end in `/`; some
+/// clients drop it).
+fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -> Router<AppState> {
+    let bare = path.trim_end_matches('/');
+    router.route(path, handler.clone()).route(bare, handler)
+}
+
+/// The API routes, relative to `/api/0`.
+pub fn routes() -> Router<AppState> {
+    let mut r = Router::new();
+    r = both(r, "/organizations/", get(orgs::list));
+    r = both(r, "/organizations/{org}/", get(orgs::detail));
+    r = both(r, "/organizations/{org}/projects/", get(orgs::projects));
+    r = both(r, "/organizations/{org}/issues/", get(issues::list_for_org));
+    r = both(
+        r,
+        "/organizations/{org}/issues/{issue}/",
+        get(issues::detail_in_org),
+    );
+    r = both(
+        r,
+        "/organizations/{org}/issues/{issue}/hashes/",
+        get(issues::hashes_in_org),
+    );
+    r = both(
+        r,
+        "/organizations/{org}/issues/{issue}/events/",
+        get(events::list_in_org),
+    );
+    r = both(
+        r,
+        "/organizations/{org}/issues/{issue}/events/{event}/",
+        get(events::issue_event_in_org),
+    );
+    r = both(r, "/projects/{org}/{project}/", get(orgs::project_detail));
+    r = both(r, "/projects/{org}/{project}/keys/", get(orgs::keys));
+    r = both(
+        r,
+        "/projects/{org}/{project}/issues/",
+        get(issues::list_for_project),
+    );
+    r = both(
+        r,
+        "/projects/{org}/{project}/events/{event}/",
+        get(events::project_event),
+    );
+    r = both(
+        r,
+        "/projects/{org}/{project}/events/{event}/json/",
+        get(events::project_event_json),
+    );
+    r = both(r, "/issues/{issue}/", get(issues::detail));
+    r = both(r, "/issues/{issue}/hashes/", get(issues::hashes));
+    r = both(r, "/issues/{issue}/events/", get(events::list));
+    r = both(
+        r,
+        "/issues/{issue}/events/{event}/",
+        get(events::issue_event),
+    );
+    r
+}

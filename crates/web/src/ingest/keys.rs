@@ -1,0 +1,93 @@
+//! DSN keys cached in memory, so the ingest path does not read the database per request.
+//!
+//! Known keys are re-read after 30 s (a disabled key stops working within that time); unknown
+//! keys are remembered for 5 s, so a client hammering with a wrong key costs one query per 5 s.
+//! The cache is cleared when it passes 100 000 entries, which bounds the memory random keys
+//! could take.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use errhound_store::{Db, StoreError, projects};
+
+const KNOWN_TTL: Duration = Duration::from_secs(30);
+const UNKNOWN_TTL: Duration = Duration::from_secs(5);
+const MAX_ENTRIES: usize = 100_000;
+
+/// What ingest needs to know about a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The project the key belongs to.
+    pub project_id: i64,
+    /// Disabled keys are refused.
+    pub active: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    key: Option<KeyInfo>,
+    fetched: Instant,
+}
+
+/// The cache.
+#[derive(Clone)]
+pub struct KeyCache {
+    db: Db,
+    entries: Arc<RwLock<HashMap<String, Entry>>>,
+}
+
+impl KeyCache {
+    /// An empty cache over `db`.
+    pub fn new(db: Db) -> KeyCache {
+        KeyCache {
+            db,
+            entries: Arc::new(RwLock::new(HashMap::new())),
+        }
+    }
+
+    /// Looks a public key up, from memory when fresh.
+    pub async fn get(&self, public_key: &str) -> Result<Option<KeyInfo>, StoreError> {
+        if let Some(entry) = self.cached(public_key) {
+            return Ok(entry);
+        }
+        let mut conn = self.db.read().await?;
+        let found = projects::find_key(&mut conn.conn(), public_key)
+            .await?
+            .map(|k| KeyInfo {
+                project_id: k.project_id,
+                active: k.is_active,
+            });
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            public_key.to_owned(),
+            Entry {
+                key: found,
+                fetched: Instant::now(),
+            },
+        );
+        Ok(found)
+    }
+
+    fn cached(&self, public_key: &str) -> Option<Option<KeyInfo>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(public_key)?;
+        let ttl = if entry.key.is_some() {
+            KNOWN_TTL
+        } else {
+            UNKNOWN_TTL
+        };
+        (entry.fetched.elapsed() < ttl).then_some(entry.key)
+    }
+
+    /// Forgets a key at once (after it was created, disabled or deleted here).
+    pub fn invalidate(&self, public_key: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(public_key);
+    }
+}

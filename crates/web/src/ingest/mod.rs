@@ -1,0 +1,488 @@
+//! The ingest endpoints: `POST {any prefix}/api/{project_id}/envelope/` and `.../store/`.
+//!
+//! Relay's fast path: authenticate from the key cache, read the body within limits, decode,
+//! frame, validate the event item, check the backlog, append to the queue, answer. Statuses
+//! follow Relay (protocol.md §5): 400 malformed, 401 missing auth, 403 unknown or disabled key,
+//! 413 too large, 415 unknown encoding, 429 backlog full, 503 busy. Every response carries the
+//! CORS headers browser SDKs need.
+
+mod body;
+mod keys;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use errhound_protocol::auth::{self, AuthError, AuthSources, ClientAuth};
+use errhound_protocol::decode::{DecodeError, decode_body, parse_content_encoding};
+use errhound_protocol::dsn::Dsn;
+use errhound_protocol::envelope::{Envelope, EnvelopeError, EnvelopeLimits, ItemType};
+use errhound_protocol::rate_limits::{RateLimit, header_value};
+use errhound_protocol::{EventId, store};
+use errhound_queue::{IngestQueue, QueuedEvent};
+use serde::Deserialize;
+
+pub use body::{BodyBudget, BodyError};
+pub use keys::{KeyCache, KeyInfo};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Bodies larger than this are decoded on the blocking pool, off the async workers.
+const INLINE_DECODE_LIMIT: usize = 256 * 1024;
+
+/// Which ingest endpoint a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Envelope,
+    Store,
+}
+
+/// Recognizes `{prefix}/api/{project_id}/{envelope|store}[/]`. Returns `Err` for a matching path
+/// with a non-numeric project id.
+fn match_path(path: &str) -> Option<Result<(u64, Endpoint), ()>> {
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    let (rest, endpoint) = if let Some(rest) = trimmed.strip_suffix("/envelope") {
+        (rest, Endpoint::Envelope)
+    } else if let Some(rest) = trimmed.strip_suffix("/store") {
+        (rest, Endpoint::Store)
+    } else {
+        return None;
+    };
+    let (before, project) = rest.rsplit_once('/')?;
+    if !before.ends_with("/api") && before != "/api" {
+        return None;
+    }
+    Some(
+        project
+            .parse::<u64>()
+            .map(|id| (id, endpoint))
+            .map_err(|_| ()),
+    )
+}
+
+/// The router's fallback: ingest paths under any prefix; 404 for everything else.
+pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    let Some(matched) = match_path(request.uri().path()) else {
+        return ApiError::not_found().into_response();
+    };
+    let mut response = match (matched, request.method()) {
+        (_, &Method::OPTIONS) => StatusCode::OK.into_response(),
+        (Err(()), _) => ApiError::bad_request("bad project path parameter").into_response(),
+        (Ok((project_id, endpoint)), &Method::POST) => {
+            match handle(&state, project_id, endpoint, request).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            }
+        }
+        _ => ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response(),
+    };
+    add_cors_headers(response.headers_mut());
+    response
+}
+
+/// Relay's CORS policy for ingest routes (`middlewares/cors.rs`).
+fn add_cors_headers(headers: &mut HeaderMap) {
+    let pairs = [
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"),
+        (
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "x-sentry-auth, x-requested-with, x-forwarded-for, origin, referer, accept, \
+             content-type, authentication, authorization, content-encoding, transfer-encoding",
+        ),
+        (
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            "x-sentry-error, x-sentry-rate-limits, retry-after",
+        ),
+        (header::ACCESS_CONTROL_MAX_AGE, "3600"),
+    ];
+    for (name, value) in pairs {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+}
+
+fn reject(status: StatusCode, detail: impl Into<String>) -> ApiError {
+    let detail = detail.into();
+    tracing::info!(status = status.as_u16(), reason = %detail, "ingest request rejected");
+    let mut error = ApiError::new(status, detail.clone());
+    if let Ok(value) = HeaderValue::from_str(&detail) {
+        error = error.with_header(header::HeaderName::from_static("x-sentry-error"), value);
+    }
+    error
+}
+
+fn auth_error(error: AuthError) -> ApiError {
+    let status = if error.is_unauthorized() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    reject(status, error.to_string())
+}
+
+fn body_error(error: BodyError) -> ApiError {
+    match error {
+        BodyError::TooLarge { limit } => reject(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds the size limit of {limit} bytes"),
+        ),
+        BodyError::Busy => reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server is busy; retry later",
+        ),
+        BodyError::Read(message) => reject(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+fn decode_error(error: DecodeError) -> ApiError {
+    match error {
+        DecodeError::Unsupported(_) => {
+            reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, error.to_string())
+        }
+        DecodeError::TooLarge { .. } => reject(StatusCode::PAYLOAD_TOO_LARGE, error.to_string()),
+        DecodeError::Corrupt { .. } => reject(StatusCode::BAD_REQUEST, error.to_string()),
+    }
+}
+
+fn envelope_error(error: EnvelopeError) -> ApiError {
+    match error {
+        EnvelopeError::TooManyItems(_) => reject(StatusCode::PAYLOAD_TOO_LARGE, error.to_string()),
+        _ => reject(
+            StatusCode::BAD_REQUEST,
+            format!("invalid event envelope: {error}"),
+        ),
+    }
+}
+
+/// What the request must carry to be accepted, checked against the key cache.
+async fn check_key(state: &AppState, project_id: u64, auth: &ClientAuth) -> Result<(), ApiError> {
+    let key = state
+        .keys
+        .get(&auth.public_key)
+        .await
+        .map_err(ApiError::internal)?;
+    match key {
+        None => Err(reject(
+            StatusCode::FORBIDDEN,
+            "event submission rejected with_reason: ProjectId (unknown DSN key)",
+        )),
+        Some(key) if !key.active => Err(reject(
+            StatusCode::FORBIDDEN,
+            "event submission rejected with_reason: DisabledKey",
+        )),
+        Some(key) if u64::try_from(key.project_id).ok() != Some(project_id) => Err(reject(
+            StatusCode::FORBIDDEN,
+            "event submission rejected with_reason: ProjectId (key belongs to another project)",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The first few fields of an event payload, read while validating the whole document.
+#[derive(Deserialize)]
+struct EventPeek {
+    #[serde(default)]
+    event_id: Option<serde_json::Value>,
+}
+
+/// Validates an event item (UTF-8, JSON syntax, an object, nesting within serde_json's 128
+/// levels) and reads its `event_id`.
+fn inspect_event(payload: &[u8]) -> Result<Option<EventId>, ApiError> {
+    let text = std::str::from_utf8(payload)
+        .map_err(|_| reject(StatusCode::BAD_REQUEST, "invalid event payload: not UTF-8"))?;
+    let peek: EventPeek = serde_json::from_str(text).map_err(|e| {
+        reject(
+            StatusCode::BAD_REQUEST,
+            format!("invalid event payload: {e}"),
+        )
+    })?;
+    Ok(peek
+        .event_id
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| EventId::parse(s).ok()))
+}
+
+/// The decoded request, reduced to what is kept: the event item (copied out of the body, so the
+/// rest of the body can be freed) and the envelope header fields that matter.
+struct Extracted {
+    event: Option<(EventId, Vec<u8>)>,
+    dsn_key: Option<String>,
+    sent_at: Option<f64>,
+}
+
+fn extract(
+    endpoint: Endpoint,
+    content_type: Option<&str>,
+    project_id: u64,
+    body: Vec<u8>,
+    max_decompressed: usize,
+    max_event: usize,
+) -> Result<Extracted, ApiError> {
+    let is_envelope = endpoint == Endpoint::Envelope
+        || content_type.is_some_and(|c| c.starts_with("application/x-sentry-envelope"));
+    if !is_envelope {
+        let json = store::decode_store_body(body, max_decompressed).map_err(decode_error)?;
+        if json.len() > max_event {
+            return Err(event_too_large());
+        }
+        let id = inspect_event(&json)?.unwrap_or_else(EventId::new_random);
+        return Ok(Extracted {
+            event: Some((id, json)),
+            dsn_key: None,
+            sent_at: None,
+        });
+    }
+    let envelope =
+        Envelope::parse(Bytes::from(body), EnvelopeLimits::default()).map_err(envelope_error)?;
+    let dsn_key = match &envelope.headers.dsn {
+        Some(text) => {
+            let dsn = Dsn::parse(text).map_err(|e| {
+                reject(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid event envelope: dsn: {e}"),
+                )
+            })?;
+            if dsn.project_id != project_id {
+                return Err(reject(
+                    StatusCode::BAD_REQUEST,
+                    "invalid event envelope: dsn does not match the project in the URL",
+                ));
+            }
+            Some(dsn.public_key)
+        }
+        None => None,
+    };
+    let sent_at = envelope
+        .headers
+        .sent_at
+        .as_deref()
+        .and_then(errhound_protocol::timestamp::parse_str);
+    // Only `event` items are processed today; every other type (sessions, client reports,
+    // transactions, attachments, ...) is accepted and dropped until a feature uses it.
+    let mut events = envelope
+        .items
+        .iter()
+        .filter(|item| item.ty == ItemType::Event);
+    let event = match events.next() {
+        None => None,
+        Some(item) => {
+            if item.payload.len() > max_event {
+                return Err(event_too_large());
+            }
+            let payload_id = inspect_event(&item.payload)?;
+            let id = envelope
+                .headers
+                .event_id
+                .or(payload_id)
+                .unwrap_or_else(EventId::new_random);
+            Some((id, item.payload.to_vec()))
+        }
+    };
+    if events.next().is_some() {
+        tracing::debug!("envelope carries more than one event item; only the first is kept");
+    }
+    Ok(Extracted {
+        event,
+        dsn_key,
+        sent_at,
+    })
+}
+
+fn event_too_large() -> ApiError {
+    reject(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "envelope exceeded size limits for type 'event' (https://develop.sentry.dev/sdk/envelopes/#size-limits)",
+    )
+}
+
+fn client_ip(request: &Request) -> Option<String> {
+    let forwarded = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+    forwarded.map(str::to_owned).or_else(|| {
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+    })
+}
+
+async fn handle(
+    state: &AppState,
+    project_id: u64,
+    endpoint: Endpoint,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let request_auth = auth::from_request(AuthSources {
+        x_sentry_auth: header_text("x-sentry-auth"),
+        authorization: header_text("authorization"),
+        query: request.uri().query(),
+    })
+    .map_err(auth_error)?;
+    if let Some(auth) = &request_auth {
+        check_key(state, project_id, auth).await?;
+    }
+    let codings = parse_content_encoding(header_text("content-encoding")).map_err(decode_error)?;
+    let content_type = header_text("content-type").map(str::to_owned);
+    let declared_length = header_text("content-length").and_then(|v| v.parse::<usize>().ok());
+    let client_ip = client_ip(&request);
+    let limits = &state.config.ingest;
+
+    let (raw, reservation) = state
+        .budget
+        .read(
+            request.into_body(),
+            declared_length,
+            limits.max_compressed_bytes,
+        )
+        .await
+        .map_err(body_error)?;
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(reject(StatusCode::BAD_REQUEST, "empty request body"));
+    }
+    let (max_decompressed, max_event) = (limits.max_decompressed_bytes, limits.max_event_bytes);
+    let work = move || -> Result<Extracted, ApiError> {
+        let decoded = decode_body(&codings, raw, max_decompressed).map_err(decode_error)?;
+        extract(
+            endpoint,
+            content_type.as_deref(),
+            project_id,
+            decoded,
+            max_decompressed,
+            max_event,
+        )
+    };
+    let extracted = if declared_length.unwrap_or(usize::MAX) <= INLINE_DECODE_LIMIT {
+        work()?
+    } else {
+        let _slot = state
+            .budget
+            .reserve(max_decompressed)
+            .await
+            .map_err(body_error)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)??
+    };
+    drop(reservation);
+
+    let auth = auth::merge_envelope_dsn(request_auth.clone(), extracted.dsn_key.as_deref())
+        .map_err(|e| match e {
+            AuthError::Conflicting => reject(
+                StatusCode::BAD_REQUEST,
+                "invalid event envelope: dsn does not match the request's key",
+            ),
+            other => auth_error(other),
+        })?;
+    if request_auth.is_none() {
+        check_key(state, project_id, &auth).await?;
+    }
+
+    let Some((event_id, payload)) = extracted.event else {
+        return Ok(json_ok(None));
+    };
+    let _held = state
+        .budget
+        .reserve(payload.len())
+        .await
+        .map_err(body_error)?;
+    admit(state)?;
+    let event = QueuedEvent {
+        project_id: project_id as i64,
+        event_id: event_id.to_simple(),
+        received_ms: errhound_store::now_ms(),
+        sent_at: extracted.sent_at,
+        client_ip,
+        payload,
+    };
+    state.queue.append(event).await.map_err(|error| {
+        tracing::error!(error = %error, "cannot queue an accepted event");
+        reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cannot store the event right now; retry later",
+        )
+    })?;
+    metrics::counter!("errhound_events_accepted_total").increment(1);
+    Ok(json_ok(Some(event_id)))
+}
+
+/// Admission control: refuse new events while the processing backlog is over its bound.
+fn admit(state: &AppState) -> Result<(), ApiError> {
+    let backlog = state.queue.backlog();
+    let limits = &state.config.ingest;
+    if backlog.events < limits.max_backlog_events && backlog.bytes < limits.max_backlog_bytes {
+        return Ok(());
+    }
+    metrics::counter!("errhound_events_rejected_backlog_total").increment(1);
+    // Short enough that clients resume soon after the backlog drains; SDKs stop sending the
+    // named categories (here: all) for this long.
+    let retry_after = 10;
+    let limit = RateLimit {
+        retry_after_secs: retry_after,
+        categories: vec![],
+        scope: "organization",
+        reason_code: "backlog_full",
+    };
+    let mut error = reject(
+        StatusCode::TOO_MANY_REQUESTS,
+        "the server is processing a backlog; retry later",
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    if let Ok(value) = HeaderValue::from_str(&header_value(&[limit])) {
+        error = error.with_header(
+            header::HeaderName::from_static("x-sentry-rate-limits"),
+            value,
+        );
+    }
+    Err(error)
+}
+
+fn json_ok(event_id: Option<EventId>) -> Response {
+    let body = match event_id {
+        Some(id) => format!("{{\"id\":\"{id}\"}}"),
+        None => "{}".to_owned(),
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(body),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_under_any_prefix() {
+        assert_eq!(
+            match_path("/api/42/envelope/"),
+            Some(Ok((42, Endpoint::Envelope)))
+        );
+        assert_eq!(
+            match_path("/api/42/envelope"),
+            Some(Ok((42, Endpoint::Envelope)))
+        );
+        assert_eq!(
+            match_path("/sub/path/api/42/envelope/"),
+            Some(Ok((42, Endpoint::Envelope)))
+        );
+        assert_eq!(match_path("/api/7/store/"), Some(Ok((7, Endpoint::Store))));
+        assert_eq!(match_path("/api/abc/envelope/"), Some(Err(())));
+        assert_eq!(match_path("/api/0/projects/"), None);
+        assert_eq!(match_path("/notapi/42/envelope/"), None);
+        assert_eq!(match_path("/xapi/42/envelope/"), None);
+    }
+}

@@ -1,0 +1,69 @@
+//! HTTP: the ingest endpoints SDKs send to, the Sentry-compatible REST API, health and metrics.
+//!
+//! Handlers are thin: extract, call the store or the queue, render. The error policy lives in
+//! [`error`]: every failure becomes a JSON `{"detail": ...}` body with the status Sentry uses,
+//! and unexpected errors are logged once there and become 500.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+mod health;
+pub mod ingest;
+
+use std::sync::Arc;
+
+use axum::Router;
+use errhound_config::Config;
+use errhound_queue::Spool;
+use errhound_store::Db;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The ingest queue.
+    pub queue: Spool,
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// DSN keys, cached in memory so ingest does no database read per event.
+    pub keys: ingest::KeyCache,
+    /// The memory budget for request bodies in flight.
+    pub budget: ingest::BodyBudget,
+    /// Renders Prometheus metrics; `None` when no recorder is installed (tests).
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    /// Builds the state from its parts.
+    pub fn new(
+        db: Db,
+        queue: Spool,
+        config: Config,
+        metrics: Option<PrometheusHandle>,
+    ) -> AppState {
+        AppState {
+            keys: ingest::KeyCache::new(db.clone()),
+            budget: ingest::BodyBudget::new(config.ingest.max_inflight_bytes),
+            db,
+            queue,
+            config: Arc::new(config),
+            metrics,
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .nest("/api/0", api::routes())
+        // Ingest paths may carry any prefix (`/sub/path/api/42/envelope/`), so they are matched
+        // by the fallback rather than by the route table.
+        .fallback(ingest::dispatch)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
+        .with_state(state)
+}
