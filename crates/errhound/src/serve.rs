@@ -2,12 +2,14 @@
 //! and shuts them down in order (stop accepting, drain requests, finish the batch in flight).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use errhound_config::Config;
 use errhound_ingest::{Pipeline, PipelineOptions};
 use errhound_queue::{Spool, SpoolOptions};
+use errhound_store::payload::PayloadDictionaries;
 use errhound_web::AppState;
 use metrics_exporter_prometheus::PrometheusBuilder;
 
@@ -31,17 +33,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let spool = Spool::open(&config.spool_path(), SpoolOptions::default())
         .await
         .with_context(|| format!("cannot open the spool {}", config.spool_path().display()))?;
+    let dictionaries = Arc::new(PayloadDictionaries::new());
+    let mut conn = db.write().await?;
+    dictionaries
+        .load_all(&mut conn.conn())
+        .await
+        .context("cannot load payload dictionaries")?;
+    drop(conn);
     let pipeline = Pipeline::start(
         spool.clone(),
         db.clone(),
+        dictionaries.clone(),
         PipelineOptions {
             batch_size: config.worker.batch_size,
             threads: config.worker.threads,
+            linger: Duration::from_millis(config.worker.linger_ms),
         },
     );
 
     let public_url = config.public_url();
-    let state = AppState::new(db.clone(), spool, config, Some(metrics));
+    let state = AppState::new(db.clone(), spool, dictionaries, config, Some(metrics));
     let app =
         errhound_web::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

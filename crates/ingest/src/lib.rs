@@ -20,8 +20,10 @@
 //! writer and the CPU threads work at the same time. A channel of one batch between them bounds
 //! memory; a slow database backs up into the queue, and from there into 429s at the endpoint.
 
+mod dictionaries;
 mod pipeline;
 
+pub use dictionaries::DictionaryTrainer;
 pub use pipeline::{Pipeline, PipelineOptions, prepare_event};
 
 /// Metric names, with what they count.

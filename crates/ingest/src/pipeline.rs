@@ -1,14 +1,17 @@
 //! The two-stage worker: prepare (CPU) and write (database), connected by a one-batch channel.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use errhound_domain::{ProcessContext, process_event};
 use errhound_queue::{Claimed, IngestQueue, QueuedEvent, Receipt};
 use errhound_store::ingest::{BatchOutcome, NewEvent, write_batch};
-use errhound_store::{Db, StoreError, now_ms, payload};
+use errhound_store::payload::{self, PayloadDictionaries};
+use errhound_store::{Db, StoreError, now_ms};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::dictionaries::DictionaryTrainer;
 use crate::metrics_names as m;
 
 /// Worker tuning.
@@ -18,6 +21,8 @@ pub struct PipelineOptions {
     pub batch_size: usize,
     /// CPU threads for the prepare stage.
     pub threads: usize,
+    /// How long to wait for a fuller batch while events trickle in.
+    pub linger: Duration,
 }
 
 /// A running pipeline.
@@ -32,11 +37,25 @@ struct Prepared {
 }
 
 impl Pipeline {
-    /// Starts consuming `queue` into `db`.
-    pub fn start<Q: IngestQueue + Clone>(queue: Q, db: Db, options: PipelineOptions) -> Pipeline {
+    /// Starts consuming `queue` into `db`; payloads are compressed with `dictionaries`, which the
+    /// pipeline also trains for projects that have none.
+    pub fn start<Q: IngestQueue + Clone>(
+        queue: Q,
+        db: Db,
+        dictionaries: Arc<PayloadDictionaries>,
+        options: PipelineOptions,
+    ) -> Pipeline {
         let (stop, stopped) = watch::channel(false);
         let (batches, incoming) = mpsc::channel::<Prepared>(1);
-        let prepare = tokio::spawn(prepare_loop(queue.clone(), options, batches, stopped));
+        let trainer = DictionaryTrainer::new(dictionaries);
+        let prepare = tokio::spawn(prepare_loop(
+            queue.clone(),
+            db.clone(),
+            trainer,
+            options,
+            batches,
+            stopped,
+        ));
         let write = tokio::spawn(write_loop(queue, db, incoming));
         Pipeline {
             stop,
@@ -55,12 +74,15 @@ impl Pipeline {
 
 async fn prepare_loop<Q: IngestQueue>(
     queue: Q,
+    db: Db,
+    trainer: DictionaryTrainer,
     options: PipelineOptions,
     batches: mpsc::Sender<Prepared>,
     mut stopped: watch::Receiver<bool>,
 ) {
     while !*stopped.borrow() {
-        let claimed = match queue.claim(options.batch_size).await {
+        let started = Instant::now();
+        let mut claimed = match queue.claim(options.batch_size).await {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::error!(error = %error, "cannot read the ingest queue; retrying in 1 s");
@@ -75,8 +97,21 @@ async fn prepare_loop<Q: IngestQueue>(
             }
             continue;
         }
-        let threads = options.threads;
-        let prepared = match tokio::task::spawn_blocking(move || prepare(claimed, threads)).await {
+        // Linger: while events trickle in, wait a little for a fuller batch. Each batch costs a
+        // commit (an fsync) and a round of statements, so a few large batches are much cheaper
+        // than many small ones; visibility is delayed by at most `linger`.
+        while claimed.len() < options.batch_size && started.elapsed() < options.linger {
+            tokio::time::sleep((options.linger - started.elapsed()).min(Duration::from_millis(20)))
+                .await;
+            match queue.claim(options.batch_size - claimed.len()).await {
+                Ok(more) => claimed.extend(more),
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot read the ingest queue while filling a batch");
+                    break;
+                }
+            }
+        }
+        let prepared = match prepare(claimed, options.threads, &trainer).await {
             Ok(prepared) => prepared,
             Err(error) => {
                 // A panic in processing code: the claimed events stay in the queue and are
@@ -85,33 +120,49 @@ async fn prepare_loop<Q: IngestQueue>(
                 continue;
             }
         };
+        trainer.train_ready(&db);
         if batches.send(prepared).await.is_err() {
             break;
         }
     }
 }
 
-/// Processes claimed events on `threads` threads. Events that cannot be processed are logged
-/// and dropped (their receipts are still acknowledged, so they cannot block the queue).
-fn prepare(claimed: Vec<Claimed>, threads: usize) -> Prepared {
+/// Processes claimed events on `threads` blocking-pool threads (long-lived, so their allocator
+/// caches and zstd contexts are reused across batches). Events that cannot be processed are
+/// logged and dropped (their receipts are still acknowledged, so they cannot block the queue).
+async fn prepare(
+    claimed: Vec<Claimed>,
+    threads: usize,
+    trainer: &DictionaryTrainer,
+) -> Result<Prepared, tokio::task::JoinError> {
     let receipts: Vec<Receipt> = claimed.iter().map(|c| c.receipt).collect();
     let chunk_size = claimed.len().div_ceil(threads.max(1)).max(1);
-    let events = std::thread::scope(|scope| {
-        let workers: Vec<_> = claimed
-            .chunks(chunk_size)
-            .map(|chunk| {
-                scope.spawn(move || chunk.iter().filter_map(prepare_claimed).collect::<Vec<_>>())
+    let mut chunks = Vec::new();
+    let mut rest = claimed;
+    while !rest.is_empty() {
+        let tail = rest.split_off(chunk_size.min(rest.len()));
+        chunks.push(std::mem::replace(&mut rest, tail));
+    }
+    let tasks: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let trainer = trainer.clone();
+            tokio::task::spawn_blocking(move || {
+                chunk
+                    .iter()
+                    .filter_map(|c| prepare_claimed(c, &trainer))
+                    .collect::<Vec<_>>()
             })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
-    Prepared { events, receipts }
+        })
+        .collect();
+    let mut events = Vec::with_capacity(receipts.len());
+    for task in tasks {
+        events.extend(task.await?);
+    }
+    Ok(Prepared { events, receipts })
 }
 
-fn prepare_claimed(claimed: &Claimed) -> Option<NewEvent> {
+fn prepare_claimed(claimed: &Claimed, trainer: &DictionaryTrainer) -> Option<NewEvent> {
     let event = match &claimed.event {
         Ok(event) => event,
         Err(error) => {
@@ -120,7 +171,7 @@ fn prepare_claimed(claimed: &Claimed) -> Option<NewEvent> {
             return None;
         }
     };
-    match prepare_event(event) {
+    match prepare_event(event, trainer) {
         Ok(new) => Some(new),
         Err(error) => {
             tracing::error!(error = %error, event.id = %event.event_id, project.id = event.project_id, "dropping event that cannot be processed");
@@ -133,6 +184,7 @@ fn prepare_claimed(claimed: &Claimed) -> Option<NewEvent> {
 /// Turns a queued event into a row set ready for the store.
 pub fn prepare_event(
     event: &QueuedEvent,
+    trainer: &DictionaryTrainer,
 ) -> Result<NewEvent, errhound_domain::process::InvalidPayload> {
     let processed = process_event(
         &event.payload,
@@ -143,6 +195,10 @@ pub fn prepare_event(
             client_ip: event.client_ip.as_deref(),
         },
     )?;
+    let dictionary = trainer.dictionaries().for_project(event.project_id);
+    if dictionary.is_none() {
+        trainer.offer(event.project_id, &processed.payload);
+    }
     Ok(NewEvent {
         project_id: event.project_id,
         event_id: processed.event_id,
@@ -158,7 +214,7 @@ pub fn prepare_event(
         logger: processed.logger,
         release: processed.release,
         tags: processed.tags,
-        payload: payload::compress(&processed.payload),
+        payload: payload::compress(&processed.payload, dictionary.as_deref()),
     })
 }
 
@@ -180,9 +236,12 @@ async fn write_loop<Q: IngestQueue>(queue: Q, db: Db, mut incoming: mpsc::Receiv
 }
 
 async fn write_once(db: &Db, events: Vec<NewEvent>) -> Result<BatchOutcome, StoreError> {
+    let t = Instant::now();
     let mut tx = db.begin().await?;
     let outcome = write_batch(&mut tx, events, now_ms()).await?;
+    let w = t.elapsed();
     tx.commit().await?;
+    tracing::warn!(?w, total = ?t.elapsed(), "TIMING commit");
     Ok(outcome)
 }
 

@@ -5,7 +5,8 @@
 //! events whose processing committed. A crash between commit and ack replays the events, which is
 //! safe because processing is idempotent on `(project_id, event_id)`.
 //!
-//! [`Spool`] is the single-node implementation: an SQLite file of its own with group commit.
+//! [`Spool`] is the single-node implementation: an append-only log of segment files with group
+//! commit.
 //! A distributed implementation (Redis Streams) plugs in behind the same trait.
 #![warn(missing_docs)]
 
@@ -14,6 +15,12 @@ mod spool;
 use std::future::Future;
 
 pub use spool::{Spool, SpoolOptions};
+
+impl From<std::io::Error> for QueueError {
+    fn from(error: std::io::Error) -> Self {
+        QueueError::Io(error.to_string())
+    }
+}
 
 /// An event accepted at ingest and waiting to be processed.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +72,7 @@ pub struct Backlog {
 pub enum QueueError {
     /// The storage failed.
     #[error("queue storage error: {0}")]
-    Storage(#[from] sqlx::Error),
+    Io(String),
     /// The queue is shutting down.
     #[error("the queue is closed")]
     Closed,

@@ -1,35 +1,56 @@
-//! The embedded spool: an SQLite file of its own, written by one task with group commit.
+//! The embedded spool: an append-only log of segment files with group commit.
 //!
-//! Appends from concurrent requests queue up in a bounded channel; the writer task takes everything
-//! waiting (up to a cap), inserts it in one transaction, commits with `synchronous=FULL` (one
-//! fsync for the whole group) and only then answers each request. Acks ride along in the same
-//! transactions. Ids are `AUTOINCREMENT`, so they never repeat even after the table empties, and
-//! readers walk them with an in-memory cursor that starts at 0 after a restart (replaying whatever
-//! was not acknowledged).
+//! ```text
+//! <dir>/00000000000000000001.seg   records 1..k
+//! <dir>/0000000000000000000k+1.seg  ...
+//! <dir>/acked                       id of the last acknowledged record (a hint)
+//! ```
+//!
+//! Appends from concurrent requests queue up in a bounded channel. One writer thread takes
+//! everything waiting, writes it with one `write` call, `fdatasync`s, and only then answers each
+//! request, so a 2xx always means the record is on disk, and one fsync covers a whole group.
+//!
+//! A record is `len u32 | crc32 u32 | id u64 | body`, the CRC covering id and body, so a record
+//! torn by a crash is detected at start-up and the segment is cut there (it was never
+//! acknowledged). Readers walk the log with an in-memory cursor from the `acked` hint, so after
+//! a restart everything not acknowledged is replayed; processing is idempotent, so replaying a
+//! little more than necessary (a stale hint) is harmless. A segment is deleted once every record
+//! in it is acknowledged.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::{Backlog, Claimed, IngestQueue, QueueError, QueuedEvent, Receipt};
 
 /// zstd level for spooled payloads: level 1 compresses event JSON ~3x at ~500 MB/s, which cuts the
-/// bytes written (and fsynced) per event more than it costs in CPU.
+/// bytes written and fsynced per event more than it costs in CPU.
 const PAYLOAD_LEVEL: i32 = 1;
-/// Rows per insert statement (7 parameters each, far below SQLite's limit).
-const ROWS_PER_STATEMENT: usize = 500;
+/// Largest record body accepted when reading (events are capped far below at ingest).
+const MAX_RECORD: usize = 64 << 20;
+const HEADER: usize = 16;
+const SEGMENT_SUFFIX: &str = ".seg";
+
+thread_local! {
+    // Reused per thread: creating a zstd context zeroes about a megabyte.
+    static CCTX: std::cell::RefCell<zstd::zstd_safe::CCtx<'static>> =
+        std::cell::RefCell::new(zstd::zstd_safe::CCtx::create());
+    static DCTX: std::cell::RefCell<zstd::zstd_safe::DCtx<'static>> =
+        std::cell::RefCell::new(zstd::zstd_safe::DCtx::create());
+}
 
 /// Spool tuning.
 #[derive(Debug, Clone)]
 pub struct SpoolOptions {
-    /// Most appends committed together.
+    /// Start a new segment file once the current one passes this size.
+    pub segment_bytes: u64,
+    /// Most appends written and synced together.
     pub max_group: usize,
     /// Capacity of the channel in front of the writer; appends wait when it is full.
     pub channel_capacity: usize,
@@ -38,320 +59,641 @@ pub struct SpoolOptions {
 impl Default for SpoolOptions {
     fn default() -> Self {
         SpoolOptions {
-            max_group: 2048,
+            segment_bytes: 64 << 20,
+            max_group: 4096,
             channel_capacity: 8192,
         }
     }
 }
 
-enum Command {
-    Append(Vec<u8>, EncodedRow, oneshot::Sender<Result<(), QueueError>>),
-    Ack(Vec<Receipt>),
+struct Append {
+    body: Vec<u8>,
+    done: oneshot::Sender<Result<(), QueueError>>,
 }
 
-struct EncodedRow {
-    project_id: i64,
-    event_id: String,
-    received_ms: i64,
-    sent_at: Option<f64>,
-    client_ip: Option<String>,
+/// Where a record ends up: segment start id and byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    segment: u64,
+    offset: u64,
 }
 
+#[derive(Debug)]
+struct Segment {
+    first_id: u64,
+    /// Id of the last record in the segment (0 while empty).
+    last_id: u64,
+    bytes: u64,
+}
+
+/// State shared by the writer, readers and ackers.
 struct Shared {
-    events: AtomicU64,
-    bytes: AtomicU64,
-    cursor: AtomicI64,
+    dir: PathBuf,
+    /// Segments in order, with their id ranges; the last one is being written.
+    segments: Mutex<VecDeque<Segment>>,
+    /// Everything up to here (exclusive) is durable and may be read.
+    durable: Mutex<Position>,
+    /// Id of the last durable record.
+    last_id: AtomicU64,
+    /// Id of the last acknowledged record.
+    acked_id: AtomicU64,
+    /// Bytes of durable records not yet acknowledged.
+    pending_bytes: AtomicU64,
+    reader: Mutex<Reader>,
     notify: Notify,
+}
+
+struct Reader {
+    position: Position,
+    file: Option<(u64, File)>,
 }
 
 /// The durable single-node ingest queue.
 #[derive(Clone)]
 pub struct Spool {
-    commands: mpsc::Sender<Command>,
-    readers: SqlitePool,
+    appends: mpsc::Sender<Append>,
     shared: Arc<Shared>,
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    project_id: i64,
-    event_id: String,
-    received_ms: i64,
-    sent_at: Option<f64>,
-    client_ip: Option<String>,
-    payload: Vec<u8>,
+fn segment_path(dir: &Path, first_id: u64) -> PathBuf {
+    dir.join(format!("{first_id:020}{SEGMENT_SUFFIX}"))
 }
 
-#[derive(sqlx::FromRow)]
-struct Totals {
-    events: i64,
-    bytes: i64,
+fn compress_payload(payload: &[u8]) -> Result<Vec<u8>, QueueError> {
+    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(payload.len()));
+    CCTX.with(|c| c.borrow_mut().compress(&mut out, payload, PAYLOAD_LEVEL))
+        .map_err(|code| QueueError::Corrupt(zstd::zstd_safe::get_error_name(code).to_owned()))?;
+    Ok(out)
+}
+
+fn decompress_payload(data: &[u8]) -> Result<Vec<u8>, String> {
+    let size = zstd::zstd_safe::get_frame_content_size(data)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n <= MAX_RECORD)
+        .ok_or_else(|| "missing or oversized frame size".to_owned())?;
+    let mut out = Vec::with_capacity(size);
+    DCTX.with(|d| d.borrow_mut().decompress(&mut out, data))
+        .map_err(|code| zstd::zstd_safe::get_error_name(code).to_owned())?;
+    Ok(out)
+}
+
+/// Record body: `project_id i64 | received_ms i64 | sent_at f64 (NaN = none) | event_id 32 bytes
+/// | client_ip len u8 + bytes | zstd payload`.
+fn encode_body(event: &QueuedEvent) -> Result<Vec<u8>, QueueError> {
+    let payload = compress_payload(&event.payload)?;
+    let ip = event.client_ip.as_deref().unwrap_or("").as_bytes();
+    let ip = &ip[..ip.len().min(255)];
+    let mut body = Vec::with_capacity(24 + 32 + 1 + ip.len() + payload.len());
+    body.extend_from_slice(&event.project_id.to_le_bytes());
+    body.extend_from_slice(&event.received_ms.to_le_bytes());
+    body.extend_from_slice(&event.sent_at.unwrap_or(f64::NAN).to_le_bytes());
+    let mut id = [b'0'; 32];
+    let given = event.event_id.as_bytes();
+    id[..given.len().min(32)].copy_from_slice(&given[..given.len().min(32)]);
+    body.extend_from_slice(&id);
+    body.push(ip.len() as u8);
+    body.extend_from_slice(ip);
+    body.extend_from_slice(&payload);
+    Ok(body)
+}
+
+fn decode_body(id: u64, body: &[u8]) -> Result<QueuedEvent, QueueError> {
+    let corrupt = |what: &str| QueueError::Corrupt(format!("record {id}: {what}"));
+    if body.len() < 57 {
+        return Err(corrupt("too short"));
+    }
+    let i64_at = |at: usize| i64::from_le_bytes(body[at..at + 8].try_into().unwrap_or([0; 8]));
+    let project_id = i64_at(0);
+    let received_ms = i64_at(8);
+    let sent_at = f64::from_le_bytes(body[16..24].try_into().unwrap_or([0; 8]));
+    let event_id = std::str::from_utf8(&body[24..56])
+        .map_err(|_| corrupt("event id"))?
+        .to_owned();
+    let ip_len = usize::from(body[56]);
+    let ip_end = 57 + ip_len;
+    if body.len() < ip_end {
+        return Err(corrupt("client ip"));
+    }
+    let client_ip = std::str::from_utf8(&body[57..ip_end])
+        .map_err(|_| corrupt("client ip"))?
+        .to_owned();
+    let payload = decompress_payload(&body[ip_end..]).map_err(|e| corrupt(&e))?;
+    Ok(QueuedEvent {
+        project_id,
+        event_id,
+        received_ms,
+        sent_at: (!sent_at.is_nan()).then_some(sent_at),
+        client_ip: (!client_ip.is_empty()).then_some(client_ip),
+        payload,
+    })
+}
+
+fn frame(id: u64, body: &[u8], out: &mut Vec<u8>) {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&id.to_le_bytes());
+    crc.update(body);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+/// Reads one record at the reader's position: `Ok(None)` at a clean end.
+fn read_record(file: &mut File) -> io::Result<Option<(u64, Vec<u8>, u64)>> {
+    let mut header = [0u8; HEADER];
+    match file.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_le_bytes(header[0..4].try_into().unwrap_or([0; 4])) as usize;
+    let crc = u32::from_le_bytes(header[4..8].try_into().unwrap_or([0; 4]));
+    let id = u64::from_le_bytes(header[8..16].try_into().unwrap_or([0; 8]));
+    if len > MAX_RECORD {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "record length out of range",
+        ));
+    }
+    let mut body = vec![0u8; len];
+    match file.read_exact(&mut body) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "torn record"));
+        }
+        Err(e) => return Err(e),
+    }
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&id.to_le_bytes());
+    hasher.update(&body);
+    if hasher.finalize() != crc {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "record checksum mismatch",
+        ));
+    }
+    Ok(Some((id, body, (HEADER + len) as u64)))
+}
+
+/// Scans a segment, returning its last valid record id and the byte length of its valid prefix.
+fn scan_segment(path: &Path) -> io::Result<(u64, u64)> {
+    let mut file = File::open(path)?;
+    let mut last_id = 0;
+    let mut valid = 0;
+    loop {
+        match read_record(&mut file) {
+            Ok(Some((id, _, size))) => {
+                last_id = id;
+                valid += size;
+            }
+            Ok(None) => break,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((last_id, valid))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 impl Spool {
-    /// Opens (or creates) the spool file and starts its writer task.
-    pub async fn open(path: &Path, options: SpoolOptions) -> Result<Spool, QueueError> {
-        let base = SqliteConnectOptions::new()
-            .filename(path)
-            .journal_mode(SqliteJournalMode::Wal)
-            // Every commit is fsynced: a 2xx to an SDK promises the event survives power loss.
-            .synchronous(SqliteSynchronous::Full)
-            // Freed pages are returned to the OS when the spool drains (see `maintain`).
-            .auto_vacuum(SqliteAutoVacuum::Incremental)
-            .busy_timeout(Duration::from_secs(10));
-        let mut writer = SqliteConnection::connect_with(&base.create_if_missing(true)).await?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS spool (\
-             id INTEGER PRIMARY KEY AUTOINCREMENT, project_id INTEGER NOT NULL, \
-             event_id TEXT NOT NULL, received_ms INTEGER NOT NULL, sent_at REAL, \
-             client_ip TEXT, payload BLOB NOT NULL)",
-        )
-        .execute(&mut writer)
-        .await?;
-        let totals: Totals = sqlx::query_as(
-            "SELECT count(*) AS events, coalesce(sum(length(payload)), 0) AS bytes FROM spool",
-        )
-        .fetch_one(&mut writer)
-        .await?;
-        // Readers only read: no pragma that would write (auto_vacuum, journal_mode) on connect.
-        let reader_options = SqliteConnectOptions::new()
-            .filename(path)
-            .read_only(true)
-            .busy_timeout(Duration::from_secs(10));
-        let readers = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(reader_options)
-            .await?;
-        let shared = Arc::new(Shared {
-            events: AtomicU64::new(totals.events as u64),
-            bytes: AtomicU64::new(totals.bytes as u64),
-            cursor: AtomicI64::new(0),
-            notify: Notify::new(),
-        });
-        if totals.events > 0 {
+    /// Opens (or creates) the spool directory, repairs a torn tail and starts the writer.
+    pub async fn open(dir: &Path, options: SpoolOptions) -> Result<Spool, QueueError> {
+        let dir = dir.to_path_buf();
+        let (shared, file, next_id) = tokio::task::spawn_blocking(move || recover(dir))
+            .await
+            .map_err(|e| QueueError::Corrupt(e.to_string()))??;
+        let shared = Arc::new(shared);
+        let backlog =
+            shared.last_id.load(Ordering::Relaxed) - shared.acked_id.load(Ordering::Relaxed);
+        if backlog > 0 {
             tracing::info!(
-                backlog.events = totals.events,
+                backlog.events = backlog,
                 "spool has unprocessed events from the previous run; they will be processed"
             );
         }
-        let (commands, receiver) = mpsc::channel(options.channel_capacity);
-        tokio::spawn(writer_task(
-            writer,
-            receiver,
-            shared.clone(),
-            options.max_group,
-        ));
-        Ok(Spool {
-            commands,
-            readers,
-            shared,
+        let (appends, receiver) = mpsc::channel(options.channel_capacity);
+        let writer_shared = shared.clone();
+        std::thread::Builder::new()
+            .name("errhound-spool".into())
+            .spawn(move || writer_thread(writer_shared, file, next_id, receiver, options))
+            .map_err(|e| QueueError::Io(e.to_string()))?;
+        Ok(Spool { appends, shared })
+    }
+}
+
+/// Reads the directory: drops fully acknowledged segments, cuts a torn tail, positions the
+/// reader at the first unacknowledged record.
+fn recover(dir: PathBuf) -> Result<(Shared, File, u64), QueueError> {
+    fs::create_dir_all(&dir)?;
+    let acked_hint: u64 = fs::read_to_string(dir.join("acked"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let mut firsts: Vec<u64> = fs::read_dir(&dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(SEGMENT_SUFFIX)?
+                .parse()
+                .ok()
         })
+        .collect();
+    firsts.sort_unstable();
+    let mut segments = VecDeque::new();
+    let mut last_id = 0;
+    let count = firsts.len();
+    for (index, first) in firsts.into_iter().enumerate() {
+        let path = segment_path(&dir, first);
+        let (seg_last, valid) = scan_segment(&path)?;
+        let size = fs::metadata(&path)?.len();
+        if valid < size {
+            if index + 1 == count {
+                tracing::warn!(segment = %path.display(), valid, size, "cutting a torn spool tail (never acknowledged)");
+                OpenOptions::new().write(true).open(&path)?.set_len(valid)?;
+            } else {
+                return Err(QueueError::Corrupt(format!(
+                    "damaged spool segment {}",
+                    path.display()
+                )));
+            }
+        }
+        if seg_last != 0 && seg_last <= acked_hint && index + 1 < count {
+            fs::remove_file(&path)?;
+            continue;
+        }
+        last_id = last_id.max(seg_last).max(first.saturating_sub(1));
+        segments.push_back(Segment {
+            first_id: first,
+            last_id: seg_last,
+            bytes: valid,
+        });
+    }
+    let next_id = last_id + 1;
+    if segments.is_empty() {
+        File::create(segment_path(&dir, next_id))?;
+        sync_dir(&dir)?;
+        segments.push_back(Segment {
+            first_id: next_id,
+            last_id: 0,
+            bytes: 0,
+        });
+    }
+    let tail = segments.back().map_or(next_id, |s| s.first_id);
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(segment_path(&dir, tail))?;
+    file.seek(SeekFrom::End(0))?;
+    let end = segments.back().map_or(0, |s| s.bytes);
+    let acked_id = acked_hint.min(last_id);
+    let first_segment = segments.front().map_or(tail, |s| s.first_id);
+    let pending_bytes: u64 = segments.iter().map(|s| s.bytes).sum();
+    let shared = Shared {
+        dir,
+        segments: Mutex::new(segments),
+        durable: Mutex::new(Position {
+            segment: tail,
+            offset: end,
+        }),
+        last_id: AtomicU64::new(last_id),
+        acked_id: AtomicU64::new(acked_id),
+        pending_bytes: AtomicU64::new(pending_bytes),
+        reader: Mutex::new(Reader {
+            position: Position {
+                segment: first_segment,
+                offset: 0,
+            },
+            file: None,
+        }),
+        notify: Notify::new(),
+    };
+    Ok((shared, file, next_id))
+}
+
+fn writer_thread(
+    shared: Arc<Shared>,
+    mut file: File,
+    mut next_id: u64,
+    mut receiver: mpsc::Receiver<Append>,
+    options: SpoolOptions,
+) {
+    let mut buffer = Vec::new();
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    else {
+        tracing::error!("cannot start the spool writer's timer");
+        return;
+    };
+    loop {
+        let received = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(1), receiver.recv()).await
+        });
+        let first = match received {
+            Ok(Some(append)) => append,
+            Ok(None) => break,
+            Err(_idle) => {
+                if let Some(new_file) = retire_drained_segment(&shared, next_id) {
+                    file = new_file;
+                }
+                continue;
+            }
+        };
+        let mut group = vec![first];
+        while group.len() < options.max_group {
+            match receiver.try_recv() {
+                Ok(append) => group.push(append),
+                Err(_) => break,
+            }
+        }
+        buffer.clear();
+        let first_id = next_id;
+        for append in &group {
+            frame(next_id, &append.body, &mut buffer);
+            next_id += 1;
+        }
+        let written = file.write_all(&buffer).and_then(|()| file.sync_data());
+        match written {
+            Ok(()) => {
+                let last = next_id - 1;
+                let rotated = {
+                    let mut segments = shared.segments.lock().unwrap_or_else(|e| e.into_inner());
+                    let current = segments.back_mut();
+                    let mut rotate = None;
+                    if let Some(segment) = current {
+                        segment.last_id = last;
+                        segment.bytes += buffer.len() as u64;
+                        let mut durable = shared.durable.lock().unwrap_or_else(|e| e.into_inner());
+                        *durable = Position {
+                            segment: segment.first_id,
+                            offset: segment.bytes,
+                        };
+                        if segment.bytes >= options.segment_bytes {
+                            rotate = Some(next_id);
+                        }
+                    }
+                    rotate
+                };
+                shared.last_id.store(last, Ordering::Release);
+                shared
+                    .pending_bytes
+                    .fetch_add(buffer.len() as u64, Ordering::Relaxed);
+                for append in group {
+                    let _ = append.done.send(Ok(()));
+                }
+                shared.notify.notify_one();
+                if let Some(first) = rotated {
+                    match rotate(&shared, first) {
+                        Ok(new_file) => file = new_file,
+                        Err(error) => {
+                            tracing::error!(error = %error, "cannot start a new spool segment; continuing in the current one");
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "failed to write to the spool; refusing these events");
+                // Undo the partial write so the log stays a sequence of whole records.
+                let valid = shared
+                    .segments
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .back()
+                    .map_or(0, |s| s.bytes);
+                let _ = file.set_len(valid);
+                next_id = first_id;
+                for append in group {
+                    let _ = append.done.send(Err(QueueError::Io(error.to_string())));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// When idle and every record is acknowledged, starts an empty segment and deletes the drained
+/// one, so an idle server's spool takes no disk space.
+fn retire_drained_segment(shared: &Shared, next_id: u64) -> Option<File> {
+    let drained = {
+        let segments = shared.segments.lock().unwrap_or_else(|e| e.into_inner());
+        let acked = shared.acked_id.load(Ordering::Acquire);
+        segments.len() == 1 && segments[0].last_id != 0 && segments[0].last_id <= acked
+    };
+    if !drained {
+        return None;
+    }
+    match rotate(shared, next_id) {
+        Ok(file) => {
+            let old = shared
+                .segments
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front()
+                .map(|s| s.first_id);
+            if let Some(first) = old
+                && let Err(error) = fs::remove_file(segment_path(&shared.dir, first))
+            {
+                tracing::warn!(error = %error, "cannot delete a drained spool segment");
+            }
+            shared.pending_bytes.store(0, Ordering::Relaxed);
+            Some(file)
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot start a new spool segment");
+            None
+        }
+    }
+}
+
+fn rotate(shared: &Shared, first_id: u64) -> io::Result<File> {
+    let path = segment_path(&shared.dir, first_id);
+    let file = OpenOptions::new().create(true).append(true).open(&path)?;
+    sync_dir(&shared.dir)?;
+    shared
+        .segments
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push_back(Segment {
+            first_id,
+            last_id: 0,
+            bytes: 0,
+        });
+    Ok(file)
+}
+
+impl Shared {
+    /// Reads up to `max` durable records after the reader's cursor.
+    fn read_next(&self, max: usize) -> Result<Vec<Claimed>, QueueError> {
+        let durable = *self.durable.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        while out.len() < max {
+            let position = reader.position;
+            if position == durable {
+                break;
+            }
+            let at_segment_end = {
+                let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+                let current = segments.iter().find(|s| s.first_id == position.segment);
+                match current {
+                    Some(segment) => {
+                        position.offset >= segment.bytes && position.segment != durable.segment
+                    }
+                    // The segment was deleted (fully acked) or the cursor is before the first
+                    // one: continue from the oldest remaining segment.
+                    None => {
+                        let next = segments
+                            .iter()
+                            .find(|s| s.first_id > position.segment)
+                            .map(|s| s.first_id);
+                        drop(segments);
+                        match next {
+                            Some(first) => {
+                                reader.position = Position {
+                                    segment: first,
+                                    offset: 0,
+                                };
+                                reader.file = None;
+                                continue;
+                            }
+                            None => break,
+                        }
+                    }
+                }
+            };
+            if at_segment_end {
+                let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+                let next = segments
+                    .iter()
+                    .find(|s| s.first_id > position.segment)
+                    .map(|s| s.first_id);
+                drop(segments);
+                match next {
+                    Some(first) => {
+                        reader.position = Position {
+                            segment: first,
+                            offset: 0,
+                        };
+                        reader.file = None;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            if reader.file.as_ref().map(|(s, _)| *s) != Some(position.segment) {
+                let mut file = File::open(segment_path(&self.dir, position.segment))?;
+                file.seek(SeekFrom::Start(position.offset))?;
+                reader.file = Some((position.segment, file));
+            }
+            let Some((_, file)) = reader.file.as_mut() else {
+                break;
+            };
+            match read_record(file) {
+                Ok(Some((id, body, size))) => {
+                    reader.position.offset += size;
+                    // Left over from before a restart and already processed.
+                    if id <= self.acked_id.load(Ordering::Acquire) {
+                        continue;
+                    }
+                    let receipt = Receipt {
+                        id: id as i64,
+                        bytes: size,
+                    };
+                    out.push(Claimed {
+                        receipt,
+                        event: decode_body(id, &body),
+                    });
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    return Err(QueueError::Corrupt(format!(
+                        "spool segment {} at byte {}: {error}",
+                        position.segment, position.offset
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records acknowledgements and deletes segments whose records are all acknowledged.
+    fn ack(&self, receipts: &[Receipt]) -> Result<(), QueueError> {
+        let Some(max) = receipts.iter().map(|r| r.id as u64).max() else {
+            return Ok(());
+        };
+        let bytes: u64 = receipts.iter().map(|r| r.bytes).sum();
+        let _ = self
+            .pending_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(bytes))
+            });
+        // Batches are acknowledged in claim order, so the highest id acknowledges everything
+        // before it.
+        let acked = self.acked_id.fetch_max(max, Ordering::AcqRel).max(max);
+        let mut removable = Vec::new();
+        {
+            let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+            while segments.len() > 1 {
+                let front = &segments[0];
+                if front.last_id != 0 && front.last_id <= acked {
+                    removable.push(front.first_id);
+                    segments.pop_front();
+                } else {
+                    break;
+                }
+            }
+        }
+        let _ = fs::write(self.dir.join("acked"), acked.to_string());
+        for first in removable {
+            if let Err(error) = fs::remove_file(segment_path(&self.dir, first)) {
+                tracing::warn!(error = %error, "cannot delete an acknowledged spool segment");
+            }
+        }
+        Ok(())
     }
 }
 
 impl IngestQueue for Spool {
     async fn append(&self, event: QueuedEvent) -> Result<(), QueueError> {
-        let payload = zstd::bulk::compress(&event.payload, PAYLOAD_LEVEL)
-            .map_err(|e| QueueError::Corrupt(e.to_string()))?;
-        let row = EncodedRow {
-            project_id: event.project_id,
-            event_id: event.event_id,
-            received_ms: event.received_ms,
-            sent_at: event.sent_at,
-            client_ip: event.client_ip,
-        };
-        let (done, committed) = oneshot::channel();
-        self.commands
-            .send(Command::Append(payload, row, done))
+        let body = encode_body(&event)?;
+        let (done, durable) = oneshot::channel();
+        self.appends
+            .send(Append { body, done })
             .await
             .map_err(|_| QueueError::Closed)?;
-        committed.await.map_err(|_| QueueError::Closed)?
+        durable.await.map_err(|_| QueueError::Closed)?
     }
 
     async fn claim(&self, max: usize) -> Result<Vec<Claimed>, QueueError> {
-        let cursor = self.shared.cursor.load(Ordering::Acquire);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, project_id, event_id, received_ms, sent_at, client_ip, payload \
-             FROM spool WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(cursor)
-        .bind(max as i64)
-        .fetch_all(&self.readers)
-        .await?;
-        if let Some(last) = rows.last() {
-            self.shared.cursor.store(last.id, Ordering::Release);
-        }
-        Ok(rows.into_iter().map(decode_row).collect())
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || shared.read_next(max))
+            .await
+            .map_err(|e| QueueError::Corrupt(e.to_string()))?
     }
 
     async fn ack(&self, receipts: Vec<Receipt>) -> Result<(), QueueError> {
-        if receipts.is_empty() {
-            return Ok(());
-        }
-        self.commands
-            .send(Command::Ack(receipts))
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || shared.ack(&receipts))
             .await
-            .map_err(|_| QueueError::Closed)
+            .map_err(|e| QueueError::Corrupt(e.to_string()))?
     }
 
     fn backlog(&self) -> Backlog {
+        let last = self.shared.last_id.load(Ordering::Acquire);
+        let acked = self.shared.acked_id.load(Ordering::Acquire);
         Backlog {
-            events: self.shared.events.load(Ordering::Relaxed),
-            bytes: self.shared.bytes.load(Ordering::Relaxed),
+            events: last.saturating_sub(acked),
+            bytes: self.shared.pending_bytes.load(Ordering::Relaxed),
         }
     }
 
     async fn wait(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.shared.notify.notified()).await;
-    }
-}
-
-fn decode_row(row: Row) -> Claimed {
-    let receipt = Receipt {
-        id: row.id,
-        bytes: row.payload.len() as u64,
-    };
-    let event = zstd::bulk::Decompressor::new()
-        .and_then(|mut d| {
-            let capacity = zstd::zstd_safe::get_frame_content_size(&row.payload)
-                .ok()
-                .flatten()
-                .unwrap_or(0) as usize;
-            d.decompress(&row.payload, capacity.min(64 << 20))
-        })
-        .map_err(|e| QueueError::Corrupt(format!("record {}: {e}", row.id)))
-        .map(|payload| QueuedEvent {
-            project_id: row.project_id,
-            event_id: row.event_id,
-            received_ms: row.received_ms,
-            sent_at: row.sent_at,
-            client_ip: row.client_ip,
-            payload,
-        });
-    Claimed { receipt, event }
-}
-
-async fn writer_task(
-    mut conn: SqliteConnection,
-    mut commands: mpsc::Receiver<Command>,
-    shared: Arc<Shared>,
-    max_group: usize,
-) {
-    let mut pending_acks: Vec<Receipt> = Vec::new();
-    let mut dirty = false;
-    loop {
-        let first = match tokio::time::timeout(Duration::from_secs(5), commands.recv()).await {
-            Ok(Some(command)) => command,
-            Ok(None) => break,
-            Err(_idle) => {
-                if dirty && shared.events.load(Ordering::Relaxed) == 0 {
-                    maintain(&mut conn).await;
-                    dirty = false;
-                }
-                continue;
-            }
-        };
-        let mut appends = Vec::new();
-        let mut take = |command: Command, appends: &mut Vec<_>| match command {
-            Command::Append(payload, row, done) => appends.push((payload, row, done)),
-            Command::Ack(receipts) => pending_acks.extend(receipts),
-        };
-        take(first, &mut appends);
-        while appends.len() < max_group {
-            match commands.try_recv() {
-                Ok(command) => take(command, &mut appends),
-                Err(_) => break,
-            }
-        }
-        match write_group(&mut conn, &appends, &pending_acks).await {
-            Ok(()) => {
-                let added: u64 = appends.iter().map(|(p, _, _)| p.len() as u64).sum();
-                let removed: u64 = pending_acks.iter().map(|r| r.bytes).sum();
-                shared
-                    .events
-                    .fetch_add(appends.len() as u64, Ordering::Relaxed);
-                shared.bytes.fetch_add(added, Ordering::Relaxed);
-                let acked = pending_acks.len() as u64;
-                // Saturating: a replayed record may be acked after a restart recount.
-                let _ = shared
-                    .events
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                        Some(v.saturating_sub(acked))
-                    });
-                let _ = shared
-                    .bytes
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                        Some(v.saturating_sub(removed))
-                    });
-                dirty |= !pending_acks.is_empty();
-                pending_acks.clear();
-                let appended = !appends.is_empty();
-                for (_, _, done) in appends {
-                    let _ = done.send(Ok(()));
-                }
-                if appended {
-                    shared.notify.notify_one();
-                }
-            }
-            Err(error) => {
-                tracing::error!(error = %error, "failed to write to the spool; refusing these events");
-                for (_, _, done) in appends {
-                    let _ = done.send(Err(QueueError::Corrupt(format!(
-                        "spool write failed: {error}"
-                    ))));
-                }
-                // Acks are retried with the next group.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    let _ = conn.close().await;
-}
-
-async fn write_group(
-    conn: &mut SqliteConnection,
-    appends: &[(Vec<u8>, EncodedRow, oneshot::Sender<Result<(), QueueError>>)],
-    acks: &[Receipt],
-) -> Result<(), sqlx::Error> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    for chunk in appends.chunks(ROWS_PER_STATEMENT) {
-        let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO spool (project_id, event_id, received_ms, sent_at, client_ip, payload) ",
-        );
-        builder.push_values(chunk, |mut b, (payload, row, _)| {
-            b.push_bind(row.project_id)
-                .push_bind(row.event_id.clone())
-                .push_bind(row.received_ms)
-                .push_bind(row.sent_at)
-                .push_bind(row.client_ip.clone())
-                .push_bind(payload.as_slice());
-        });
-        builder.build().persistent(false).execute(&mut *tx).await?;
-    }
-    for chunk in acks.chunks(10_000) {
-        let mut builder =
-            sqlx::QueryBuilder::<sqlx::Sqlite>::new("DELETE FROM spool WHERE id IN (");
-        let mut ids = builder.separated(", ");
-        for receipt in chunk {
-            ids.push_bind(receipt.id);
-        }
-        builder.push(")");
-        builder.build().persistent(false).execute(&mut *tx).await?;
-    }
-    tx.commit().await
-}
-
-/// Once the spool has drained: give freed pages back and truncate the WAL, so an idle server's
-/// disk use returns to near zero after a burst.
-async fn maintain(conn: &mut SqliteConnection) {
-    for pragma in [
-        "PRAGMA incremental_vacuum",
-        "PRAGMA wal_checkpoint(TRUNCATE)",
-    ] {
-        if let Err(error) = sqlx::query(pragma).execute(&mut *conn).await {
-            tracing::warn!(error = %error, pragma, "spool maintenance failed");
-        }
     }
 }
 
@@ -370,10 +712,17 @@ mod tests {
         }
     }
 
+    fn ids(claimed: &[Claimed]) -> Vec<String> {
+        claimed
+            .iter()
+            .map(|c| c.event.as_ref().unwrap().event_id.clone())
+            .collect()
+    }
+
     #[tokio::test]
     async fn appends_claims_acks_and_replays_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("spool.db");
+        let path = dir.path().join("spool");
         {
             let spool = Spool::open(&path, SpoolOptions::default()).await.unwrap();
             let mut handles = Vec::new();
@@ -396,42 +745,116 @@ mod tests {
                 .ack(first.iter().map(|c| c.receipt).collect())
                 .await
                 .unwrap();
-            // Acks are applied with the next write; push one through.
-            spool.append(event(1000)).await.unwrap();
-            assert_eq!(spool.backlog().events, 41);
+            assert_eq!(spool.backlog().events, 40);
         }
-        // Reopen: everything not acknowledged is replayed from the start, nothing acked returns.
+        // Reopen: everything not acknowledged is replayed, nothing acknowledged comes back.
         let spool = Spool::open(&path, SpoolOptions::default()).await.unwrap();
-        assert_eq!(spool.backlog().events, 41);
+        assert_eq!(spool.backlog().events, 40);
+        spool.append(event(1000)).await.unwrap();
         let replay = spool.claim(1000).await.unwrap();
-        let ids: Vec<String> = replay
-            .into_iter()
-            .map(|c| c.event.unwrap().event_id)
-            .collect();
-        assert_eq!(ids.len(), 41);
-        assert_eq!(ids[0], format!("{:032x}", 60));
-        assert_eq!(ids[40], format!("{:032x}", 1000));
+        let got = ids(&replay);
+        assert_eq!(got.len(), 41);
+        assert_eq!(got[0], format!("{:032x}", 60));
+        assert_eq!(got[40], format!("{:032x}", 1000));
     }
 
     #[tokio::test]
-    async fn ids_keep_growing_after_the_spool_empties() {
+    async fn segments_rotate_and_acknowledged_ones_are_deleted() {
         let dir = tempfile::tempdir().unwrap();
-        let spool = Spool::open(&dir.path().join("spool.db"), SpoolOptions::default())
-            .await
-            .unwrap();
-        spool.append(event(1)).await.unwrap();
-        let claimed = spool.claim(10).await.unwrap();
+        let options = SpoolOptions {
+            segment_bytes: 1024,
+            ..SpoolOptions::default()
+        };
+        let spool = Spool::open(dir.path(), options.clone()).await.unwrap();
+        for n in 0..50 {
+            spool.append(event(n)).await.unwrap();
+        }
+        let segments = || {
+            fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with(SEGMENT_SUFFIX)
+                })
+                .count()
+        };
+        assert!(segments() > 3, "small segments rotate");
+        let all = spool.claim(100).await.unwrap();
+        assert_eq!(all.len(), 50, "claims cross segment boundaries");
         spool
-            .ack(claimed.iter().map(|c| c.receipt).collect())
+            .ack(all.iter().map(|c| c.receipt).collect())
             .await
             .unwrap();
-        spool.append(event(2)).await.unwrap();
-        let next = spool.claim(10).await.unwrap();
+        assert_eq!(segments(), 1, "only the segment being written remains");
         assert_eq!(
-            next.len(),
-            1,
-            "a new record after an emptied table is still claimed"
+            spool.backlog(),
+            Backlog {
+                events: 0,
+                bytes: 0
+            }
         );
-        assert!(next[0].receipt.id > claimed[0].receipt.id);
+    }
+
+    #[tokio::test]
+    async fn a_torn_tail_is_cut_and_earlier_records_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let spool = Spool::open(dir.path(), SpoolOptions::default())
+                .await
+                .unwrap();
+            for n in 0..10 {
+                spool.append(event(n)).await.unwrap();
+            }
+        }
+        // Simulate a crash in the middle of a write: half a record at the end.
+        let segment = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(SEGMENT_SUFFIX))
+            .unwrap();
+        let mut bytes = Vec::new();
+        frame(11, b"partial record body that never finished", &mut bytes);
+        bytes.truncate(bytes.len() / 2);
+        OpenOptions::new()
+            .append(true)
+            .open(&segment)
+            .unwrap()
+            .write_all(&bytes)
+            .unwrap();
+        let spool = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap();
+        spool.append(event(99)).await.unwrap();
+        let got = ids(&spool.claim(100).await.unwrap());
+        assert_eq!(got.len(), 11);
+        assert_eq!(got[10], format!("{:032x}", 99));
+    }
+
+    #[tokio::test]
+    async fn a_flipped_byte_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let spool = Spool::open(dir.path(), SpoolOptions::default())
+                .await
+                .unwrap();
+            spool.append(event(1)).await.unwrap();
+        }
+        let segment = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(SEGMENT_SUFFIX))
+            .unwrap();
+        let mut bytes = fs::read(&segment).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        fs::write(&segment, bytes).unwrap();
+        // The damaged (last, unacknowledged) record is treated as torn and dropped.
+        let spool = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap();
+        assert!(spool.claim(10).await.unwrap().is_empty());
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::error::StoreError;
 use crate::query::Conn;
@@ -300,12 +300,71 @@ async fn sqlite_pools(path: &Path, readers: u32) -> Result<Pools, StoreError> {
         .max_connections(1)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(60))
-        .connect_with(base.clone().create_if_missing(true))
+        .connect_with(
+            base.clone()
+                .create_if_missing(true)
+                // Checkpoints run in the background (see `checkpoint_task`), off the writer's
+                // commit path; the writer only checkpoints itself if the WAL passes 64 MB.
+                .pragma("wal_autocheckpoint", "16384")
+                // After a checkpoint resets the WAL, trim the file back to 16 MB.
+                .pragma("journal_size_limit", "16777216"),
+        )
         .await?;
     let read = SqlitePoolOptions::new()
         .max_connections(readers.max(1))
         .acquire_timeout(Duration::from_secs(30))
-        .connect_with(base.read_only(true))
+        .connect_with(base.clone().read_only(true))
         .await?;
+    let checkpointer = sqlx::SqliteConnection::connect_with(&base).await?;
+    tokio::spawn(checkpoint_task(checkpointer, write.clone()));
     Ok(Pools::Sqlite { write, read })
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckpointResult {
+    busy: i64,
+    log: i64,
+    checkpointed: i64,
+}
+
+/// Copies committed WAL pages into the database file once a second, beside the writer (a
+/// PASSIVE checkpoint never blocks it), so commits do not pay for checkpoints. When nothing was
+/// written for a while, the WAL is truncated, so an idle server's WAL takes no disk space.
+async fn checkpoint_task(mut conn: sqlx::SqliteConnection, writer: SqlitePool) {
+    let mut idle_rounds = 0u32;
+    let mut last_log = -1;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if writer.is_closed() {
+            break;
+        }
+        let result: Result<CheckpointResult, _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut conn)
+            .await;
+        match result {
+            // Everything checkpointed and no new frames since the last round: idle.
+            Ok(r) if r.busy == 0 && r.log == r.checkpointed && r.log == last_log => {
+                idle_rounds += 1;
+            }
+            Ok(r) => {
+                idle_rounds = 0;
+                last_log = r.log;
+                tracing::trace!(
+                    wal.frames = r.log,
+                    checkpointed = r.checkpointed,
+                    "checkpoint"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "background checkpoint failed");
+                idle_rounds = 0;
+            }
+        }
+        if idle_rounds == 3 {
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut conn)
+                .await;
+            last_log = 0;
+        }
+    }
 }

@@ -20,8 +20,29 @@ use crate::StoreError;
 use crate::db::{Engine, Tx};
 use crate::query::{Arg, Query};
 
-/// Parameters per statement: below SQLite's 32766 and PostgreSQL's 65535.
-const MAX_PARAMS: usize = 30_000;
+/// Rows per multi-row statement, largest first. Splitting every row set into these few sizes
+/// keeps the number of distinct statements small, so prepared statements are reused from the
+/// connection's cache instead of being parsed again for every batch. 512 rows of the widest
+/// statement (13 columns) stay far below both engines' parameter limits.
+const SHAPES: [usize; 5] = [512, 128, 32, 8, 1];
+
+/// Splits `items` into chunks whose lengths are all in [`SHAPES`].
+fn shaped<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = SHAPES
+            .iter()
+            .copied()
+            .find(|&s| s <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
 const HOUR_MS: i64 = 3_600_000;
 
 /// One processed event, ready to be written.
@@ -183,7 +204,7 @@ async fn lookup_hashes(
     hashes.sort_unstable();
     hashes.dedup();
     let mut known = HashMap::new();
-    for chunk in hashes.chunks(MAX_PARAMS - 1) {
+    for chunk in shaped(&hashes) {
         let mut query = Query::builder();
         query
             .push("SELECT hash, issue_id FROM group_hashes WHERE project_id = ")
@@ -278,9 +299,9 @@ async fn create_issues(
             earliest[group] = index;
         }
     }
-    const COLUMNS: usize = 13;
     let mut ids = vec![0i64; count];
-    for (chunk_index, chunk) in earliest.chunks(MAX_PARAMS / COLUMNS).enumerate() {
+    let mut offset_base = 0;
+    for chunk in shaped(&earliest) {
         let mut query = Query::builder();
         query.push(
             "INSERT INTO issues (project_id, short_id, status, substatus, level, event_type, title, \
@@ -288,7 +309,7 @@ async fn create_issues(
              first_release, last_release) VALUES ",
         );
         for (offset, &index) in chunk.iter().enumerate() {
-            let group = chunk_index * (MAX_PARAMS / COLUMNS) + offset;
+            let group = offset_base + offset;
             let e = &events[index];
             if offset > 0 {
                 query.push(", ");
@@ -310,6 +331,7 @@ async fn create_issues(
             query.push(", ").push_bind(e.release.clone()).push(")");
         }
         query.push(" RETURNING id, short_id");
+        offset_base += chunk.len();
         let created: Vec<CreatedIssue> = query.fetch_all(&mut tx.conn()).await?;
         for row in created {
             let group = (row.short_id - first_short_id) as usize;
@@ -335,7 +357,7 @@ async fn attach_new_hashes(
         }
     }
     let rows: Vec<(&str, i64)> = new.into_iter().collect();
-    for chunk in rows.chunks(MAX_PARAMS / 3) {
+    for chunk in shaped(&rows) {
         let mut query = Query::builder();
         query.push("INSERT INTO group_hashes (project_id, hash, issue_id) VALUES ");
         for (i, (hash, issue)) in chunk.iter().enumerate() {
@@ -375,7 +397,7 @@ async fn insert_events(
         .collect();
     let mut inserted = Vec::with_capacity(events.len());
     let indexes: Vec<usize> = (0..events.len()).collect();
-    for chunk in indexes.chunks(MAX_PARAMS / 5) {
+    for chunk in shaped(&indexes) {
         let mut query = Query::builder();
         query.push(
             "INSERT INTO events (project_id, issue_id, event_id, timestamp, received) VALUES ",
@@ -414,21 +436,12 @@ async fn insert_payloads(
     events: &[NewEvent],
     inserted: &[(usize, i64)],
 ) -> Result<(), StoreError> {
-    // Payloads are a few KB each: keep statements around 4 MB.
-    let mut start = 0;
-    while start < inserted.len() {
-        let mut bytes = 0;
-        let mut end = start;
-        while end < inserted.len()
-            && (end == start || bytes < 4 << 20)
-            && end - start < MAX_PARAMS / 2
-        {
-            bytes += events[inserted[end].0].payload.len();
-            end += 1;
-        }
+    // Payloads are compressed events (usually well under 3 KB), so a 512-row statement stays
+    // around a megabyte or two.
+    for chunk in shaped(inserted) {
         let mut query = Query::builder();
         query.push("INSERT INTO event_payloads (event_id, data) VALUES ");
-        for (i, &(index, id)) in inserted[start..end].iter().enumerate() {
+        for (i, &(index, id)) in chunk.iter().enumerate() {
             if i > 0 {
                 query.push(", ");
             }
@@ -438,7 +451,6 @@ async fn insert_payloads(
                 .push(")");
         }
         query.execute(&mut tx.conn()).await?;
-        start = end;
     }
     Ok(())
 }
@@ -475,8 +487,7 @@ async fn update_issue_counters(
             });
     }
     let rows: Vec<(i64, IssueDelta<'_>)> = deltas.into_iter().collect();
-    const COLUMNS: usize = 10;
-    for chunk in rows.chunks(MAX_PARAMS / COLUMNS) {
+    for chunk in shaped(&rows) {
         let mut query = Query::builder();
         query.push(
             "WITH v (id, n, first_seen, last_seen, level, title, culprit, metadata, platform, \
@@ -535,7 +546,7 @@ async fn reopen_resolved(tx: &mut Tx, stored: &[(usize, i64)]) -> Result<Vec<i64
     issues.sort_unstable();
     issues.dedup();
     let mut regressed = Vec::new();
-    for chunk in issues.chunks(MAX_PARAMS) {
+    for chunk in shaped(&issues) {
         let mut query = Query::builder();
         query
             .push(
@@ -593,7 +604,7 @@ async fn upsert_tag_values(
         deltas.into_iter().partition(|((_, k, _), _)| *k == "user");
     let mut new_users: BTreeMap<i64, i64> = BTreeMap::new();
     for (rows, returning) in [(users, true), (others, false)] {
-        for chunk in rows.chunks(MAX_PARAMS / 6) {
+        for chunk in shaped(&rows) {
             let mut query = Query::builder();
             query.push(
                 "INSERT INTO issue_tag_values (issue_id, key, value, times_seen, first_seen, last_seen) VALUES ",
@@ -643,7 +654,7 @@ async fn upsert_tag_values(
         }
     }
     let rows: Vec<(i64, i64)> = new_users.into_iter().collect();
-    for chunk in rows.chunks(MAX_PARAMS / 2) {
+    for chunk in shaped(&rows) {
         let mut query = Query::builder();
         query.push("WITH v (id, n) AS (VALUES ");
         for (i, (issue, n)) in chunk.iter().enumerate() {
@@ -674,7 +685,7 @@ async fn upsert_hourly_counts(
         *counts.entry((issue, hour)).or_default() += 1;
     }
     let rows: Vec<((i64, i64), i64)> = counts.into_iter().collect();
-    for chunk in rows.chunks(MAX_PARAMS / 3) {
+    for chunk in shaped(&rows) {
         let mut query = Query::builder();
         query.push("INSERT INTO issue_hourly_counts (issue_id, hour, count) VALUES ");
         for (i, ((issue, hour), n)) in chunk.iter().enumerate() {
@@ -702,7 +713,7 @@ async fn insert_jobs(
     jobs: &[(&str, i64, &String)],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    for chunk in jobs.chunks(MAX_PARAMS / 4) {
+    for chunk in shaped(jobs) {
         let mut query = Query::builder();
         query.push("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ");
         for (i, (kind, issue, event_id)) in chunk.iter().enumerate() {
@@ -754,6 +765,16 @@ mod tests {
             tags: vec![],
             payload: vec![],
         }
+    }
+
+    #[test]
+    fn shapes_cover_every_row_once_with_few_sizes() {
+        let items: Vec<usize> = (0..1337).collect();
+        let chunks: Vec<&[usize]> = shaped(&items).collect();
+        assert!(chunks.iter().all(|c| SHAPES.contains(&c.len())));
+        let flat: Vec<usize> = chunks.concat();
+        assert_eq!(flat, items);
+        assert_eq!(shaped::<usize>(&[]).count(), 0);
     }
 
     #[test]

@@ -95,6 +95,10 @@ impl From<bool> for Arg {
 pub struct Query {
     sql: Cow<'static, str>,
     args: Vec<Arg>,
+    /// Byte ranges of the `$n` placeholders written by [`Query::push_bind`]. On SQLite they are
+    /// sent as plain `?`: SQLite resolves a named parameter like `$n` by scanning a list of all
+    /// parameter names, so binding thousands of them (a multi-row insert) is quadratic.
+    generated: Vec<(usize, usize)>,
 }
 
 macro_rules! bind_all {
@@ -118,6 +122,7 @@ impl Query {
         Query {
             sql: Cow::Borrowed(sql),
             args: Vec::new(),
+            generated: Vec::new(),
         }
     }
 
@@ -126,6 +131,7 @@ impl Query {
         Query {
             sql: Cow::Owned(String::new()),
             args: Vec::new(),
+            generated: Vec::new(),
         }
     }
 
@@ -146,8 +152,10 @@ impl Query {
         self.args.push(arg.into());
         let n = self.args.len();
         let sql = self.sql.to_mut();
+        let start = sql.len();
         sql.push('$');
         sql.push_str(&n.to_string());
+        self.generated.push((start, sql.len()));
         self
     }
 
@@ -179,9 +187,29 @@ impl Query {
         AssertSqlSafe(sql)
     }
 
+    /// The SQL for `conn`'s engine: generated placeholders become `?` on SQLite.
+    fn sql_for(
+        sql: Cow<'static, str>,
+        generated: &[(usize, usize)],
+        conn: &Conn<'_>,
+    ) -> AssertSqlSafe<Cow<'static, str>> {
+        if generated.is_empty() || matches!(conn, Conn::Postgres(_)) {
+            return Self::sql_safe(sql);
+        }
+        let mut out = String::with_capacity(sql.len());
+        let mut last = 0;
+        for &(start, end) in generated {
+            out.push_str(&sql[last..start]);
+            out.push('?');
+            last = end;
+        }
+        out.push_str(&sql[last..]);
+        Self::sql_safe(Cow::Owned(out))
+    }
+
     /// Runs the statement; returns the number of rows affected.
     pub async fn execute(self, conn: &mut Conn<'_>) -> Result<u64, sqlx::Error> {
-        let sql = Self::sql_safe(self.sql);
+        let sql = Self::sql_for(self.sql, &self.generated, conn);
         Ok(match conn {
             Conn::Sqlite(c) => bind_all!(sqlx::query::<sqlx::Sqlite>(sql), self.args)
                 .execute(&mut **c)
@@ -196,7 +224,7 @@ impl Query {
 
     /// Fetches every row.
     pub async fn fetch_all<T: BothRow>(self, conn: &mut Conn<'_>) -> Result<Vec<T>, sqlx::Error> {
-        let sql = Self::sql_safe(self.sql);
+        let sql = Self::sql_for(self.sql, &self.generated, conn);
         match conn {
             Conn::Sqlite(c) => {
                 bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(sql), self.args)
@@ -216,7 +244,7 @@ impl Query {
         self,
         conn: &mut Conn<'_>,
     ) -> Result<Option<T>, sqlx::Error> {
-        let sql = Self::sql_safe(self.sql);
+        let sql = Self::sql_for(self.sql, &self.generated, conn);
         match conn {
             Conn::Sqlite(c) => {
                 bind_all!(sqlx::query_as::<sqlx::Sqlite, T>(sql), self.args)

@@ -16,6 +16,7 @@ use axum::Router;
 use errhound_config::Config;
 use errhound_queue::Spool;
 use errhound_store::Db;
+use errhound_store::payload::PayloadDictionaries;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Everything a request handler may need. Cheap to clone.
@@ -31,6 +32,8 @@ pub struct AppState {
     pub keys: ingest::KeyCache,
     /// The memory budget for request bodies in flight.
     pub budget: ingest::BodyBudget,
+    /// Payload compression dictionaries, to read stored events.
+    pub dictionaries: Arc<PayloadDictionaries>,
     /// Renders Prometheus metrics; `None` when no recorder is installed (tests).
     pub metrics: Option<PrometheusHandle>,
 }
@@ -40,10 +43,12 @@ impl AppState {
     pub fn new(
         db: Db,
         queue: Spool,
+        dictionaries: Arc<PayloadDictionaries>,
         config: Config,
         metrics: Option<PrometheusHandle>,
     ) -> AppState {
         AppState {
+            dictionaries,
             keys: ingest::KeyCache::new(db.clone()),
             budget: ingest::BodyBudget::new(config.ingest.max_inflight_bytes),
             db,

@@ -46,6 +46,6 @@ pub fn event(project_id: i64, n: u32, hashes: &[&str], timestamp_ms: i64) -> New
             ("user".into(), format!("id:{}", n % 3)),
             ("region".into(), if n % 2 == 0 { "eu" } else { "us" }.into()),
         ],
-        payload: payload::compress(json.as_bytes()),
+        payload: payload::compress(json.as_bytes(), None),
     }
 }

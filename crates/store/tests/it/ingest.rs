@@ -81,7 +81,7 @@ async fn batch_groups_counts_and_stores_payloads() {
             .unwrap()
             .unwrap();
         assert_eq!(stored.event_id, format!("{:032x}", 5));
-        let json = payload::decode_json(&stored.data).unwrap();
+        let json = payload::decode_plain_json(&stored.data).unwrap();
         assert_eq!(json["message"], "event 5");
         assert_eq!(
             projects::events_processed(&mut conn.conn(), p)

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use errhound_store::events::{self as event_store, StoredEvent};
 use errhound_store::issues::Issue;
-use errhound_store::payload;
 use serde_json::Value;
 
 use super::access::{self, ApiUser};
@@ -17,8 +16,13 @@ use crate::error::ApiError;
 
 const MAX_PER_PAGE: usize = 100;
 
-fn decode(stored: &StoredEvent) -> Result<Value, ApiError> {
-    payload::decode_json(&stored.data).map_err(ApiError::internal)
+async fn decode(state: &AppState, stored: &StoredEvent) -> Result<Value, ApiError> {
+    let mut conn = state.db.read().await?;
+    state
+        .dictionaries
+        .decode_json(&mut conn.conn(), &stored.data)
+        .await
+        .map_err(ApiError::internal)
 }
 
 async fn render_list(
@@ -52,17 +56,16 @@ async fn render_list(
     let (rows, links) = finish_page(rows, per_page, cursor, |e: &StoredEvent| {
         (e.timestamp, e.id)
     });
-    let body = rows
-        .iter()
-        .map(|stored| {
-            let data = decode(stored)?;
-            Ok(if full {
-                views::event_full(stored, &data)
-            } else {
-                views::event_summary(stored, &data)
-            })
-        })
-        .collect::<Result<Vec<Value>, ApiError>>()?;
+    drop(conn);
+    let mut body = Vec::with_capacity(rows.len());
+    for stored in &rows {
+        let data = decode(state, stored).await?;
+        body.push(if full {
+            views::event_full(stored, &data)
+        } else {
+            views::event_summary(stored, &data)
+        });
+    }
     let link = link_header(
         &format!("{}{path}", state.config.public_url()),
         params.raw(),
@@ -100,7 +103,7 @@ pub async fn list_in_org(
 
 /// The full event plus links to its neighbours in the issue.
 async fn render_detail(state: &AppState, stored: &StoredEvent) -> Result<Json<Value>, ApiError> {
-    let data = decode(stored)?;
+    let data = decode(state, stored).await?;
     let mut body = views::event_full(stored, &data);
     let mut conn = state.db.read().await?;
     let (previous, next) = event_store::neighbours(&mut conn.conn(), stored).await?;
@@ -194,5 +197,5 @@ pub async fn project_event_json(
     Path((org, project, event)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let stored = find_project_event(&state, &user, &org, &project, &event).await?;
-    Ok(Json(decode(&stored)?))
+    Ok(Json(decode(&state, &stored).await?))
 }
