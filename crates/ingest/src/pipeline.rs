@@ -236,12 +236,9 @@ async fn write_loop<Q: IngestQueue>(queue: Q, db: Db, mut incoming: mpsc::Receiv
 }
 
 async fn write_once(db: &Db, events: Vec<NewEvent>) -> Result<BatchOutcome, StoreError> {
-    let t = Instant::now();
     let mut tx = db.begin().await?;
     let outcome = write_batch(&mut tx, events, now_ms()).await?;
-    let w = t.elapsed();
     tx.commit().await?;
-    tracing::warn!(?w, total = ?t.elapsed(), "TIMING commit");
     Ok(outcome)
 }
 

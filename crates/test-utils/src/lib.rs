@@ -7,6 +7,10 @@
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 pub mod postgres;
+pub mod sdk;
+pub mod server;
+
+pub use server::{ServerOptions, TestServer};
 
 use errhound_store::{Db, DbOptions};
 

@@ -1,0 +1,17 @@
+//! End-to-end tests: a real `errhound serve` process, real SDKs, assertions through the REST API.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod api;
+mod backlog;
+mod crash;
+mod hostile;
+mod node_sdk;
+mod python_sdk;
+mod rust_sdk;
+
+use std::path::Path;
+
+/// The binary under test (built by cargo for this test target).
+pub fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_errhound"))
+}

@@ -1,0 +1,78 @@
+//! Running the official SDKs (installed by `scripts/test.sh`) against a test server.
+//!
+//! * Python: `SDK_PYTHON` names a Python with `sentry-sdk` installed (the test script creates a
+//!   virtualenv at `target/sdk-venv`).
+//! * Node: `SDK_NODE_DIR` names a directory with `node_modules/@sentry/node` (default
+//!   `tests/sdk/node`).
+//!
+//! A missing SDK fails the test with instructions, so an SDK test never passes by not running.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+fn check(output: Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Runs a Python script from `tests/sdk/python/` with the given arguments; returns stdout.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let python = std::env::var("SDK_PYTHON").unwrap_or_else(|_| {
+        let venv = repo_root().join("target/sdk-venv/bin/python");
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            panic!("no Python with sentry-sdk: run the tests through scripts/test.sh (or set SDK_PYTHON)")
+        }
+    });
+    let path = repo_root().join("tests/sdk/python").join(script);
+    let output = Command::new(&python)
+        .arg(&path)
+        .args(args)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    check(output, &format!("python {script}"))
+}
+
+/// Runs a Node script from `tests/sdk/node/` with the given arguments; returns stdout.
+pub fn run_node(script: &str, args: &[&str]) -> String {
+    let dir = std::env::var("SDK_NODE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("tests/sdk/node"));
+    assert!(
+        dir.join("node_modules/@sentry/node").exists(),
+        "@sentry/node is not installed in {}: run the tests through scripts/test.sh",
+        dir.display()
+    );
+    let output = Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .current_dir(&dir)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node: {e}"));
+    check(output, &format!("node {script}"))
+}

@@ -1,0 +1,267 @@
+//! A real `errhound serve` process for end-to-end tests, on a free loopback port.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Admin credentials every test server is started with.
+pub const ADMIN_EMAIL: &str = "admin@errhound.test";
+/// See [`ADMIN_EMAIL`].
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
+
+/// How to start a server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// `postgres://...`; SQLite in the data directory when `None`.
+    pub database_url: Option<String>,
+    /// Extra environment variables (e.g. `ERRHOUND_INGEST__MAX_BACKLOG_EVENTS`).
+    pub env: Vec<(String, String)>,
+}
+
+/// A running server and everything needed to talk to it.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+    /// The DSN printed at start-up.
+    pub dsn: String,
+    /// An API token for the admin.
+    pub token: String,
+    /// Project id of the DSN.
+    pub project_id: u64,
+    /// The DSN public key.
+    pub public_key: String,
+    binary: PathBuf,
+    options: ServerOptions,
+    port: u16,
+    data_dir: tempfile::TempDir,
+    child: Option<Child>,
+    client: reqwest::Client,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl TestServer {
+    /// Starts `binary serve` on SQLite.
+    pub async fn start(binary: &Path) -> TestServer {
+        TestServer::start_with(binary, ServerOptions::default()).await
+    }
+
+    /// Starts `binary serve` with options.
+    pub async fn start_with(binary: &Path, options: ServerOptions) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let mut server = TestServer {
+            base_url: String::new(),
+            dsn: String::new(),
+            token: String::new(),
+            project_id: 0,
+            public_key: String::new(),
+            binary: binary.to_path_buf(),
+            options,
+            port: free_port(),
+            data_dir,
+            child: None,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client"),
+        };
+        server.base_url = format!("http://127.0.0.1:{}", server.port);
+        server.launch().await;
+        server.token = server.create_token();
+        server
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .env("ERRHOUND_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("ERRHOUND_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("ERRHOUND_LOG__LEVEL", "warn");
+        if let Some(url) = &self.options.database_url {
+            command.arg("--database-url").arg(url);
+        }
+        for (key, value) in &self.options.env {
+            command.env(key, value);
+        }
+        command
+    }
+
+    /// Starts the process and waits until it is ready.
+    async fn launch(&mut self) {
+        let bind = format!("127.0.0.1:{}", self.port);
+        let mut child = self
+            .command(&["serve", "--bind", &bind])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("errhound serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines_tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let dsn = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(remaining) {
+                Ok(line) => {
+                    if let Some(dsn) = line.strip_prefix("DSN: ") {
+                        break dsn.trim().to_owned();
+                    }
+                }
+                Err(_) => panic!("errhound serve did not print a DSN within 60 s"),
+            }
+        };
+        self.child = Some(child);
+        let (key_part, rest) = dsn
+            .trim_start_matches("http://")
+            .split_once('@')
+            .expect("DSN has a key");
+        self.public_key = key_part.to_owned();
+        self.project_id = rest
+            .rsplit('/')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("DSN ends in a project id");
+        self.dsn = dsn;
+        let ready = format!("{}/_health?ready", self.base_url);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = self.client.get(&ready).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "server not ready within 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn create_token(&self) -> String {
+        let output = self
+            .command(&["token", "create", "--email", ADMIN_EMAIL])
+            .output()
+            .expect("errhound token create runs");
+        assert!(output.status.success(), "token create failed: {output:?}");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .last()
+            .expect("a token line")
+            .trim()
+            .to_owned()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops with SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again on the same port and data.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.launch().await;
+    }
+
+    /// The shared HTTP client.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// `GET /api/0/{path}` with the admin token; returns status and JSON body.
+    pub async fn api_get(&self, path: &str) -> (u16, Value) {
+        let url = format!("{}/api/0/{}", self.base_url, path.trim_start_matches('/'));
+        let response = self
+            .client
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("API request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// The envelope endpoint URL.
+    pub fn envelope_url(&self) -> String {
+        format!("{}/api/{}/envelope/", self.base_url, self.project_id)
+    }
+
+    /// The `X-Sentry-Auth` header value for the DSN key.
+    pub fn auth_header(&self) -> String {
+        format!(
+            "Sentry sentry_key={}, sentry_version=7, sentry_client=errhound-tests/1.0",
+            self.public_key
+        )
+    }
+
+    /// The project's issues (any status), following pagination.
+    pub async fn issues(&self) -> Vec<Value> {
+        let (status, body) = self
+            .api_get("projects/errhound/default/issues/?query=&statsPeriod=&limit=100")
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the project has processed `count` events in total (summing issue counts).
+    pub async fn wait_for_events(&self, count: u64, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let issues = self.issues().await;
+            let total: u64 = issues
+                .iter()
+                .filter_map(|i| i["count"].as_str()?.parse::<u64>().ok())
+                .sum();
+            if total >= count {
+                return issues;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {total} of {count} events processed within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,70 @@
+"""Sends events to Errhound with the real Python SDK. Usage: send_events.py DSN SCENARIO
+
+Prints one line per captured event: "<scenario-tag> <event_id>". The tests compare what the API
+shows with what this script sent.
+"""
+import sys
+
+import sentry_sdk
+
+dsn, scenario = sys.argv[1], sys.argv[2]
+sentry_sdk.init(
+    dsn=dsn,
+    release="shop@1.2.3",
+    environment="production",
+    send_default_pii=True,
+    # The SDK's default transport, gzip included: exactly what applications send.
+)
+
+
+def charge_card(amount):
+    return amount / 0
+
+
+def load_inventory(sku):
+    return {"sku-1": 3}[sku]
+
+
+def report(tag, event_id):
+    print(tag, event_id, flush=True)
+
+
+if scenario == "grouping":
+    # The same site three times (one issue), a second site twice (a second issue).
+    for attempt in range(3):
+        try:
+            charge_card(100 + attempt)
+        except ZeroDivisionError:
+            report("charge", sentry_sdk.capture_exception())
+    for sku in ("sku-2", "sku-3"):
+        try:
+            load_inventory(sku)
+        except KeyError:
+            report("inventory", sentry_sdk.capture_exception())
+elif scenario == "fingerprint":
+    # Two different sites forced into one issue by a custom fingerprint...
+    for func, arg in ((charge_card, 1), (load_inventory, "sku-9")):
+        with sentry_sdk.new_scope() as scope:
+            scope.fingerprint = ["payment-provider-down"]
+            try:
+                func(arg)
+            except Exception:
+                report("custom", sentry_sdk.capture_exception())
+    # ...and one site split in two by a salted fingerprint.
+    for tenant in ("acme", "globex"):
+        with sentry_sdk.new_scope() as scope:
+            scope.fingerprint = ["{{ default }}", tenant]
+            try:
+                charge_card(5)
+            except ZeroDivisionError:
+                report("salted-" + tenant, sentry_sdk.capture_exception())
+elif scenario == "message":
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag("checkout.step", "payment")
+        scope.set_user({"id": "42", "email": "jane@example.org"})
+        report("message", sentry_sdk.capture_message("Payment 1234 failed for order 99", level="warning"))
+        report("message", sentry_sdk.capture_message("Payment 5678 failed for order 100", level="warning"))
+else:
+    raise SystemExit("unknown scenario " + scenario)
+
+sentry_sdk.flush(10)
