@@ -93,13 +93,14 @@ pub struct IngestConfig {
     /// Largest request body as sent (compressed). Default 20 MiB (Relay's). Larger bodies are
     /// refused with 413 before they are read.
     pub max_compressed_bytes: usize,
-    /// Largest request body after decompression. Default 40 MiB. Bounds what a decompression bomb
+    /// Largest request body after decompression. Default 20 MiB. Bounds what a decompression bomb
     /// can make the server allocate.
     pub max_decompressed_bytes: usize,
     /// Largest event item. Default 1 MiB (Relay's `max_event_size`).
     pub max_event_bytes: usize,
-    /// Request bodies held in memory at once, across all requests. Default 256 MiB. Requests over
-    /// the budget wait briefly, then get 503, so memory stays bounded under any load.
+    /// Memory for request bodies and their decompression, across all requests. Default 128 MiB.
+    /// Requests over the budget wait briefly, then get 503, so memory stays bounded under any
+    /// load (a burst of decompression bombs holds at most this much).
     pub max_inflight_bytes: usize,
     /// Accepted events waiting for processing before ingest answers 429 with `Retry-After`.
     /// Default 200 000.
@@ -163,9 +164,9 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             max_compressed_bytes: 20 << 20,
-            max_decompressed_bytes: 40 << 20,
+            max_decompressed_bytes: 20 << 20,
             max_event_bytes: 1 << 20,
-            max_inflight_bytes: 256 << 20,
+            max_inflight_bytes: 128 << 20,
             max_backlog_events: 200_000,
             max_backlog_bytes: 2 << 30,
         }
@@ -286,9 +287,15 @@ impl Config {
                     .to_owned(),
             );
         }
-        if ingest.max_inflight_bytes < ingest.max_compressed_bytes {
+        if ingest.max_inflight_bytes
+            < ingest
+                .max_compressed_bytes
+                .max(ingest.max_decompressed_bytes)
+        {
             return invalid(
-                "ingest.max_inflight_bytes must be at least max_compressed_bytes".to_owned(),
+                "ingest.max_inflight_bytes must be at least max_compressed_bytes and \
+                 max_decompressed_bytes"
+                    .to_owned(),
             );
         }
         if self.worker.batch_size == 0 || self.worker.threads == 0 {
@@ -355,6 +362,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail API returns figment::Error"
+    )]
     fn env_overrides_file_and_flags_override_env() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

@@ -3,6 +3,7 @@
 //! ([`metadata`]). The ingest worker runs these per event; the store only persists their output.
 #![warn(missing_docs)]
 
+pub mod frames;
 pub mod grouping;
 pub mod level;
 pub mod metadata;

@@ -72,6 +72,7 @@ pub fn process_event(
             client_ip: ctx.client_ip,
         },
     );
+    crate::frames::apply_builtin_rules(&mut event);
     let grouping = group_event(&event);
     let display = derive_metadata(&event);
 

@@ -146,8 +146,8 @@ mod tests {
             reasons,
             vec![
                 ("bad/key", "invalid tag key"),
-                ("multi", "invalid tag value"),
                 ("empty", "invalid tag value"),
+                ("multi", "invalid tag value"),
                 ("obj", "invalid tag value"),
             ]
         );

@@ -17,7 +17,7 @@ pub(crate) fn get_str<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 /// The elements of a `{"values": [...]}` container (the normalized shape).
-pub(crate) fn values<'a>(value: Option<&'a Value>) -> &'a [Value] {
+pub(crate) fn values(value: Option<&Value>) -> &[Value] {
     value
         .and_then(|v| v.get("values"))
         .and_then(Value::as_array)

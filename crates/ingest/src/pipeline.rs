@@ -293,7 +293,7 @@ async fn write_one_by_one(db: &Db, events: Vec<NewEvent>) -> BatchOutcome {
 
 async fn database_is_healthy(db: &Db) -> bool {
     match db.write().await {
-        Ok(mut conn) => errhound_store::query::Query::new("SELECT 1 AS value")
+        Ok(mut conn) => errhound_store::query::Query::new("SELECT CAST(1 AS BIGINT) AS value")
             .fetch_one::<errhound_store::query::Int>(&mut conn.conn())
             .await
             .is_ok(),

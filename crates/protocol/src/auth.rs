@@ -78,10 +78,10 @@ pub fn from_request(sources: AuthSources<'_>) -> Result<Option<ClientAuth>, Auth
             merge(&mut found, auth)?;
         }
     }
-    if let Some(query) = sources.query {
-        if let Some(auth) = parse_query(query)? {
-            merge(&mut found, auth)?;
-        }
+    if let Some(query) = sources.query
+        && let Some(auth) = parse_query(query)?
+    {
+        merge(&mut found, auth)?;
     }
     if let Some(auth) = &mut found {
         auth.public_key = normalize_key(&auth.public_key)?.to_owned();

@@ -74,15 +74,18 @@ pub fn parse_content_encoding(header: Option<&str>) -> Result<Vec<ContentEncodin
 /// produced by each step.
 pub fn decode_body(
     codings: &[ContentEncoding],
-    body: Vec<u8>,
+    body: &[u8],
     max_output: usize,
 ) -> Result<Vec<u8>, DecodeError> {
-    let mut data = body;
-    for &coding in codings {
+    let Some((&first, rest)) = codings.split_first() else {
+        if body.len() > max_output {
+            return Err(DecodeError::TooLarge { limit: max_output });
+        }
+        return Ok(body.to_vec());
+    };
+    let mut data = decompress(first, body, max_output)?;
+    for &coding in rest {
         data = decompress(coding, &data, max_output)?;
-    }
-    if data.len() > max_output {
-        return Err(DecodeError::TooLarge { limit: max_output });
     }
     Ok(data)
 }
@@ -133,7 +136,10 @@ pub fn decompress(
         )
         .map_err(|e| e.into_decode_error(coding)),
         ContentEncoding::Zstd => {
-            let decoder = zstd::stream::read::Decoder::with_buffer(input).map_err(corrupt)?;
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(input).map_err(corrupt)?;
+            // A frame may ask for a window of up to 128 MB; 8 MB is plenty for event bodies and
+            // bounds the decoder's own memory.
+            decoder.window_log_max(23).map_err(corrupt)?;
             read_bounded(decoder, max_output, input.len()).map_err(|e| e.into_decode_error(coding))
         }
     }
@@ -156,18 +162,15 @@ impl BoundedReadError {
 fn read_bounded(
     reader: impl Read,
     max_output: usize,
-    input_len: usize,
+    _input_len: usize,
 ) -> Result<Vec<u8>, BoundedReadError> {
-    // Typical event bodies compress 3-5x; start there and let the vector grow up to the cap.
-    let initial = input_len
-        .saturating_mul(4)
-        .clamp(1024, max_output.max(1024));
-    let mut out = Vec::with_capacity(initial);
-    let limit = u64::try_from(max_output)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
+    // One allocation of the whole limit: untouched pages cost no memory, and the buffer never
+    // reallocates (growing by doubling would briefly hold old and new copies, and round a 20 MB
+    // limit up to 32 MB). Callers pass limits sized to what they expect.
+    let limit = max_output.saturating_add(1);
+    let mut out = Vec::with_capacity(limit);
     reader
-        .take(limit)
+        .take(limit as u64)
         .read_to_end(&mut out)
         .map_err(BoundedReadError::Io)?;
     if out.len() > max_output {
@@ -214,7 +217,7 @@ mod tests {
 
     fn decode(header: &str, body: Vec<u8>) -> Result<Vec<u8>, DecodeError> {
         let codings = parse_content_encoding(Some(header))?;
-        decode_body(&codings, body, 1 << 20)
+        decode_body(&codings, &body, 1 << 20)
     }
 
     #[test]
@@ -235,6 +238,19 @@ mod tests {
         // sentry-ruby 5.x sends "", sentry-java android 2.0.0 sends "UTF-8".
         assert_eq!(decode("", TEXT.to_vec()).unwrap(), TEXT);
         assert_eq!(decode("UTF-8", TEXT.to_vec()).unwrap(), TEXT);
+    }
+
+    #[test]
+    fn output_buffer_never_grows_past_the_limit() {
+        let data = vec![7u8; 3 << 20];
+        let compressed = gzip(&data);
+        let out = decode_body(&[ContentEncoding::Gzip], &compressed, 4 << 20).unwrap();
+        assert_eq!(out, data);
+        assert!(
+            out.capacity() <= (4 << 20) + 1,
+            "capacity {}",
+            out.capacity()
+        );
     }
 
     #[test]
@@ -281,7 +297,7 @@ mod tests {
         for (header, bomb) in bombs {
             assert!(bomb.len() < 1 << 20, "{header} bomb is small on the wire");
             let codings = parse_content_encoding(Some(header)).unwrap();
-            let result = decode_body(&codings, bomb, 1 << 20);
+            let result = decode_body(&codings, &bomb, 1 << 20);
             assert!(
                 matches!(result, Err(DecodeError::TooLarge { limit }) if limit == 1 << 20),
                 "{header}"

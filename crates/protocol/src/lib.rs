@@ -14,6 +14,7 @@ pub mod auth;
 pub mod decode;
 pub mod dsn;
 pub mod envelope;
+pub mod event;
 mod event_id;
 pub mod rate_limits;
 pub mod store;

@@ -2,10 +2,10 @@
 
 use crate::StoreError;
 pub use crate::issues::Page;
-use crate::query::{Conn, Query};
+use crate::query::{Arg, Conn, Query};
 
 /// An event index row with its compressed payload.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct StoredEvent {
     /// Primary key.
     pub id: i64,
@@ -21,6 +21,31 @@ pub struct StoredEvent {
     pub received: i64,
     /// zstd-compressed normalized JSON ([`crate::payload`]).
     pub data: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    project_id: i64,
+    issue_id: i64,
+    event_id: Vec<u8>,
+    timestamp: i64,
+    received: i64,
+    data: Vec<u8>,
+}
+
+impl From<EventRow> for StoredEvent {
+    fn from(row: EventRow) -> StoredEvent {
+        StoredEvent {
+            id: row.id,
+            project_id: row.project_id,
+            issue_id: row.issue_id,
+            event_id: hex::encode(row.event_id),
+            timestamp: row.timestamp,
+            received: row.received,
+            data: row.data,
+        }
+    }
 }
 
 const SELECT: &str = "SELECT e.id, e.project_id, e.issue_id, e.event_id, e.timestamp, e.received, \
@@ -63,7 +88,8 @@ pub async fn list_for_issue(
         .push(", e.id ")
         .push(order);
     query.push(" LIMIT ").push_bind(limit);
-    let mut rows: Vec<StoredEvent> = query.fetch_all(conn).await?;
+    let rows: Vec<EventRow> = query.fetch_all(conn).await?;
+    let mut rows: Vec<StoredEvent> = rows.into_iter().map(StoredEvent::from).collect();
     if matches!(page, Page::Before(..)) {
         rows.reverse();
     }
@@ -86,7 +112,8 @@ pub async fn edge_of_issue(
     } else {
         " ORDER BY e.timestamp ASC, e.id ASC LIMIT 1"
     });
-    Ok(query.fetch_optional(conn).await?)
+    let row: Option<EventRow> = query.fetch_optional(conn).await?;
+    Ok(row.map(StoredEvent::from))
 }
 
 /// The event with this id in the project.
@@ -100,13 +127,16 @@ pub async fn find(
         .push(SELECT)
         .push(" WHERE e.project_id = ")
         .push_bind(project_id);
-    query.push(" AND e.event_id = ").push_bind(event_id);
-    Ok(query.fetch_optional(conn).await?)
+    query
+        .push(" AND e.event_id = ")
+        .push_bind(Arg::Bytes(crate::ingest::event_id_bytes(event_id)));
+    let row: Option<EventRow> = query.fetch_optional(conn).await?;
+    Ok(row.map(StoredEvent::from))
 }
 
 #[derive(sqlx::FromRow)]
 struct EventIdRow {
-    event_id: String,
+    event_id: Vec<u8>,
 }
 
 /// The ids of the events just older and just newer than `event` within its issue.
@@ -134,5 +164,8 @@ pub async fn neighbours(
     .bind(event.id)
     .fetch_optional(conn)
     .await?;
-    Ok((previous.map(|r| r.event_id), next.map(|r| r.event_id)))
+    Ok((
+        previous.map(|r| hex::encode(r.event_id)),
+        next.map(|r| hex::encode(r.event_id)),
+    ))
 }

@@ -380,7 +380,13 @@ async fn attach_new_hashes(
 #[derive(sqlx::FromRow)]
 struct InsertedEvent {
     id: i64,
-    event_id: String,
+    event_id: Vec<u8>,
+}
+
+/// The 16 bytes of a 32-hex-digit event id (ids are validated at ingest; anything else maps to
+/// its raw bytes, still unique per text).
+pub(crate) fn event_id_bytes(hex_id: &str) -> Vec<u8> {
+    hex::decode(hex_id).unwrap_or_else(|_| hex_id.as_bytes().to_vec())
 }
 
 /// Inserts index rows; returns `(index into events, events.id)` for the rows really inserted.
@@ -390,10 +396,10 @@ async fn insert_events(
     events: &[NewEvent],
     issue_of: &impl Fn(usize) -> i64,
 ) -> Result<Vec<(usize, i64)>, StoreError> {
-    let index_of: HashMap<&str, usize> = events
+    let index_of: HashMap<Vec<u8>, usize> = events
         .iter()
         .enumerate()
-        .map(|(i, e)| (e.event_id.as_str(), i))
+        .map(|(i, e)| (event_id_bytes(&e.event_id), i))
         .collect();
     let mut inserted = Vec::with_capacity(events.len());
     let indexes: Vec<usize> = (0..events.len()).collect();
@@ -414,7 +420,7 @@ async fn insert_events(
                 .push_bind(issue_of(index));
             query
                 .push(", ")
-                .push_bind(e.event_id.as_str())
+                .push_bind(Arg::Bytes(event_id_bytes(&e.event_id)))
                 .push(", ")
                 .push_bind(e.timestamp_ms);
             query.push(", ").push_bind(e.received_ms).push(")");
@@ -422,7 +428,7 @@ async fn insert_events(
         query.push(" ON CONFLICT (project_id, event_id) DO NOTHING RETURNING id, event_id");
         let rows: Vec<InsertedEvent> = query.fetch_all(&mut tx.conn()).await?;
         for row in rows {
-            if let Some(&index) = index_of.get(row.event_id.as_str()) {
+            if let Some(&index) = index_of.get(&row.event_id) {
                 inserted.push((index, row.id));
             }
         }

@@ -40,7 +40,7 @@ pub struct Dictionary {
 
 impl Dictionary {
     /// Prepares raw dictionary bytes (whose header already carries `id`).
-    fn new(id: u32, bytes: &[u8]) -> Result<Dictionary, StoreError> {
+    pub fn from_bytes(id: u32, bytes: &[u8]) -> Result<Dictionary, StoreError> {
         let corrupt = || StoreError::CorruptPayload(format!("dictionary {id} is unusable"));
         Ok(Dictionary {
             id,
@@ -139,7 +139,7 @@ impl PayloadDictionaries {
         let id = u32::try_from(row.id).map_err(|_| {
             StoreError::CorruptPayload(format!("dictionary id {} too large", row.id))
         })?;
-        let dict = Arc::new(Dictionary::new(id, &row.data)?);
+        let dict = Arc::new(Dictionary::from_bytes(id, &row.data)?);
         self.by_id
             .write()
             .unwrap_or_else(|e| e.into_inner())

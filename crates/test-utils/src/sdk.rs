@@ -4,6 +4,8 @@
 //!   virtualenv at `target/sdk-venv`).
 //! * Node: `SDK_NODE_DIR` names a directory with `node_modules/@sentry/node` (default
 //!   `tests/sdk/node`).
+//! * Rust: `SDK_RUST_SENDER` names the built `tests/sdk/rust` sender (default
+//!   `tests/sdk/rust/target/debug/errhound-sdk-rust-sender`).
 //!
 //! A missing SDK fails the test with instructions, so an SDK test never passes by not running.
 
@@ -75,4 +77,33 @@ pub fn run_node(script: &str, args: &[&str]) -> String {
         .output()
         .unwrap_or_else(|e| panic!("cannot run node: {e}"));
     check(output, &format!("node {script}"))
+}
+
+/// Runs the prebuilt Rust SDK sender (`tests/sdk/rust`, the official `sentry` crate) with the
+/// given arguments; returns stdout. `SDK_RUST_SENDER` names the binary; by default it is
+/// `tests/sdk/rust/target/debug/errhound-sdk-rust-sender`, built by `scripts/test.sh`.
+pub fn run_rust_sender(args: &[&str]) -> String {
+    let binary = std::env::var("SDK_RUST_SENDER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            repo_root().join("tests/sdk/rust/target/debug/errhound-sdk-rust-sender")
+        });
+    assert!(
+        binary.exists(),
+        "the Rust SDK sender {} is not built: run the tests through scripts/test.sh (or build \
+         tests/sdk/rust with `cargo build` there, or set SDK_RUST_SENDER)",
+        binary.display()
+    );
+    let output = Command::new(&binary)
+        .args(args)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        // The sender catches its panic; a short report keeps the test output readable.
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+    check(output, "the Rust SDK sender")
 }

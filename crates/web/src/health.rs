@@ -30,7 +30,7 @@ async fn health(
         return (StatusCode::OK, "ok\n").into_response();
     }
     let database = match state.db.write().await {
-        Ok(mut conn) => Sql::new("SELECT 1 AS value")
+        Ok(mut conn) => Sql::new("SELECT CAST(1 AS BIGINT) AS value")
             .fetch_one::<Int>(&mut conn.conn())
             .await
             .is_ok(),

@@ -32,6 +32,8 @@ pub struct AppState {
     pub keys: ingest::KeyCache,
     /// The memory budget for request bodies in flight.
     pub budget: ingest::BodyBudget,
+    /// Bounds concurrent body decodes (see `ingest::DECODE_SLOTS`).
+    pub decode_slots: Arc<tokio::sync::Semaphore>,
     /// Payload compression dictionaries, to read stored events.
     pub dictionaries: Arc<PayloadDictionaries>,
     /// Renders Prometheus metrics; `None` when no recorder is installed (tests).
@@ -51,6 +53,7 @@ impl AppState {
             dictionaries,
             keys: ingest::KeyCache::new(db.clone()),
             budget: ingest::BodyBudget::new(config.ingest.max_inflight_bytes),
+            decode_slots: Arc::new(tokio::sync::Semaphore::new(ingest::DECODE_SLOTS)),
             db,
             queue,
             config: Arc::new(config),

@@ -72,8 +72,7 @@ fn frame_component(
     if CONTEXT_LINE_PLATFORMS.contains(&platform)
         && let Some(line) = text("context_line")
     {
-        let collapsed = line.split_whitespace().collect::<Vec<_>>().join(" ");
-        let mut component = Component::leaf("context-line", collapsed);
+        let mut component = Component::leaf("context-line", collapse_whitespace(line));
         if line.chars().count() > MAX_CONTEXT_LINE_CHARS {
             component.exclude("discarded because line too long");
         } else if abs_path.is_some_and(is_url) && function.is_none() {
@@ -90,6 +89,18 @@ fn frame_component(
         component.exclude("ignored due to recursion");
     }
     component
+}
+
+/// Sentry's `" ".join(line.split())`: runs of whitespace become one space, ends trimmed.
+fn collapse_whitespace(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for word in line.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 fn is_url(path: &str) -> bool {
@@ -154,10 +165,18 @@ pub fn stacktrace_component(
     scope: VariantScope,
 ) -> Option<Component> {
     let frames = stacktrace.get("frames")?.as_array()?;
+    let panic_start = crate::frames::panic_machinery_start(frames).unwrap_or(frames.len());
     let mut children = Vec::with_capacity(frames.len());
     let mut previous: Option<&Map<String, Value>> = None;
-    for frame in frames.iter().filter_map(Value::as_object) {
-        children.push(frame_component(frame, platform, scope, previous));
+    for (index, frame) in frames.iter().enumerate() {
+        let Some(frame) = frame.as_object() else {
+            continue;
+        };
+        let mut component = frame_component(frame, platform, scope, previous);
+        if index >= panic_start {
+            component.exclude("ignored because it is part of the panic machinery");
+        }
+        children.push(component);
         previous = Some(frame);
     }
     let mut component = Component::parent("stacktrace", children);
@@ -192,10 +211,14 @@ fn exception_component(exception: &Value, platform: &str, scope: VariantScope) -
         children.push(component);
     }
     if let Some(value) = exception.get("value").and_then(Value::as_str) {
-        let mut component = Component::leaf("value", normalize_message(value));
-        if stack_contributes {
+        // Stripping parameters costs a regex pass; only do it when the value is hashed.
+        let component = if stack_contributes {
+            let mut component = Component::leaf("value", value);
             component.exclude("ignored because stack trace takes precedence");
-        }
+            component
+        } else {
+            Component::leaf("value", normalize_message(value))
+        };
         children.push(component);
     }
     Component::parent("exception", children)

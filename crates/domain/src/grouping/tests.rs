@@ -215,3 +215,36 @@ proptest::proptest! {
         );
     }
 }
+
+#[test]
+fn rust_panic_machinery_does_not_decide_grouping() {
+    let panic = |hook: &str| {
+        json!({"platform": "native", "exception": {"values": [{"type": "panic", "value": "boom",
+        "stacktrace": {"frames": [
+            {"function": "shop::main", "in_app": true},
+            {"function": "shop::reserve_stock", "in_app": true},
+            {"function": "core::panicking::panic_fmt"},
+            {"function": hook, "in_app": true}
+        ]}}]}})
+    };
+    let a = group_event(&panic(
+        "sentry_panic::PanicIntegration::event_from_panic_info",
+    ));
+    let b = group_event(&panic("sentry_panic::other_hook_version"));
+    assert_eq!(
+        a.hashes, b.hashes,
+        "SDK hook frames after the panic entry are ignored"
+    );
+    let c = group_event(
+        &json!({"platform": "native", "exception": {"values": [{"type": "panic", "value": "boom",
+        "stacktrace": {"frames": [
+            {"function": "shop::main", "in_app": true},
+            {"function": "shop::release_stock", "in_app": true},
+            {"function": "core::panicking::panic_fmt"}
+        ]}}]}}),
+    );
+    assert!(
+        a.hashes.iter().all(|h| !c.hashes.contains(h)),
+        "the panicking function still matters"
+    );
+}

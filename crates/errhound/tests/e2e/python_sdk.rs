@@ -42,7 +42,11 @@ async fn same_site_groups_and_different_sites_split() {
 
     let charge = issue_of(&server, &sent["charge"][0]).await;
     for id in &sent["charge"] {
-        assert_eq!(issue_of(&server, id).await["id"], charge["id"], "every charge event in one issue");
+        assert_eq!(
+            issue_of(&server, id).await["id"],
+            charge["id"],
+            "every charge event in one issue"
+        );
     }
     assert_eq!(charge["count"], "3");
     assert_eq!(charge["title"], "ZeroDivisionError: division by zero");
@@ -52,7 +56,10 @@ async fn same_site_groups_and_different_sites_split() {
     assert_eq!(charge["firstRelease"]["version"], "shop@1.2.3");
 
     let inventory = issue_of(&server, &sent["inventory"][0]).await;
-    assert_ne!(inventory["id"], charge["id"], "a different site is a different issue");
+    assert_ne!(
+        inventory["id"], charge["id"],
+        "a different site is a different issue"
+    );
     assert_eq!(inventory["count"], "2");
     assert!(inventory["title"].as_str().unwrap().starts_with("KeyError"));
     assert_eq!(server.issues().await.len(), 2);
@@ -66,7 +73,10 @@ async fn custom_and_salted_fingerprints_are_honoured() {
 
     let a = issue_of(&server, &sent["custom"][0]).await;
     let b = issue_of(&server, &sent["custom"][1]).await;
-    assert_eq!(a["id"], b["id"], "two sites, one custom fingerprint, one issue");
+    assert_eq!(
+        a["id"], b["id"],
+        "two sites, one custom fingerprint, one issue"
+    );
     assert_eq!(a["count"], "2");
 
     let acme = issue_of(&server, &sent["salted-acme"][0]).await;
@@ -88,7 +98,10 @@ async fn messages_group_with_parameters_stripped_and_keep_tags_and_user() {
     assert_eq!(first["userCount"], 1);
 
     let (status, event) = server
-        .api_get(&format!("projects/errhound/default/events/{}/", sent["message"][1]))
+        .api_get(&format!(
+            "projects/errhound/default/events/{}/",
+            sent["message"][1]
+        ))
         .await;
     assert_eq!(status, 200);
     assert_eq!(event["message"], "Payment 5678 failed for order 100");
@@ -97,7 +110,12 @@ async fn messages_group_with_parameters_stripped_and_keep_tags_and_user() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].as_str().unwrap().to_owned()))
+        .map(|t| {
+            (
+                t["key"].as_str().unwrap().to_owned(),
+                t["value"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     for expected in [
         ("checkout.step", "payment"),

@@ -105,11 +105,13 @@ CREATE TABLE group_hashes (
 CREATE INDEX group_hashes_issue ON group_hashes (issue_id);
 
 -- Event index rows: small, so listing stays fast; the payload lives in event_payloads.
+-- event_id is the 16 raw bytes of the UUID (half the size of its hex text, in the table and in
+-- the unique index every insert touches).
 CREATE TABLE events (
     id          INTEGER PRIMARY KEY,
     project_id  BIGINT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     issue_id    BIGINT NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
-    event_id    TEXT   NOT NULL,
+    event_id    BLOB   NOT NULL,
     timestamp   BIGINT NOT NULL,
     received    BIGINT NOT NULL,
     UNIQUE (project_id, event_id)

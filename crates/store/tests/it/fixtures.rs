@@ -44,7 +44,10 @@ pub fn event(project_id: i64, n: u32, hashes: &[&str], timestamp_ms: i64) -> New
         tags: vec![
             ("level".into(), "error".into()),
             ("user".into(), format!("id:{}", n % 3)),
-            ("region".into(), if n % 2 == 0 { "eu" } else { "us" }.into()),
+            (
+                "region".into(),
+                if n.is_multiple_of(2) { "eu" } else { "us" }.into(),
+            ),
         ],
         payload: payload::compress(json.as_bytes(), None),
     }

@@ -23,7 +23,6 @@ use errhound_protocol::envelope::{Envelope, EnvelopeError, EnvelopeLimits, ItemT
 use errhound_protocol::rate_limits::{RateLimit, header_value};
 use errhound_protocol::{EventId, store};
 use errhound_queue::{IngestQueue, QueuedEvent};
-use serde::Deserialize;
 
 pub use body::{BodyBudget, BodyError};
 pub use keys::{KeyCache, KeyInfo};
@@ -33,6 +32,10 @@ use crate::error::ApiError;
 
 /// Bodies larger than this are decoded on the blocking pool, off the async workers.
 const INLINE_DECODE_LIMIT: usize = 256 * 1024;
+/// Decodes running at once. Besides their output (reserved from the body budget), decoders keep
+/// a window of their own (up to 16 MB for brotli, 8 MB for zstd as configured), so their number
+/// is bounded too; decoding is CPU work, so a few at a time lose nothing on throughput.
+pub const DECODE_SLOTS: usize = 4;
 
 /// Which ingest endpoint a path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,29 +185,52 @@ async fn check_key(state: &AppState, project_id: u64, auth: &ClientAuth) -> Resu
     }
 }
 
-/// The first few fields of an event payload, read while validating the whole document.
-#[derive(Deserialize)]
-struct EventPeek {
-    #[serde(default)]
-    event_id: Option<serde_json::Value>,
+/// Validates an event item as the workers will parse it (see `errhound_protocol::event`) and
+/// reads its `event_id`.
+fn inspect_event(payload: &[u8]) -> Result<Option<EventId>, ApiError> {
+    errhound_protocol::event::inspect(payload)
+        .map(|peek| peek.event_id)
+        .map_err(|e| reject(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
-/// Validates an event item (UTF-8, JSON syntax, an object, nesting within serde_json's 128
-/// levels) and reads its `event_id`.
-fn inspect_event(payload: &[u8]) -> Result<Option<EventId>, ApiError> {
-    let text = std::str::from_utf8(payload)
-        .map_err(|_| reject(StatusCode::BAD_REQUEST, "invalid event payload: not UTF-8"))?;
-    let peek: EventPeek = serde_json::from_str(text).map_err(|e| {
-        reject(
-            StatusCode::BAD_REQUEST,
-            format!("invalid event payload: {e}"),
+/// Everything needed to decode a body and extract its event, so it can run on another thread.
+#[derive(Clone)]
+struct DecodeJob {
+    endpoint: Endpoint,
+    content_type: Option<String>,
+    project_id: u64,
+    codings: Vec<errhound_protocol::decode::ContentEncoding>,
+    max_event: usize,
+}
+
+enum DecodeFailure {
+    /// Decoding produced more than the limit it was given.
+    TooLarge,
+    /// Any other refusal, final.
+    Rejected(ApiError),
+}
+
+impl DecodeJob {
+    /// Decodes `raw` with at most `limit` bytes of output and extracts the event item.
+    fn run(&self, raw: &[u8], limit: usize) -> Result<Extracted, DecodeFailure> {
+        let classify = |error: DecodeError| match error {
+            DecodeError::TooLarge { .. } => DecodeFailure::TooLarge,
+            other => DecodeFailure::Rejected(decode_error(other)),
+        };
+        let decoded = decode_body(&self.codings, raw, limit).map_err(classify)?;
+        extract(
+            self.endpoint,
+            self.content_type.as_deref(),
+            self.project_id,
+            decoded,
+            limit,
+            self.max_event,
         )
-    })?;
-    Ok(peek
-        .event_id
-        .as_ref()
-        .and_then(serde_json::Value::as_str)
-        .and_then(|s| EventId::parse(s).ok()))
+        .map_err(|error| match error {
+            ExtractError::TooLarge => DecodeFailure::TooLarge,
+            ExtractError::Rejected(error) => DecodeFailure::Rejected(error),
+        })
+    }
 }
 
 /// The decoded request, reduced to what is kept: the event item (copied out of the body, so the
@@ -215,6 +241,17 @@ struct Extracted {
     sent_at: Option<f64>,
 }
 
+enum ExtractError {
+    TooLarge,
+    Rejected(ApiError),
+}
+
+impl From<ApiError> for ExtractError {
+    fn from(error: ApiError) -> Self {
+        ExtractError::Rejected(error)
+    }
+}
+
 fn extract(
     endpoint: Endpoint,
     content_type: Option<&str>,
@@ -222,13 +259,16 @@ fn extract(
     body: Vec<u8>,
     max_decompressed: usize,
     max_event: usize,
-) -> Result<Extracted, ApiError> {
+) -> Result<Extracted, ExtractError> {
     let is_envelope = endpoint == Endpoint::Envelope
         || content_type.is_some_and(|c| c.starts_with("application/x-sentry-envelope"));
     if !is_envelope {
-        let json = store::decode_store_body(body, max_decompressed).map_err(decode_error)?;
+        let json = store::decode_store_body(body, max_decompressed).map_err(|e| match e {
+            DecodeError::TooLarge { .. } => ExtractError::TooLarge,
+            other => ExtractError::Rejected(decode_error(other)),
+        })?;
         if json.len() > max_event {
-            return Err(event_too_large());
+            return Err(event_too_large().into());
         }
         let id = inspect_event(&json)?.unwrap_or_else(EventId::new_random);
         return Ok(Extracted {
@@ -251,7 +291,8 @@ fn extract(
                 return Err(reject(
                     StatusCode::BAD_REQUEST,
                     "invalid event envelope: dsn does not match the project in the URL",
-                ));
+                )
+                .into());
             }
             Some(dsn.public_key)
         }
@@ -272,7 +313,7 @@ fn extract(
         None => None,
         Some(item) => {
             if item.payload.len() > max_event {
-                return Err(event_too_large());
+                return Err(event_too_large().into());
             }
             let payload_id = inspect_event(&item.payload)?;
             let id = envelope
@@ -352,30 +393,75 @@ async fn handle(
         return Err(reject(StatusCode::BAD_REQUEST, "empty request body"));
     }
     let (max_decompressed, max_event) = (limits.max_decompressed_bytes, limits.max_event_bytes);
-    let work = move || -> Result<Extracted, ApiError> {
-        let decoded = decode_body(&codings, raw, max_decompressed).map_err(decode_error)?;
-        extract(
-            endpoint,
-            content_type.as_deref(),
-            project_id,
-            decoded,
-            max_decompressed,
-            max_event,
-        )
+    // Decoding memory comes out of the same budget as bodies. A first attempt reserves what a
+    // normal event needs (JSON compresses 3-5x); only a body that decodes past that gets a
+    // second attempt with the full limit, so a burst of decompression bombs can hold at most
+    // the budget, not one full limit per request.
+    let raw = std::sync::Arc::new(raw);
+    let estimate = raw
+        .len()
+        .saturating_mul(16)
+        .saturating_add(64 * 1024)
+        .min(max_decompressed);
+    let job = DecodeJob {
+        endpoint,
+        content_type,
+        project_id,
+        codings,
+        max_event,
     };
-    let extracted = if declared_length.unwrap_or(usize::MAX) <= INLINE_DECODE_LIMIT {
-        work()?
+    let first_reservation = state.budget.reserve(estimate).await.map_err(body_error)?;
+    let slot = state
+        .decode_slots
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let first = if raw.len() <= INLINE_DECODE_LIMIT {
+        job.run(&raw, estimate)
     } else {
-        let _slot = state
-            .budget
-            .reserve(max_decompressed)
+        let (job, raw) = (job.clone(), raw.clone());
+        tokio::task::spawn_blocking(move || job.run(&raw, estimate))
             .await
-            .map_err(body_error)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(ApiError::internal)??
+            .map_err(ApiError::internal)?
     };
+    drop(slot);
+    let (extracted, decode_reservation) = match first {
+        Ok(extracted) => (extracted, first_reservation),
+        Err(DecodeFailure::TooLarge) if estimate < max_decompressed => {
+            drop(first_reservation);
+            let full = state
+                .budget
+                .reserve(max_decompressed)
+                .await
+                .map_err(body_error)?;
+            let _slot = state
+                .decode_slots
+                .acquire()
+                .await
+                .map_err(ApiError::internal)?;
+            let retry = tokio::task::spawn_blocking(move || job.run(&raw, max_decompressed))
+                .await
+                .map_err(ApiError::internal)?;
+            match retry {
+                Ok(extracted) => (extracted, full),
+                Err(DecodeFailure::TooLarge) => {
+                    return Err(decode_error(DecodeError::TooLarge {
+                        limit: max_decompressed,
+                    }));
+                }
+                Err(DecodeFailure::Rejected(error)) => return Err(error),
+            }
+        }
+        Err(DecodeFailure::TooLarge) => {
+            return Err(decode_error(DecodeError::TooLarge {
+                limit: max_decompressed,
+            }));
+        }
+        Err(DecodeFailure::Rejected(error)) => return Err(error),
+    };
+    // The decoded body was dropped inside `run`: only the event item (copied out) remains.
     drop(reservation);
+    drop(decode_reservation);
 
     let auth = auth::merge_envelope_dsn(request_auth.clone(), extracted.dsn_key.as_deref())
         .map_err(|e| match e {
