@@ -1,5 +1,9 @@
 //! The per-event pipeline step the ingest worker runs: parse, normalize, group, describe.
 
+use std::borrow::Cow;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::Level;
@@ -56,12 +60,117 @@ pub struct ProcessedEvent {
 #[error("event payload is not valid JSON: {0}")]
 pub struct InvalidPayload(#[from] serde_json::Error);
 
+/// Top-level fields that normalization, grouping or description read or write. They are parsed
+/// into a tree; every other field (`extra`, `modules`, `sdk`, `spans`, ...) is copied through as
+/// the JSON text the SDK sent, which saves building and re-serializing a tree for a large part
+/// of each event.
+const NORMALIZED_FIELDS: &[&str] = &[
+    "breadcrumbs",
+    "contexts",
+    "culprit",
+    "dist",
+    "environment",
+    "errors",
+    "event_id",
+    "exception",
+    "fingerprint",
+    "grouping_config",
+    "hashes",
+    "level",
+    "logentry",
+    "logger",
+    "message",
+    "metadata",
+    "platform",
+    "received",
+    "release",
+    "request",
+    "server_name",
+    "stacktrace",
+    "start_timestamp",
+    "tags",
+    "threads",
+    "timestamp",
+    "title",
+    "transaction",
+    "type",
+    "user",
+];
+
+/// The event's top-level fields as raw JSON, in order (borrowed from the payload).
+struct TopLevel<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = TopLevel<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an event object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    fields.push((key, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(TopLevel(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+/// Writes the normalized fields and the passed-through ones as one JSON object.
+fn serialize(
+    event: &Value,
+    passthrough: &[(Cow<'_, str>, &RawValue)],
+    size_hint: usize,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(size_hint + 512);
+    out.push(b'{');
+    let mut first = true;
+    let mut separate = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+    };
+    if let Value::Object(fields) = event {
+        for (key, value) in fields {
+            separate(&mut out);
+            serde_json::to_writer(&mut out, key)?;
+            out.push(b':');
+            serde_json::to_writer(&mut out, value)?;
+        }
+    }
+    for (key, raw) in passthrough {
+        separate(&mut out);
+        serde_json::to_writer(&mut out, key.as_ref())?;
+        out.push(b':');
+        out.extend_from_slice(raw.get().as_bytes());
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
 /// Runs normalization, grouping and metadata derivation on one event payload.
 pub fn process_event(
     payload: &[u8],
     ctx: &ProcessContext<'_>,
 ) -> Result<ProcessedEvent, InvalidPayload> {
-    let mut event: Value = serde_json::from_slice(payload)?;
+    let TopLevel(fields) = serde_json::from_slice(payload)?;
+    let mut parsed = serde_json::Map::new();
+    let mut passthrough: Vec<(Cow<'_, str>, &RawValue)> = Vec::new();
+    for (key, raw) in fields {
+        if NORMALIZED_FIELDS.contains(&key.as_ref()) {
+            parsed.insert(key.into_owned(), serde_json::from_str(raw.get())?);
+        } else {
+            passthrough.retain(|(k, _)| *k != key);
+            passthrough.push((key, raw));
+        }
+    }
+    let mut event = Value::Object(parsed);
     let received = ctx.received_ms as f64 / 1000.0;
     normalize_event(
         &mut event,
@@ -111,7 +220,7 @@ pub fn process_event(
         object.insert("grouping_config".into(), json!({ "id": grouping.config }));
         object.insert("hashes".into(), json!(grouping.hashes));
     }
-    let payload = serde_json::to_vec(&event)?;
+    let payload = serialize(&event, &passthrough, payload.len())?;
     Ok(ProcessedEvent {
         event_id: ctx.event_id.to_owned(),
         timestamp_ms: (timestamp * 1000.0).round() as i64,
@@ -157,5 +266,33 @@ mod tests {
         assert_eq!(stored["hashes"], json!(event.grouping.hashes));
         assert_eq!(stored["title"], "ZeroDivisionError: division by zero");
         assert!(process_event(b"{not json", &ctx).is_err());
+        assert!(
+            process_event(b"[1, 2]", &ctx).is_err(),
+            "ingest refuses non-objects"
+        );
+    }
+
+    #[test]
+    fn unnormalized_fields_pass_through_and_normalized_ones_win() {
+        let payload = br#"{"extra":{"order":{"id":42,"items":[1,2]}},"modules":{"django":"5.1"},
+            "sdk":{"name":"sentry.python","version":"2.75.0"},"message":"hello","tags":{"a":"b"},
+            "custom_field":"kept","extra":{"dup":"last wins"}}"#;
+        let ctx = ProcessContext {
+            event_id: "8d318f70125849e29dcf2afa581ef54f",
+            received_ms: 1_795_565_800_000,
+            sent_at: None,
+            client_ip: None,
+        };
+        let event = process_event(payload, &ctx).unwrap();
+        let stored: Value = serde_json::from_slice(&event.payload).unwrap();
+        assert_eq!(stored["extra"], json!({"dup": "last wins"}));
+        assert_eq!(stored["modules"]["django"], "5.1");
+        assert_eq!(stored["sdk"]["version"], "2.75.0");
+        assert_eq!(stored["custom_field"], "kept");
+        assert_eq!(stored["logentry"]["formatted"], "hello");
+        assert!(stored.get("message").is_none());
+        assert_eq!(stored["event_id"], "8d318f70125849e29dcf2afa581ef54f");
+        let text = String::from_utf8(event.payload).unwrap();
+        assert_eq!(text.matches("\"extra\"").count(), 1, "{text}");
     }
 }

@@ -487,19 +487,9 @@ fn retire_drained_segment(shared: &Shared, next_id: u64) -> Option<File> {
     if !drained {
         return None;
     }
+    // Rotating deletes the drained segment (see `delete_acknowledged_segments`).
     match rotate(shared, next_id) {
         Ok(file) => {
-            let old = shared
-                .segments
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_front()
-                .map(|s| s.first_id);
-            if let Some(first) = old
-                && let Err(error) = fs::remove_file(segment_path(&shared.dir, first))
-            {
-                tracing::warn!(error = %error, "cannot delete a drained spool segment");
-            }
             shared.pending_bytes.store(0, Ordering::Relaxed);
             Some(file)
         }
@@ -523,6 +513,7 @@ fn rotate(shared: &Shared, first_id: u64) -> io::Result<File> {
             last_id: 0,
             bytes: 0,
         });
+    shared.delete_acknowledged_segments();
     Ok(file)
 }
 
@@ -635,6 +626,17 @@ impl Shared {
         // Batches are acknowledged in claim order, so the highest id acknowledges everything
         // before it.
         let acked = self.acked_id.fetch_max(max, Ordering::AcqRel).max(max);
+        let _ = fs::write(self.dir.join("acked"), acked.to_string());
+        self.delete_acknowledged_segments();
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// Deletes every segment (but the one being written) whose records are all acknowledged.
+    /// Runs after acks and after rotations, so neither order of the two leaves a drained segment.
+    fn delete_acknowledged_segments(&self) {
+        let acked = self.acked_id.load(Ordering::Acquire);
         let mut removable = Vec::new();
         {
             let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
@@ -648,13 +650,11 @@ impl Shared {
                 }
             }
         }
-        let _ = fs::write(self.dir.join("acked"), acked.to_string());
         for first in removable {
             if let Err(error) = fs::remove_file(segment_path(&self.dir, first)) {
                 tracing::warn!(error = %error, "cannot delete an acknowledged spool segment");
             }
         }
-        Ok(())
     }
 }
 
@@ -795,6 +795,37 @@ mod tests {
                 events: 0,
                 bytes: 0
             }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_idle_drained_spool_leaves_one_empty_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap();
+        for n in 0..5 {
+            spool.append(event(n)).await.unwrap();
+        }
+        let all = spool.claim(10).await.unwrap();
+        spool
+            .ack(all.iter().map(|c| c.receipt).collect())
+            .await
+            .unwrap();
+        // The writer retires a drained segment after a second of idleness.
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        let sizes: Vec<u64> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(SEGMENT_SUFFIX))
+            .map(|p| fs::metadata(p).unwrap().len())
+            .collect();
+        assert_eq!(sizes, vec![0]);
+        // And it keeps working afterwards.
+        spool.append(event(99)).await.unwrap();
+        assert_eq!(
+            ids(&spool.claim(10).await.unwrap()),
+            vec![format!("{:032x}", 99)]
         );
     }
 
