@@ -22,10 +22,12 @@ use errhound_store::payload;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn load(path: &str, limit: usize) -> Vec<Vec<u8>> {
+/// Event payloads and the corpus' expected group of each.
+fn load(path: &str, limit: usize) -> (Vec<Vec<u8>>, Vec<String>) {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
     let reader = BufReader::new(flate2::read::GzDecoder::new(file));
     let mut events = Vec::new();
+    let mut groups = Vec::new();
     for line in reader.lines().take(limit) {
         let line = line.expect("corpus line");
         let record: serde_json::Value = serde_json::from_str(&line).expect("corpus JSON");
@@ -36,9 +38,41 @@ fn load(path: &str, limit: usize) -> Vec<Vec<u8>> {
             Envelope::parse(Bytes::from(envelope), EnvelopeLimits::default()).expect("envelope");
         if let Some(item) = parsed.items.iter().find(|i| i.ty == ItemType::Event) {
             events.push(item.payload.to_vec());
+            groups.push(record["group"].as_str().unwrap_or("").to_owned());
         }
     }
-    events
+    (events, groups)
+}
+
+/// Assigns issues the way the store does (first known hash wins, new hashes join the issue) and
+/// compares them with the corpus' expected groups: returns (expected groups, issues, expected
+/// groups split over several issues, issues holding several expected groups).
+fn grouping_report(hashes: &[Vec<String>], expected: &[String]) -> (usize, usize, usize, usize) {
+    use std::collections::{HashMap, HashSet};
+    let mut issue_of_hash: HashMap<&str, usize> = HashMap::new();
+    let mut issues = 0;
+    let mut issues_by_group: HashMap<&str, HashSet<usize>> = HashMap::new();
+    let mut groups_by_issue: HashMap<usize, HashSet<&str>> = HashMap::new();
+    for (event_hashes, group) in hashes.iter().zip(expected) {
+        let issue = match event_hashes
+            .iter()
+            .find_map(|h| issue_of_hash.get(h.as_str()))
+        {
+            Some(&issue) => issue,
+            None => {
+                issues += 1;
+                issues - 1
+            }
+        };
+        for hash in event_hashes {
+            issue_of_hash.entry(hash.as_str()).or_insert(issue);
+        }
+        issues_by_group.entry(group).or_default().insert(issue);
+        groups_by_issue.entry(issue).or_default().insert(group);
+    }
+    let split = issues_by_group.values().filter(|i| i.len() > 1).count();
+    let merged = groups_by_issue.values().filter(|g| g.len() > 1).count();
+    (issues_by_group.len(), issues, split, merged)
 }
 
 fn median_ns(rounds: usize, n: usize, mut run: impl FnMut()) -> f64 {
@@ -62,7 +96,7 @@ fn main() {
         .first()
         .expect("usage: prepare <corpus.jsonl.gz> [events]");
     let limit = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5000);
-    let events = load(path, limit);
+    let (events, expected_groups) = load(path, limit);
     let n = events.len();
     let ctx = |i: usize| ProcessContext {
         event_id: "8d318f70125849e29dcf2afa581ef54f",
@@ -138,6 +172,11 @@ fn main() {
             std::hint::black_box(payload::compress(&p.payload, Some(&dictionary)));
         }
     });
+    let hashes: Vec<Vec<String>> = processed
+        .iter()
+        .map(|p| p.grouping.hashes.clone())
+        .collect();
+    let (groups, issues, split, merged) = grouping_report(&hashes, &expected_groups);
     let raw: usize = events.iter().map(Vec::len).sum();
     let plain_bytes: usize = processed
         .iter()
@@ -148,6 +187,9 @@ fn main() {
         .map(|p| payload::compress(&p.payload, Some(&dictionary)).len())
         .sum();
     println!("{n} events, {} B mean event", raw / n);
+    println!(
+        "grouping: {groups} expected groups -> {issues} issues; {split} groups split, {merged} issues merged"
+    );
     println!(
         "process_event (parse, normalize, group, describe, serialize): {process:>8.0} ns/event"
     );

@@ -36,6 +36,16 @@ struct Prepared {
     receipts: Vec<Receipt>,
 }
 
+impl Prepared {
+    /// An empty batch: the queue ran dry, so the write stage reports the store idle after it.
+    fn idle() -> Prepared {
+        Prepared {
+            events: Vec::new(),
+            receipts: Vec::new(),
+        }
+    }
+}
+
 impl Pipeline {
     /// Starts consuming `queue` into `db`; payloads are compressed with `dictionaries`, which the
     /// pipeline also trains for projects that have none.
@@ -80,6 +90,7 @@ async fn prepare_loop<Q: IngestQueue>(
     batches: mpsc::Sender<Prepared>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let mut busy = false;
     while !*stopped.borrow() {
         let started = Instant::now();
         let mut claimed = match queue.claim(options.batch_size).await {
@@ -91,6 +102,10 @@ async fn prepare_loop<Q: IngestQueue>(
             }
         };
         if claimed.is_empty() {
+            if std::mem::take(&mut busy) {
+                // Ask the write stage to report idleness once it has written what it has.
+                let _ = batches.send(Prepared::idle()).await;
+            }
             tokio::select! {
                 () = queue.wait() => {}
                 _ = stopped.changed() => {}
@@ -120,6 +135,7 @@ async fn prepare_loop<Q: IngestQueue>(
                 continue;
             }
         };
+        busy = true;
         trainer.train_ready(&db);
         if batches.send(prepared).await.is_err() {
             break;
@@ -220,6 +236,10 @@ pub fn prepare_event(
 
 async fn write_loop<Q: IngestQueue>(queue: Q, db: Db, mut incoming: mpsc::Receiver<Prepared>) {
     while let Some(batch) = incoming.recv().await {
+        if batch.receipts.is_empty() {
+            db.writer_idle();
+            continue;
+        }
         let started = Instant::now();
         let size = batch.events.len();
         let outcome = write_reliably(&db, batch.events).await;

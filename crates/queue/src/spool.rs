@@ -392,7 +392,7 @@ fn writer_thread(
     };
     loop {
         let received = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(1), receiver.recv()).await
+            tokio::time::timeout(Duration::from_millis(100), receiver.recv()).await
         });
         let first = match received {
             Ok(Some(append)) => append,
@@ -476,8 +476,8 @@ fn writer_thread(
     }
 }
 
-/// When idle and every record is acknowledged, starts an empty segment and deletes the drained
-/// one, so an idle server's spool takes no disk space.
+/// When idle (100 ms without appends) and every record is acknowledged, starts an empty
+/// segment and deletes the drained one, so an idle server's spool takes no disk space.
 fn retire_drained_segment(shared: &Shared, next_id: u64) -> Option<File> {
     let drained = {
         let segments = shared.segments.lock().unwrap_or_else(|e| e.into_inner());
@@ -812,8 +812,8 @@ mod tests {
             .ack(all.iter().map(|c| c.receipt).collect())
             .await
             .unwrap();
-        // The writer retires a drained segment after a second of idleness.
-        tokio::time::sleep(Duration::from_millis(1600)).await;
+        // The writer retires a drained segment once it is idle.
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let sizes: Vec<u64> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().path())

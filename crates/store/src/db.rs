@@ -44,6 +44,8 @@ enum Pools {
     Sqlite {
         write: SqlitePool,
         read: SqlitePool,
+        /// Wakes the checkpointer to truncate the WAL now (the writer went idle).
+        idle: Arc<tokio::sync::Notify>,
     },
     Postgres {
         primary: PgPool,
@@ -246,10 +248,18 @@ impl Db {
         Ok(out)
     }
 
+    /// Tells the store the ingest writer has nothing more to write for now; SQLite then truncates
+    /// its WAL right away instead of after a few idle seconds. No-op on PostgreSQL.
+    pub fn writer_idle(&self) {
+        if let Pools::Sqlite { idle, .. } = &*self.pools {
+            idle.notify_one();
+        }
+    }
+
     /// Closes every pool (flushes SQLite's WAL on the way).
     pub async fn close(&self) {
         match &*self.pools {
-            Pools::Sqlite { write, read } => {
+            Pools::Sqlite { write, read, .. } => {
                 read.close().await;
                 write.close().await;
             }
@@ -316,8 +326,9 @@ async fn sqlite_pools(path: &Path, readers: u32) -> Result<Pools, StoreError> {
         .connect_with(base.clone().read_only(true))
         .await?;
     let checkpointer = sqlx::SqliteConnection::connect_with(&base).await?;
-    tokio::spawn(checkpoint_task(checkpointer, write.clone()));
-    Ok(Pools::Sqlite { write, read })
+    let idle = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(checkpoint_task(checkpointer, write.clone(), idle.clone()));
+    Ok(Pools::Sqlite { write, read, idle })
 }
 
 #[derive(sqlx::FromRow)]
@@ -328,15 +339,31 @@ struct CheckpointResult {
 }
 
 /// Copies committed WAL pages into the database file once a second, beside the writer (a
-/// PASSIVE checkpoint never blocks it), so commits do not pay for checkpoints. When nothing was
-/// written for a while, the WAL is truncated, so an idle server's WAL takes no disk space.
-async fn checkpoint_task(mut conn: sqlx::SqliteConnection, writer: SqlitePool) {
+/// PASSIVE checkpoint never blocks it), so commits do not pay for checkpoints. When the writer
+/// reports it went idle ([`Db::writer_idle`]), or nothing was written for three rounds, the WAL
+/// is truncated, so an idle server's WAL takes no disk space.
+async fn checkpoint_task(
+    mut conn: sqlx::SqliteConnection,
+    writer: SqlitePool,
+    idle: Arc<tokio::sync::Notify>,
+) {
     let mut idle_rounds = 0u32;
     let mut last_log = -1;
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let woken = tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => false,
+            () = idle.notified() => true,
+        };
         if writer.is_closed() {
             break;
+        }
+        if woken {
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut conn)
+                .await;
+            last_log = 0;
+            idle_rounds = 0;
+            continue;
         }
         let result: Result<CheckpointResult, _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&mut conn)
