@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
         Err(DecodeError::Unsupported(_)) => return,
         Err(other) => panic!("parsing a header can only fail as unsupported: {other:?}"),
     };
-    match decode_body(&codings, body.to_vec(), MAX_OUTPUT) {
+    match decode_body(&codings, body, MAX_OUTPUT) {
         Ok(decoded) => {
             assert!(decoded.len() <= MAX_OUTPUT);
             if codings.is_empty() {
