@@ -9,8 +9,10 @@ pub mod level;
 pub mod metadata;
 pub mod normalize;
 pub mod process;
+pub mod settings;
 pub mod tags;
 mod value;
 
 pub use level::Level;
 pub use process::{ProcessContext, ProcessedEvent, process_event};
+pub use settings::ProjectSettings;

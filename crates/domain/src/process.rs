@@ -10,6 +10,7 @@ use crate::Level;
 use crate::grouping::{Grouping, group_event};
 use crate::metadata::{EventMetadata, derive_metadata};
 use crate::normalize::{NormalizeContext, normalize_event};
+use crate::settings::ProjectSettings;
 
 /// What the worker knows about an event besides its payload.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct ProcessContext<'a> {
     pub sent_at: Option<f64>,
     /// The client address, for `{{auto}}` user IPs.
     pub client_ip: Option<&'a str>,
+    /// The project's processing settings.
+    pub settings: &'a ProjectSettings,
 }
 
 /// A normalized, grouped event, ready to be stored.
@@ -253,6 +256,7 @@ mod tests {
             received_ms: 1_795_565_800_000,
             sent_at: None,
             client_ip: None,
+            settings: &ProjectSettings::default(),
         };
         let event = process_event(payload, &ctx).unwrap();
         assert_eq!(event.timestamp_ms, 1_795_565_767_500);
@@ -282,6 +286,7 @@ mod tests {
             received_ms: 1_795_565_800_000,
             sent_at: None,
             client_ip: None,
+            settings: &ProjectSettings::default(),
         };
         let event = process_event(payload, &ctx).unwrap();
         let stored: Value = serde_json::from_slice(&event.payload).unwrap();

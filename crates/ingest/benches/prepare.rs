@@ -98,11 +98,13 @@ fn main() {
     let limit = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5000);
     let (events, expected_groups) = load(path, limit);
     let n = events.len();
+    let settings = errhound_domain::ProjectSettings::default();
     let ctx = |i: usize| ProcessContext {
         event_id: "8d318f70125849e29dcf2afa581ef54f",
         received_ms: 1_767_225_600_000 + i as i64,
         sent_at: None,
         client_ip: Some("127.0.0.1"),
+        settings: &settings,
     };
     let processed: Vec<_> = events
         .iter()

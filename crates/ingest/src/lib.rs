@@ -22,9 +22,11 @@
 
 mod dictionaries;
 mod pipeline;
+mod settings;
 
 pub use dictionaries::DictionaryTrainer;
 pub use pipeline::{Pipeline, PipelineOptions, prepare_event};
+pub use settings::SettingsCache;
 
 /// Metric names, with what they count.
 pub mod metrics_names {

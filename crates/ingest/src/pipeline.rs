@@ -1,9 +1,10 @@
 //! The two-stage worker: prepare (CPU) and write (database), connected by a one-batch channel.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use errhound_domain::{ProcessContext, process_event};
+use errhound_domain::{ProcessContext, ProjectSettings, process_event};
 use errhound_queue::{Claimed, IngestQueue, QueuedEvent, Receipt};
 use errhound_store::ingest::{BatchOutcome, NewEvent, write_batch};
 use errhound_store::payload::{self, PayloadDictionaries};
@@ -13,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::dictionaries::DictionaryTrainer;
 use crate::metrics_names as m;
+use crate::settings::SettingsCache;
 
 /// Worker tuning.
 #[derive(Debug, Clone)]
@@ -90,6 +92,7 @@ async fn prepare_loop<Q: IngestQueue>(
     batches: mpsc::Sender<Prepared>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let settings = SettingsCache::new(db.clone());
     let mut busy = false;
     while !*stopped.borrow() {
         let started = Instant::now();
@@ -126,7 +129,22 @@ async fn prepare_loop<Q: IngestQueue>(
                 }
             }
         }
-        let prepared = match prepare(claimed, options.threads, &trainer).await {
+        let project_ids: Vec<i64> = claimed
+            .iter()
+            .filter_map(|c| c.event.as_ref().ok().map(|e| e.project_id))
+            .collect();
+        // The events stay claimed in memory until their projects' settings are read: processing
+        // them with the wrong rules would group them wrongly for good.
+        let project_settings = loop {
+            match settings.load(project_ids.iter().copied()).await {
+                Ok(loaded) => break Arc::new(loaded),
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot read project settings; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        };
+        let prepared = match prepare(claimed, options.threads, &trainer, &project_settings).await {
             Ok(prepared) => prepared,
             Err(error) => {
                 // A panic in processing code: the claimed events stay in the queue and are
@@ -150,6 +168,7 @@ async fn prepare(
     claimed: Vec<Claimed>,
     threads: usize,
     trainer: &DictionaryTrainer,
+    settings: &Arc<HashMap<i64, Arc<ProjectSettings>>>,
 ) -> Result<Prepared, tokio::task::JoinError> {
     let receipts: Vec<Receipt> = claimed.iter().map(|c| c.receipt).collect();
     let chunk_size = claimed.len().div_ceil(threads.max(1)).max(1);
@@ -163,10 +182,11 @@ async fn prepare(
         .into_iter()
         .map(|chunk| {
             let trainer = trainer.clone();
+            let settings = settings.clone();
             tokio::task::spawn_blocking(move || {
                 chunk
                     .iter()
-                    .filter_map(|c| prepare_claimed(c, &trainer))
+                    .filter_map(|c| prepare_claimed(c, &trainer, &settings))
                     .collect::<Vec<_>>()
             })
         })
@@ -178,7 +198,11 @@ async fn prepare(
     Ok(Prepared { events, receipts })
 }
 
-fn prepare_claimed(claimed: &Claimed, trainer: &DictionaryTrainer) -> Option<NewEvent> {
+fn prepare_claimed(
+    claimed: &Claimed,
+    trainer: &DictionaryTrainer,
+    settings: &HashMap<i64, Arc<ProjectSettings>>,
+) -> Option<NewEvent> {
     let event = match &claimed.event {
         Ok(event) => event,
         Err(error) => {
@@ -187,7 +211,11 @@ fn prepare_claimed(claimed: &Claimed, trainer: &DictionaryTrainer) -> Option<New
             return None;
         }
     };
-    match prepare_event(event, trainer) {
+    let default_settings = ProjectSettings::default();
+    let project_settings = settings
+        .get(&event.project_id)
+        .map_or(&default_settings, |s| s.as_ref());
+    match prepare_event(event, trainer, project_settings) {
         Ok(new) => Some(new),
         Err(error) => {
             tracing::error!(error = %error, event.id = %event.event_id, project.id = event.project_id, "dropping event that cannot be processed");
@@ -201,6 +229,7 @@ fn prepare_claimed(claimed: &Claimed, trainer: &DictionaryTrainer) -> Option<New
 pub fn prepare_event(
     event: &QueuedEvent,
     trainer: &DictionaryTrainer,
+    settings: &ProjectSettings,
 ) -> Result<NewEvent, errhound_domain::process::InvalidPayload> {
     let processed = process_event(
         &event.payload,
@@ -209,6 +238,7 @@ pub fn prepare_event(
             received_ms: event.received_ms,
             sent_at: event.sent_at,
             client_ip: event.client_ip.as_deref(),
+            settings,
         },
     )?;
     let dictionary = trainer.dictionaries().for_project(event.project_id);

@@ -15,6 +15,7 @@ mod error;
 pub mod events;
 pub mod ingest;
 pub mod issues;
+pub mod options;
 pub mod orgs;
 pub mod payload;
 pub mod projects;

@@ -192,3 +192,24 @@ async fn filters_sorts_and_pages_issues() {
         assert_eq!(hours.iter().map(|h| h.count).sum::<i64>(), 30);
     }
 }
+
+#[tokio::test]
+async fn project_options_round_trip() {
+    use errhound_store::options;
+    for t in engines().await {
+        let p = setup(&t.db).await.project_id;
+        let mut conn = t.db.write().await.unwrap();
+        let mut c = conn.conn();
+        options::set(&mut c, p, "b", "2", 1).await.unwrap();
+        options::set(&mut c, p, "a", "\"x\"", 1).await.unwrap();
+        options::set(&mut c, p, "b", "3", 2).await.unwrap();
+        let all = options::list(&mut c, p).await.unwrap();
+        let pairs: Vec<(&str, &str)> = all
+            .iter()
+            .map(|o| (o.key.as_str(), o.value.as_str()))
+            .collect();
+        assert_eq!(pairs, vec![("a", "\"x\""), ("b", "3")], "{}", t.engine);
+        options::remove(&mut c, p, "a").await.unwrap();
+        assert_eq!(options::list(&mut c, p).await.unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,102 @@
+//! Per-project processing settings: which grouping algorithm, which server-side rules, what to
+//! scrub. Stored per project (`project_options`, key -> JSON text), read by the ingest worker
+//! for every batch.
+//!
+//! Each part is owned by the module that applies it; this struct only gathers them, with
+//! defaults that describe a new project.
+
+use serde::{Deserialize, Serialize};
+
+use crate::grouping::CONFIG_ID;
+
+/// Option key of a grouping config transition ([`SecondaryGrouping`]).
+pub const SECONDARY_GROUPING_KEY: &str = "grouping.secondary";
+
+/// Everything project-specific the pipeline applies to an event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectSettings {
+    /// Grouping: algorithm version and the project's rules.
+    pub grouping: GroupingSettings,
+}
+
+/// Grouping settings of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GroupingSettings {
+    /// The grouping config new events are hashed with (e.g. `errhound:2026-11`).
+    pub config: String,
+    /// The previous config during a transition: its hashes still find existing issues.
+    pub secondary: Option<SecondaryGrouping>,
+}
+
+impl Default for GroupingSettings {
+    fn default() -> Self {
+        GroupingSettings {
+            config: CONFIG_ID.to_owned(),
+            secondary: None,
+        }
+    }
+}
+
+/// A grouping config kept alive after a project switched to a newer one, until `expires_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondaryGrouping {
+    /// The previous config id.
+    pub config: String,
+    /// When the transition ends, epoch ms.
+    pub expires_ms: i64,
+}
+
+impl ProjectSettings {
+    /// Builds a project's settings from its grouping config and its stored options (`key`, JSON
+    /// text). Options that do not parse are skipped and reported, so one bad value cannot stop
+    /// a project's events from being processed.
+    pub fn from_options(
+        grouping_config: &str,
+        options: &[(String, String)],
+    ) -> (ProjectSettings, Vec<String>) {
+        let mut settings = ProjectSettings::default();
+        settings.grouping.config = grouping_config.to_owned();
+        let mut warnings = Vec::new();
+        for (key, value) in options {
+            if key == SECONDARY_GROUPING_KEY {
+                match serde_json::from_str::<SecondaryGrouping>(value) {
+                    Ok(secondary) => settings.grouping.secondary = Some(secondary),
+                    Err(error) => warnings.push(format!("{key}: {error}")),
+                }
+            }
+        }
+        (settings, warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_fill_settings_and_bad_ones_are_reported() {
+        let (settings, warnings) = ProjectSettings::from_options(
+            "errhound:2026-11",
+            &[(
+                SECONDARY_GROUPING_KEY.to_owned(),
+                r#"{"config":"errhound:2026-01","expires_ms":5}"#.to_owned(),
+            )],
+        );
+        assert!(warnings.is_empty());
+        assert_eq!(
+            settings.grouping.secondary,
+            Some(SecondaryGrouping {
+                config: "errhound:2026-01".into(),
+                expires_ms: 5
+            })
+        );
+        let (settings, warnings) = ProjectSettings::from_options(
+            "errhound:2026-11",
+            &[(SECONDARY_GROUPING_KEY.to_owned(), "nonsense".to_owned())],
+        );
+        assert_eq!(settings.grouping.secondary, None);
+        assert_eq!(warnings.len(), 1);
+    }
+}
