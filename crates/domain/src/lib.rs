@@ -9,6 +9,7 @@ pub mod level;
 pub mod metadata;
 pub mod normalize;
 pub mod process;
+pub mod scrub;
 pub mod settings;
 pub mod tags;
 mod value;

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::Level;
-use crate::grouping::{Grouping, group_event};
+use crate::grouping::{Grouping, group_event_with};
 use crate::metadata::{EventMetadata, derive_metadata};
 use crate::normalize::{NormalizeContext, normalize_event};
 use crate::settings::ProjectSettings;
@@ -184,8 +184,8 @@ pub fn process_event(
             client_ip: ctx.client_ip,
         },
     );
-    crate::frames::apply_builtin_rules(&mut event);
-    let grouping = group_event(&event);
+    crate::scrub::scrub_event(&mut event, &ctx.settings.scrubbing);
+    let grouping = group_event_with(&mut event, &ctx.settings.grouping, ctx.received_ms);
     let display = derive_metadata(&event);
 
     let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);

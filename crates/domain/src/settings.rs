@@ -8,26 +8,49 @@
 use serde::{Deserialize, Serialize};
 
 use crate::grouping::CONFIG_ID;
+use crate::grouping::enhancements::Enhancements;
+use crate::grouping::rules::FingerprintingRules;
+use crate::scrub::ScrubbingConfig;
 
 /// Option key of a grouping config transition ([`SecondaryGrouping`]).
 pub const SECONDARY_GROUPING_KEY: &str = "grouping.secondary";
+/// Option key of the fingerprinting rules (a JSON string holding the rule text).
+pub const FINGERPRINTING_RULES_KEY: &str = "grouping.fingerprinting_rules";
+/// Option key of the stack trace rules (a JSON string holding the rule text).
+pub const ENHANCEMENTS_KEY: &str = "grouping.enhancements";
+/// Option key of the scrubbing settings (a JSON object, [`ScrubbingConfig`]).
+pub const SCRUBBING_KEY: &str = "scrubbing";
+
+/// A rule text that does not parse: the 1-based line and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct RuleError {
+    /// 1-based line number in the rule text.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
 
 /// Everything project-specific the pipeline applies to an event.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProjectSettings {
     /// Grouping: algorithm version and the project's rules.
     pub grouping: GroupingSettings,
+    /// What is scrubbed before storage.
+    pub scrubbing: ScrubbingConfig,
 }
 
 /// Grouping settings of a project.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroupingSettings {
     /// The grouping config new events are hashed with (e.g. `errhound:2026-11`).
     pub config: String,
     /// The previous config during a transition: its hashes still find existing issues.
     pub secondary: Option<SecondaryGrouping>,
+    /// Server-side fingerprinting rules.
+    pub fingerprinting: FingerprintingRules,
+    /// Stack trace rules.
+    pub enhancements: Enhancements,
 }
 
 impl Default for GroupingSettings {
@@ -35,6 +58,8 @@ impl Default for GroupingSettings {
         GroupingSettings {
             config: CONFIG_ID.to_owned(),
             secondary: None,
+            fingerprinting: FingerprintingRules::default(),
+            enhancements: Enhancements::default(),
         }
     }
 }
@@ -59,12 +84,30 @@ impl ProjectSettings {
         let mut settings = ProjectSettings::default();
         settings.grouping.config = grouping_config.to_owned();
         let mut warnings = Vec::new();
+        let rule_text =
+            |value: &str| serde_json::from_str::<String>(value).map_err(|e| e.to_string());
         for (key, value) in options {
-            if key == SECONDARY_GROUPING_KEY {
-                match serde_json::from_str::<SecondaryGrouping>(value) {
-                    Ok(secondary) => settings.grouping.secondary = Some(secondary),
-                    Err(error) => warnings.push(format!("{key}: {error}")),
-                }
+            let result = match key.as_str() {
+                SECONDARY_GROUPING_KEY => serde_json::from_str::<SecondaryGrouping>(value)
+                    .map(|secondary| settings.grouping.secondary = Some(secondary))
+                    .map_err(|e| e.to_string()),
+                FINGERPRINTING_RULES_KEY => rule_text(value).and_then(|text| {
+                    FingerprintingRules::parse(&text)
+                        .map(|rules| settings.grouping.fingerprinting = rules)
+                        .map_err(|e| e.to_string())
+                }),
+                ENHANCEMENTS_KEY => rule_text(value).and_then(|text| {
+                    Enhancements::parse(&text)
+                        .map(|rules| settings.grouping.enhancements = rules)
+                        .map_err(|e| e.to_string())
+                }),
+                SCRUBBING_KEY => serde_json::from_str::<ScrubbingConfig>(value)
+                    .map(|config| settings.scrubbing = config)
+                    .map_err(|e| e.to_string()),
+                _ => Ok(()),
+            };
+            if let Err(error) = result {
+                warnings.push(format!("{key}: {error}"));
             }
         }
         (settings, warnings)

@@ -251,6 +251,7 @@ pub fn prepare_event(
         timestamp_ms: processed.timestamp_ms,
         received_ms: processed.received_ms,
         hashes: processed.grouping.hashes,
+        secondary_hashes: processed.grouping.secondary_hashes,
         level: processed.level.as_str().to_owned(),
         event_type: processed.display.event_type.to_owned(),
         title: processed.display.title,

@@ -58,6 +58,9 @@ pub struct NewEvent {
     pub received_ms: i64,
     /// Grouping hashes in precedence order (never empty).
     pub hashes: Vec<String>,
+    /// Hashes of the previous grouping config during a transition: they find existing issues
+    /// but are never attached to new ones.
+    pub secondary_hashes: Vec<String>,
     /// `error`, `warning`, ...
     pub level: String,
     /// `error` or `default`.
@@ -199,7 +202,12 @@ async fn lookup_hashes(
 ) -> Result<HashMap<String, i64>, StoreError> {
     let mut hashes: Vec<&str> = events
         .iter()
-        .flat_map(|e| e.hashes.iter().map(String::as_str))
+        .flat_map(|e| {
+            e.hashes
+                .iter()
+                .chain(&e.secondary_hashes)
+                .map(String::as_str)
+        })
         .collect();
     hashes.sort_unstable();
     hashes.dedup();
@@ -231,9 +239,9 @@ struct Assignment {
     new_groups: Vec<usize>,
 }
 
-/// An event joins the issue of its first known hash (in precedence order). Events without a
-/// known hash open a new issue, shared with every other such event of the batch that has a hash
-/// in common with it.
+/// An event joins the issue of its first known hash (in precedence order), else of its first
+/// known secondary hash (a grouping config transition). Events without a known hash open a new
+/// issue, shared with every other such event of the batch that has a hash in common with it.
 fn assign_issues(events: &[NewEvent], known: &HashMap<String, i64>) -> Assignment {
     let mut pending: HashMap<&str, usize> = HashMap::new();
     let mut new_groups = Vec::new();
@@ -241,7 +249,12 @@ fn assign_issues(events: &[NewEvent], known: &HashMap<String, i64>) -> Assignmen
         .iter()
         .enumerate()
         .map(|(index, event)| {
-            if let Some(&issue) = event.hashes.iter().find_map(|h| known.get(h)) {
+            let known_issue = event
+                .hashes
+                .iter()
+                .chain(&event.secondary_hashes)
+                .find_map(|h| known.get(h));
+            if let Some(&issue) = known_issue {
                 return Target::Existing(issue);
             }
             let group = match event.hashes.iter().find_map(|h| pending.get(h.as_str())) {
@@ -760,6 +773,7 @@ mod tests {
             timestamp_ms: 0,
             received_ms: 0,
             hashes: hashes.iter().map(|h| (*h).to_owned()).collect(),
+            secondary_hashes: vec![],
             level: "error".into(),
             event_type: "error".into(),
             title: String::new(),
@@ -781,6 +795,22 @@ mod tests {
         let flat: Vec<usize> = chunks.concat();
         assert_eq!(flat, items);
         assert_eq!(shaped::<usize>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn secondary_hashes_find_existing_issues_only() {
+        let known: HashMap<String, i64> = [("old".to_owned(), 9)].into_iter().collect();
+        let mut moved = event("1", &["new-a"]);
+        moved.secondary_hashes = vec!["old".into()];
+        let mut fresh = event("2", &["new-b"]);
+        fresh.secondary_hashes = vec!["old-unknown".into()];
+        let assignment = assign_issues(&[moved, fresh], &known);
+        let targets: Vec<String> = assignment
+            .per_event
+            .iter()
+            .map(|t| format!("{t:?}"))
+            .collect();
+        assert_eq!(targets, vec!["Existing(9)", "New(0)"]);
     }
 
     #[test]

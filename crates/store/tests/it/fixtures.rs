@@ -33,6 +33,7 @@ pub fn event(project_id: i64, n: u32, hashes: &[&str], timestamp_ms: i64) -> New
         timestamp_ms,
         received_ms: timestamp_ms,
         hashes: hashes.iter().map(|h| (*h).to_owned()).collect(),
+        secondary_hashes: vec![],
         level: "error".into(),
         event_type: "error".into(),
         title: format!("KeyError: {n}"),
