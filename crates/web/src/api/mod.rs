@@ -10,8 +10,10 @@ mod issues;
 mod orgs;
 pub mod pagination;
 mod params;
+mod projects;
 pub mod search;
 pub mod views;
+mod workflow;
 
 use axum::Router;
 use axum::routing::{MethodRouter, get};
