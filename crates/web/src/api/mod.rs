@@ -79,5 +79,5 @@ pub fn routes() -> Router<AppState> {
         "/issues/{issue}/events/{event}/",
         get(events::issue_event),
     );
-    r
+    r.merge(projects::routes()).merge(workflow::routes())
 }
