@@ -21,6 +21,31 @@ pub const ENHANCEMENTS_KEY: &str = "grouping.enhancements";
 /// Option key of the scrubbing settings (a JSON object, [`ScrubbingConfig`]).
 pub const SCRUBBING_KEY: &str = "scrubbing";
 
+/// A grouping config this version can compute, as `GET /api/0/grouping-configs/` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupingConfigInfo {
+    /// The config id, e.g. `errhound:2026-11`.
+    pub id: &'static str,
+    /// Whether new projects get it.
+    pub latest: bool,
+    /// What changed compared to the previous config.
+    pub changelog: &'static str,
+}
+
+/// Every grouping config this version can compute, oldest first.
+pub fn grouping_configs() -> Vec<GroupingConfigInfo> {
+    vec![GroupingConfigInfo {
+        id: CONFIG_ID,
+        latest: true,
+        changelog: "The first grouping algorithm of Errhound, after Sentry's newstyle:2023-01-11.",
+    }]
+}
+
+/// Whether `id` names a grouping config this version can compute.
+pub fn is_known_grouping_config(id: &str) -> bool {
+    grouping_configs().iter().any(|c| c.id == id)
+}
+
 /// A rule text that does not parse: the 1-based line and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]

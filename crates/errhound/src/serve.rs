@@ -52,7 +52,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
 
     let public_url = config.public_url();
-    let state = AppState::new(db.clone(), spool, dictionaries, config, Some(metrics));
+    let settings = pipeline.settings().clone();
+    let state = AppState::new(db.clone(), spool, dictionaries, config, Some(metrics))
+        .with_settings_hook(Arc::new(move |project_id| settings.invalidate(project_id)));
     let app =
         errhound_web::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

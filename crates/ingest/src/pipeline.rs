@@ -31,6 +31,7 @@ pub struct PipelineOptions {
 pub struct Pipeline {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    settings: SettingsCache,
 }
 
 struct Prepared {
@@ -60,9 +61,11 @@ impl Pipeline {
         let (stop, stopped) = watch::channel(false);
         let (batches, incoming) = mpsc::channel::<Prepared>(1);
         let trainer = DictionaryTrainer::new(dictionaries);
+        let settings = SettingsCache::new(db.clone());
         let prepare = tokio::spawn(prepare_loop(
             queue.clone(),
             db.clone(),
+            settings.clone(),
             trainer,
             options,
             batches,
@@ -72,7 +75,13 @@ impl Pipeline {
         Pipeline {
             stop,
             tasks: vec![prepare, write],
+            settings,
         }
+    }
+
+    /// The project settings the pipeline applies; invalidate an entry after changing it.
+    pub fn settings(&self) -> &SettingsCache {
+        &self.settings
     }
 
     /// Stops claiming new events and waits for the batches in flight to be written.
@@ -87,12 +96,12 @@ impl Pipeline {
 async fn prepare_loop<Q: IngestQueue>(
     queue: Q,
     db: Db,
+    settings: SettingsCache,
     trainer: DictionaryTrainer,
     options: PipelineOptions,
     batches: mpsc::Sender<Prepared>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let settings = SettingsCache::new(db.clone());
     let mut busy = false;
     while !*stopped.borrow() {
         let started = Instant::now();

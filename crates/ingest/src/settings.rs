@@ -63,6 +63,15 @@ impl SettingsCache {
         Ok(out)
     }
 
+    /// Forgets a project's cached settings, so the next batch reads what was just saved.
+    /// (Other servers sharing the database pick a change up within the TTL.)
+    pub fn invalidate(&self, project_id: i64) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&project_id);
+    }
+
     async fn read(&self, project_id: i64) -> Result<ProjectSettings, StoreError> {
         // The ingest path reads from the primary: a replica could serve old rules.
         let mut conn = self.db.write().await?;

@@ -105,6 +105,47 @@ pub async fn list_for_org(
     .await?)
 }
 
+/// The editable fields of a project.
+#[derive(Debug, Clone)]
+pub struct ProjectChanges<'a> {
+    /// Display name.
+    pub name: &'a str,
+    /// URL name.
+    pub slug: &'a str,
+    /// Platform hint.
+    pub platform: Option<&'a str>,
+    /// Grouping algorithm for new events.
+    pub grouping_config: &'a str,
+}
+
+/// Saves a project's editable fields. A slug already used in the organization is
+/// [`StoreError::AlreadyExists`].
+pub async fn update(
+    conn: &mut Conn<'_>,
+    id: i64,
+    changes: &ProjectChanges<'_>,
+) -> Result<(), StoreError> {
+    Query::new(
+        "UPDATE projects SET name = $1, slug = $2, platform = $3, grouping_config = $4 WHERE id = $5",
+    )
+    .bind(changes.name)
+    .bind(changes.slug)
+    .bind(changes.platform)
+    .bind(changes.grouping_config)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map_err(|e| {
+        let e = StoreError::from(e);
+        if e.is_unique_violation() {
+            StoreError::AlreadyExists("project")
+        } else {
+            e
+        }
+    })?;
+    Ok(())
+}
+
 /// Events processed for a project (a cheap monotonic counter, e.g. for benchmarks).
 pub async fn events_processed(conn: &mut Conn<'_>, project_id: i64) -> Result<i64, StoreError> {
     let row: Option<Int> =

@@ -152,17 +152,42 @@ impl TestServer {
     }
 
     fn create_token(&self) -> String {
-        let output = self
-            .command(&["token", "create", "--email", ADMIN_EMAIL])
-            .output()
-            .expect("errhound token create runs");
-        assert!(output.status.success(), "token create failed: {output:?}");
-        String::from_utf8_lossy(&output.stdout)
+        self.create_token_for(ADMIN_EMAIL)
+    }
+
+    /// Runs an `errhound` command against this server's data directory; returns its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = self.command(args).output().expect("errhound runs");
+        assert!(
+            output.status.success(),
+            "errhound {args:?} failed: {output:?}"
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// A new API token for the user with `email`.
+    pub fn create_token_for(&self, email: &str) -> String {
+        self.cli(&["token", "create", "--email", email])
             .lines()
             .last()
             .expect("a token line")
             .trim()
             .to_owned()
+    }
+
+    /// Creates a member of the `errhound` organization and returns an API token for them.
+    pub fn create_member(&self, email: &str) -> String {
+        self.cli(&[
+            "user",
+            "create",
+            "--email",
+            email,
+            "--password",
+            "member-password-1",
+            "--organization",
+            "errhound",
+        ]);
+        self.create_token_for(email)
     }
 
     /// The process id.
@@ -215,6 +240,34 @@ impl TestServer {
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// `{method} /api/0/{path}` with a JSON body and `token` (the admin's when `None`); returns
+    /// status and JSON body.
+    pub async fn api_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let url = format!("{}/api/0/{}", self.base_url, path.trim_start_matches('/'));
+        let response = self
+            .client
+            .request(method, url)
+            .bearer_auth(token.unwrap_or(&self.token))
+            .json(body)
+            .send()
+            .await
+            .expect("API request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// `PUT /api/0/{path}` with the admin token.
+    pub async fn api_put(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.api_send(reqwest::Method::PUT, path, body, None).await
     }
 
     /// The envelope endpoint URL.

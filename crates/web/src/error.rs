@@ -22,6 +22,9 @@ pub struct ApiError {
     pub detail: String,
     /// Extra headers (`WWW-Authenticate`, `Retry-After`, ...).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// The request field at fault, for a validation error: rendered as well in the
+    /// `{"field": ["message"]}` shape Sentry's (Django REST Framework's) validation errors use.
+    pub field: Option<&'static str>,
 }
 
 impl ApiError {
@@ -31,7 +34,15 @@ impl ApiError {
             status,
             detail: detail.into(),
             headers: Vec::new(),
+            field: None,
         }
+    }
+
+    /// 400 for an invalid request field.
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> ApiError {
+        let mut error = ApiError::bad_request(message);
+        error.field = Some(field);
+        error
     }
 
     /// 400 Bad Request.
@@ -76,11 +87,11 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(serde_json::json!({ "detail": self.detail })),
-        )
-            .into_response();
+        let mut body = serde_json::json!({ "detail": self.detail });
+        if let Some(field) = self.field {
+            body[field] = serde_json::json!([self.detail]);
+        }
+        let mut response = (self.status, Json(body)).into_response();
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }

@@ -64,6 +64,45 @@ elif scenario == "message":
         scope.set_user({"id": "42", "email": "jane@example.org"})
         report("message", sentry_sdk.capture_message("Payment 1234 failed for order 99", level="warning"))
         report("message", sentry_sdk.capture_message("Payment 5678 failed for order 100", level="warning"))
+elif scenario == "moved":
+    # The same code deployed twice, the second time with lines added above the failing function
+    # and from another directory, as a redeploy of a new release would be.
+    import importlib.util
+    import os
+    import tempfile
+
+    body = (
+        "def apply_discount(order):\n"
+        "    rate = order['discount']\n"
+        "    return order['total'] / rate\n"
+    )
+    for deploy, header in (("v1", ""), ("v2", "import math\n\n\n# Discounts, see PRICING.md\n\n")):
+        directory = tempfile.mkdtemp(prefix="release-" + deploy + "-")
+        path = os.path.join(directory, "pricing.py")
+        with open(path, "w") as source:
+            source.write(header + body)
+        spec = importlib.util.spec_from_file_location("pricing", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        try:
+            module.apply_discount({"total": 10, "discount": 0})
+        except ZeroDivisionError:
+            report("moved-" + deploy, sentry_sdk.capture_exception())
+elif scenario == "rule":
+    # The same exception type from two different sites: two issues by default, one under the
+    # fingerprint rule `error.type:ZeroDivisionError -> ...`.
+    def split_bill(total, people):
+        return total / people
+
+    for func in (charge_card, lambda amount: split_bill(amount, 0)):
+        try:
+            func(7)
+        except ZeroDivisionError:
+            report("zero", sentry_sdk.capture_exception())
+    try:
+        load_inventory("sku-404")
+    except KeyError:
+        report("other", sentry_sdk.capture_exception())
 else:
     raise SystemExit("unknown scenario " + scenario)
 

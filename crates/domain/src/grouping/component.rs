@@ -1,5 +1,7 @@
 //! The grouping component tree: what went into a hash, and why the rest did not.
 
+use std::borrow::Cow;
+
 use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
@@ -11,7 +13,7 @@ pub struct Component {
     /// Whether the node's values go into the hash.
     pub contributes: bool,
     /// Why the node does or does not contribute, for the grouping explanation.
-    pub hint: Option<String>,
+    pub hint: Option<Cow<'static, str>>,
     /// Leaf strings and child components, in hashing order.
     pub values: Vec<Node>,
 }
@@ -48,13 +50,13 @@ impl Component {
     }
 
     /// Marks the component (not its children) as not contributing, with the reason.
-    pub fn exclude(&mut self, hint: impl Into<String>) {
+    pub fn exclude(&mut self, hint: impl Into<Cow<'static, str>>) {
         self.contributes = false;
         self.hint = Some(hint.into());
     }
 
     /// Sets a hint without changing whether the component contributes.
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Component {
+    pub fn with_hint(mut self, hint: impl Into<Cow<'static, str>>) -> Component {
         self.hint = Some(hint.into());
         self
     }

@@ -1,4 +1,5 @@
-//! Message parameter stripping (Sentry's `normalize_message_for_grouping`).
+//! Message parameter stripping of the frozen `errhound:2026-11` config (Sentry's older
+//! `normalize_message_for_grouping`); `errhound:2026-11-25` uses [`super::parameterization`].
 //!
 //! Keeps the first two non-empty lines, then replaces variable parts with placeholders in one
 //! left-to-right pass over a single alternation, first alternative wins, in Sentry's order:

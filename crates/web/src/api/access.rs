@@ -138,3 +138,22 @@ pub async fn issue(
     }
     Ok((org, project, issue))
 }
+
+/// Whether the caller may change the organization's settings and projects: a superuser or a
+/// member with the `admin`, `manager` or `owner` role (Sentry's `project:write`).
+pub async fn require_admin(
+    state: &AppState,
+    user: &User,
+    org: &Organization,
+) -> Result<(), ApiError> {
+    if user.is_superuser {
+        return Ok(());
+    }
+    let mut conn = state.db.read().await?;
+    let role = orgs::member_role(&mut conn.conn(), org.id, user.id).await?;
+    if matches!(role.as_deref(), Some("admin" | "manager" | "owner")) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
