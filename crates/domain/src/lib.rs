@@ -12,6 +12,7 @@ pub mod process;
 pub mod scrub;
 pub mod settings;
 pub mod tags;
+pub mod trim;
 mod value;
 
 pub use level::Level;

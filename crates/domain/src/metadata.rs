@@ -1,7 +1,8 @@
 //! What an issue is called: title, culprit and metadata, derived from a normalized event the way
-//! Sentry's event types do (`ErrorEvent`, `DefaultEvent`, `get_culprit`).
+//! Sentry's event types do (`ErrorEvent`, `DefaultEvent`, `CspEvent`, `get_culprit`), with the
+//! CSP message and culprit rules Relay uses when it turns a report into an event.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::grouping::crash_frame;
 use crate::value::{get_str, truncate_chars, values};
@@ -13,22 +14,50 @@ const MAX_TITLE_VALUE_CHARS: usize = 100;
 /// Longest metadata value, in characters.
 const MAX_METADATA_VALUE_CHARS: usize = 1024;
 
+/// Top-level event field holding a title set by server-side fingerprinting rules (Sentry's
+/// `title` attribute of a matching rule). When it is a non-empty string, it is the event's title
+/// and `metadata.title`, whatever the event type (Sentry's `BaseEvent.get_metadata` keeps a
+/// custom title over the computed one). Normalization removes it from SDK payloads: only the
+/// server sets it, after normalization and before [`derive_metadata`].
+pub const CUSTOM_TITLE_FIELD: &str = "_custom_title";
+
 /// Display fields of an event and of the issue it opens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventMetadata {
-    /// `error` (has an exception) or `default`.
+    /// `error` (has an exception), `csp` (a CSP report) or `default`.
     pub event_type: &'static str,
-    /// `KeyError: 'sku-123'`, or the message's first line.
+    /// `KeyError: 'sku-123'`, the message's first line, or `Blocked 'script' from 'evil.example'`.
     pub title: String,
-    /// Where it happened: `shopapp.orders in lookup`, the transaction, or the URL.
+    /// Where it happened: `shopapp.orders in lookup`, the transaction, the URL, or the violated
+    /// CSP directive.
     pub culprit: String,
-    /// Sentry's metadata object (`type`, `value`, `filename`, `function` or `title`).
+    /// Sentry's metadata object (`type`, `value`, `filename`, `function`; `title`; or
+    /// `directive`, `uri`, `message`).
     pub metadata: Value,
 }
 
 /// Derives the display fields of a normalized event.
 pub fn derive_metadata(event: &Value) -> EventMetadata {
+    let mut derived = derive_computed(event);
+    if let Some(title) = get_str(event, &[CUSTOM_TITLE_FIELD]) {
+        let title = title.trim();
+        if !title.is_empty() {
+            derived.title = title.to_owned();
+            if let Value::Object(metadata) = &mut derived.metadata {
+                metadata.insert("title".to_owned(), Value::from(title));
+            }
+        }
+    }
+    derived
+}
+
+fn derive_computed(event: &Value) -> EventMetadata {
     let exception = values(event.get("exception")).last();
+    if exception.is_none()
+        && let Some(Value::Object(csp)) = event.get("csp")
+    {
+        return csp_metadata(event, csp);
+    }
     let culprit = culprit(event);
     match exception {
         Some(exception) => {
@@ -96,6 +125,185 @@ pub fn derive_metadata(event: &Value) -> EventMetadata {
             }
         }
     }
+}
+
+/// A CSP report's title (Relay's `get_message`), culprit (`get_culprit`) and Sentry's
+/// `CspEvent` metadata (`directive`, `uri`, `message`). The report may use the stored snake_case
+/// field names or the browser's kebab-case ones.
+fn csp_metadata(event: &Value, csp: &Map<String, Value>) -> EventMetadata {
+    let field = |name: &str| {
+        csp.get(name)
+            .or_else(|| csp.get(&name.replace('_', "-")))
+            .and_then(Value::as_str)
+    };
+    let violated = field("violated_directive").unwrap_or("");
+    // Firefox sends no effective directive; the violated one starts with it.
+    let directive = field("effective_directive")
+        .filter(|d| !d.is_empty())
+        .or_else(|| violated.split_ascii_whitespace().next())
+        .unwrap_or("default-src");
+    let blocked = field("blocked_uri").unwrap_or("self");
+    let message = csp_message(directive, blocked, violated);
+    let uri = normalize_csp_uri(blocked);
+    let culprit = match get_str(event, &["culprit"]) {
+        Some(culprit) => culprit.to_owned(),
+        None => csp_culprit(violated, field("document_uri").unwrap_or("")),
+    };
+    EventMetadata {
+        event_type: "csp",
+        metadata: json!({ "directive": directive, "uri": uri, "message": message }),
+        title: message,
+        culprit: truncate_chars(&culprit, MAX_CULPRIT_CHARS).to_owned(),
+    }
+}
+
+fn is_local_uri(uri: &str) -> bool {
+    matches!(uri, "" | "self" | "'self'")
+}
+
+/// Relay's CSP messages, per effective directive, for inline (local) and external resources.
+fn csp_message(directive: &str, blocked: &str, violated: &str) -> String {
+    if is_local_uri(blocked) {
+        let text = match directive {
+            "child-src" => "Blocked inline 'child'",
+            "connect-src" => "Blocked inline 'connect'",
+            "font-src" => "Blocked inline 'font'",
+            "img-src" => "Blocked inline 'image'",
+            "manifest-src" => "Blocked inline 'manifest'",
+            "media-src" => "Blocked inline 'media'",
+            "object-src" => "Blocked inline 'object'",
+            "script-src-attr" => "Blocked unsafe 'script' element",
+            "script-src-elem" => "Blocked inline script attribute",
+            "style-src" => "Blocked inline 'style'",
+            "style-src-elem" => "Blocked 'style' or 'link' element",
+            "style-src-attr" => "Blocked style attribute",
+            "script-src" if violated.contains("'unsafe-inline'") => {
+                "Blocked unsafe inline 'script'"
+            }
+            "script-src" if violated.contains("'unsafe-eval'") => "Blocked unsafe eval() 'script'",
+            "script-src" => "Blocked unsafe (eval() or inline) 'script'",
+            other => return format!("Blocked inline '{other}'"),
+        };
+        return text.to_owned();
+    }
+    let uri = normalize_csp_uri(blocked);
+    match directive {
+        "child-src" => format!("Blocked 'child' from '{uri}'"),
+        "connect-src" => format!("Blocked 'connect' from '{uri}'"),
+        "font-src" => format!("Blocked 'font' from '{uri}'"),
+        "form-action" => format!("Blocked 'form' action to '{uri}'"),
+        "img-src" => format!("Blocked 'image' from '{uri}'"),
+        "manifest-src" => format!("Blocked 'manifest' from '{uri}'"),
+        "media-src" => format!("Blocked 'media' from '{uri}'"),
+        "object-src" => format!("Blocked 'object' from '{uri}'"),
+        "script-src" | "script-src-elem" => format!("Blocked 'script' from '{uri}'"),
+        "script-src-attr" => format!("Blocked inline script attribute from '{uri}'"),
+        "style-src" | "style-src-elem" => format!("Blocked 'style' from '{uri}'"),
+        "style-src-attr" => format!("Blocked style attribute from '{uri}'"),
+        other => format!("Blocked '{other}' from '{uri}'"),
+    }
+}
+
+/// Python's `urlunsplit((scheme, host, "", "", ""))`, which Relay mimics.
+fn unsplit(scheme: &str, host: &str) -> String {
+    const WITH_HOST: &[&str] = &[
+        "ftp", "http", "gopher", "nntp", "telnet", "imap", "wais", "file", "mms", "https", "shttp",
+        "snews", "prospero", "rtsp", "rtspu", "rsync", "svn", "svn+ssh", "sftp", "nfs", "git",
+        "git+ssh", "ws", "wss",
+    ];
+    if !host.is_empty() || WITH_HOST.contains(&scheme) {
+        format!("{scheme}://{host}")
+    } else if !scheme.is_empty() {
+        format!("{scheme}:{host}")
+    } else {
+        String::new()
+    }
+}
+
+/// A blocked URI as Sentry shows it: `'self'` for inline, the host (and a non-default port) for
+/// web URLs, `scheme:` or `scheme://host` for the rest.
+fn normalize_csp_uri(uri: &str) -> String {
+    if is_local_uri(uri) {
+        return "'self'".to_owned();
+    }
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return unsplit(uri, "");
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest
+        .strip_prefix("//")
+        .map(|r| r.split(['/', '?', '#']).next().unwrap_or(""))
+        .unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+            if port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() {
+                (host, Some(port))
+            } else {
+                (host_port, None)
+            }
+        }
+        _ => (host_port, None),
+    };
+    let host = host.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" | "ws" => Some("80"),
+        "https" | "wss" => Some("443"),
+        "ftp" => Some("21"),
+        _ => None,
+    };
+    let port = port.filter(|p| Some(*p) != default_port && !p.is_empty());
+    let base = match scheme.as_str() {
+        "http" | "https" => host,
+        _ => unsplit(&scheme, &host),
+    };
+    match port {
+        Some(port) => format!("{base}:{port}"),
+        None => base,
+    }
+}
+
+/// Relay's CSP culprit: the violated directive with each source normalized against the
+/// document's origin (`'self'` when they match).
+fn csp_culprit(violated: &str, document_uri: &str) -> String {
+    let mut bits = violated.split_ascii_whitespace();
+    let Some(first) = bits.next() else {
+        return String::new();
+    };
+    let document = normalize_csp_uri(document_uri);
+    let document_scheme = document_uri.split(':').next().unwrap_or("");
+    let mut culprit = first.to_owned();
+    for bit in bits {
+        culprit.push(' ');
+        let normalized = match bit {
+            "'none'" | "'self'" | "'unsafe-inline'" | "'unsafe-eval'" => bit.to_owned(),
+            _ if [
+                "data:",
+                "mediastream:",
+                "blob:",
+                "filesystem:",
+                "http:",
+                "https:",
+                "file:",
+            ]
+            .iter()
+            .any(|p| bit.starts_with(p)) =>
+            {
+                if normalize_csp_uri(bit) == document {
+                    "'self'".to_owned()
+                } else {
+                    bit.to_owned()
+                }
+            }
+            _ if bit == document => "'self'".to_owned(),
+            _ => match document_scheme {
+                "http" | "https" => bit.to_owned(),
+                scheme => unsplit(scheme, bit),
+            },
+        };
+        culprit.push_str(&normalized);
+    }
+    culprit
 }
 
 fn truncate_with_ellipsis(text: &str, max_chars: usize) -> String {
@@ -210,5 +418,81 @@ mod tests {
         assert_eq!(derive_metadata(&json!({})).title, "<unlabeled event>");
         let no_value = derive_metadata(&json!({"exception": {"values": [{"type": "Panic"}]}}));
         assert_eq!(no_value.title, "Panic");
+    }
+
+    #[test]
+    fn csp_reports_are_titled_like_sentry() {
+        let event = json!({"type": "csp", "csp": {
+            "effective_directive": "script-src",
+            "blocked_uri": "https://evil.example:443/x.js?token=1",
+            "document_uri": "https://shop.example/cart",
+            "violated_directive": "script-src 'self' https://shop.example cdn.example"
+        }});
+        let meta = derive_metadata(&event);
+        assert_eq!(meta.event_type, "csp");
+        assert_eq!(meta.title, "Blocked 'script' from 'evil.example'");
+        assert_eq!(meta.culprit, "script-src 'self' 'self' cdn.example");
+        assert_eq!(
+            meta.metadata,
+            json!({"directive": "script-src", "uri": "evil.example",
+                   "message": "Blocked 'script' from 'evil.example'"})
+        );
+        let title = |csp: Value| derive_metadata(&json!({ "csp": csp })).title;
+        assert_eq!(
+            title(
+                json!({"effective-directive": "img-src", "blocked-uri": "http://cdn.example:8080/a.png"})
+            ),
+            "Blocked 'image' from 'cdn.example:8080'"
+        );
+        assert_eq!(
+            title(json!({"effective_directive": "style-src", "blocked_uri": ""})),
+            "Blocked inline 'style'"
+        );
+        assert_eq!(
+            title(
+                json!({"effective_directive": "script-src", "blocked_uri": "self",
+                         "violated_directive": "script-src 'unsafe-eval'"})
+            ),
+            "Blocked unsafe eval() 'script'"
+        );
+        assert_eq!(
+            title(
+                json!({"effective_directive": "script-src", "blocked_uri": "data:text/plain;base64,SGk="})
+            ),
+            "Blocked 'script' from 'data:'"
+        );
+        assert_eq!(
+            title(json!({"violated_directive": "frame-src https://x", "blocked_uri": "blob"})),
+            "Blocked 'frame-src' from 'blob:'"
+        );
+        assert_eq!(
+            title(
+                json!({"effective_directive": "form-action", "blocked_uri": "https://pay.example/x"})
+            ),
+            "Blocked 'form' action to 'pay.example'"
+        );
+    }
+
+    #[test]
+    fn a_custom_title_from_server_rules_wins() {
+        let error = json!({"_custom_title": "Payment provider down",
+            "exception": {"values": [{"type": "ConnectionError", "value": "timeout"}]}});
+        let meta = derive_metadata(&error);
+        assert_eq!(meta.title, "Payment provider down");
+        assert_eq!(meta.metadata["title"], "Payment provider down");
+        assert_eq!(
+            meta.metadata["type"], "ConnectionError",
+            "the computed metadata stays"
+        );
+        let message =
+            derive_metadata(&json!({"_custom_title": "Custom", "logentry": {"formatted": "m"}}));
+        assert_eq!(message.title, "Custom");
+        assert_eq!(message.metadata["title"], "Custom");
+        let blank =
+            derive_metadata(&json!({"_custom_title": "  ", "logentry": {"formatted": "m"}}));
+        assert_eq!(blank.title, "m");
+        let csp = derive_metadata(&json!({"_custom_title": "CSP noise",
+            "csp": {"effective_directive": "img-src", "blocked_uri": "https://x.example/"}}));
+        assert_eq!(csp.title, "CSP noise");
     }
 }

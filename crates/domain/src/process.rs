@@ -68,14 +68,18 @@ pub struct InvalidPayload(#[from] serde_json::Error);
 /// the JSON text the SDK sent, which saves building and re-serializing a tree for a large part
 /// of each event.
 const NORMALIZED_FIELDS: &[&str] = &[
+    "_custom_title",
+    "_meta",
     "breadcrumbs",
     "contexts",
+    "csp",
     "culprit",
     "dist",
     "environment",
     "errors",
     "event_id",
     "exception",
+    "extra",
     "fingerprint",
     "grouping_config",
     "hashes",
@@ -184,7 +188,9 @@ pub fn process_event(
             client_ip: ctx.client_ip,
         },
     );
-    crate::scrub::scrub_event(&mut event, &ctx.settings.scrubbing);
+    // One walk: sensitive values scrubbed, oversized values trimmed, both recorded in `_meta`,
+    // before grouping and description see the event.
+    crate::trim::trim_and_scrub(&mut event, &ctx.settings.scrubbing);
     let grouping = group_event_with(&mut event, &ctx.settings.grouping, ctx.received_ms);
     let display = derive_metadata(&event);
 

@@ -3,7 +3,12 @@
 //! SDKs send tags as an object (`{"k": "v"}`) or a list of pairs (`[["k", "v"]]`). Keys are
 //! trimmed, spaces become `-`, and only `a-zA-Z0-9_.:-` is allowed, at most 200 characters.
 //! Values are trimmed, non-strings stringified (`true` -> `True`), at most 200 characters, no
-//! newlines. Invalid tags are dropped with a recorded error; the first of duplicate keys wins.
+//! `\n`. As in Relay, a too-long value is an error, not cut. Invalid parts are stored as `null`
+//! with a recorded error; the first of duplicate keys wins; `release`, `dist`, `user`,
+//! `filename` and `function` are reserved for the fields Sentry derives them from.
+//!
+//! Deliberate difference: Relay replaces spaces before trimming (`" my key "` becomes
+//! `-my-key-`); Errhound trims first (`my-key`).
 
 use serde_json::Value;
 
@@ -24,9 +29,31 @@ pub struct InvalidTag {
     pub reason: &'static str,
 }
 
-/// Normalizes an SDK `tags` value into ordered, validated pairs.
+/// One SDK tag in the order sent: a part that did not validate is `Err(reason)` and is stored
+/// as `null` (Relay keeps such pairs, so `_meta` indexes line up with the stored list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagEntry {
+    /// The normalized key.
+    pub key: Result<String, &'static str>,
+    /// The normalized value.
+    pub value: Result<String, &'static str>,
+}
+
+/// Normalizes an SDK `tags` value into ordered, validated pairs (invalid tags left out).
 pub fn normalize_tags(value: Option<&Value>) -> (Vec<(String, String)>, Vec<InvalidTag>) {
-    let mut tags: Vec<(String, String)> = Vec::new();
+    let (entries, invalid) = normalize_tag_entries(value);
+    let pairs = entries
+        .into_iter()
+        .filter_map(|e| Some((e.key.ok()?, e.value.ok()?)))
+        .collect();
+    (pairs, invalid)
+}
+
+/// Normalizes an SDK `tags` value into entries in the order sent, each part validated; every
+/// invalid part, and every item that is not a pair at all, is also reported as an [`InvalidTag`].
+/// Reserved keys are dropped; the first of duplicate keys wins.
+pub fn normalize_tag_entries(value: Option<&Value>) -> (Vec<TagEntry>, Vec<InvalidTag>) {
+    let mut entries: Vec<TagEntry> = Vec::new();
     let mut invalid = Vec::new();
     let mut bad_pairs = 0;
     let mut bad_shape = false;
@@ -37,21 +64,35 @@ pub fn normalize_tags(value: Option<&Value>) -> (Vec<(String, String)>, Vec<Inva
                 key: shown(),
                 reason: "invalid tag key",
             });
-            return;
-        };
-        if RESERVED_KEYS.contains(&key.as_str()) {
-            return;
-        }
-        let Some(value) = scalar_to_string(value).and_then(|v| normalize_value(&v)) else {
-            invalid.push(InvalidTag {
-                key: shown(),
-                reason: "invalid tag value",
+            entries.push(TagEntry {
+                key: Err("invalid tag key"),
+                value: Err("invalid tag key"),
             });
             return;
         };
-        if !tags.iter().any(|(k, _)| *k == key) {
-            tags.push((key, value));
+        if RESERVED_KEYS.contains(&key.as_str())
+            || entries.iter().any(|e| e.key.as_deref() == Ok(key.as_str()))
+        {
+            return;
         }
+        // A null value is no tag at all (Relay keeps it silently; there is nothing to show).
+        if value.is_null() {
+            return;
+        }
+        let value = match scalar_to_string(value).and_then(|v| normalize_value(&v)) {
+            Some(value) => Ok(value),
+            None => {
+                invalid.push(InvalidTag {
+                    key: shown(),
+                    reason: "invalid tag value",
+                });
+                Err("invalid tag value")
+            }
+        };
+        entries.push(TagEntry {
+            key: Ok(key),
+            value,
+        });
     };
     match value {
         Some(Value::Object(map)) => {
@@ -73,17 +114,22 @@ pub fn normalize_tags(value: Option<&Value>) -> (Vec<(String, String)>, Vec<Inva
     for _ in 0..bad_pairs {
         invalid.push(InvalidTag {
             key: String::new(),
-            reason: "tag is not a [key, value] pair",
+            reason: NOT_A_PAIR,
         });
     }
     if bad_shape {
         invalid.push(InvalidTag {
             key: String::new(),
-            reason: "tags is not an object or a list of pairs",
+            reason: NOT_PAIRS,
         });
     }
-    (tags, invalid)
+    (entries, invalid)
 }
+
+/// Why a `tags` item was dropped entirely.
+pub const NOT_A_PAIR: &str = "tag is not a [key, value] pair";
+/// Why `tags` was dropped entirely.
+pub const NOT_PAIRS: &str = "tags is not an object or a list of pairs";
 
 /// Normalizes a tag key, or `None` if it cannot be made valid.
 pub fn normalize_key(key: &str) -> Option<String> {
@@ -96,12 +142,13 @@ pub fn normalize_key(key: &str) -> Option<String> {
     valid.then_some(key)
 }
 
-/// Normalizes a tag value, or `None` if it is empty, too long or multi-line.
+/// Normalizes a tag value, or `None` if it is empty, too long or multi-line (Relay denies `\n`;
+/// a lone `\r` is allowed).
 pub fn normalize_value(value: &str) -> Option<String> {
     let value = value.trim();
     let valid = !value.is_empty()
-        && value.chars().count() <= MAX_TAG_CHARS
-        && !value.contains(['\n', '\r']);
+        && (value.len() <= MAX_TAG_CHARS || value.chars().count() <= MAX_TAG_CHARS)
+        && !value.contains('\n');
     valid.then(|| value.to_owned())
 }
 

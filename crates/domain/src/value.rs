@@ -80,3 +80,34 @@ pub(crate) fn truncate_chars(text: &str, max_chars: usize) -> &str {
         None => text,
     }
 }
+
+/// Decodes `%XX` escapes (and `+` as a space, for forms); invalid escapes are kept as they are
+/// and invalid UTF-8 is replaced.
+pub(crate) fn percent_decode(text: &str, plus_as_space: bool) -> String {
+    if !(text.contains('%') || plus_as_space && text.contains('+')) {
+        return text.to_owned();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(high), Some(low)) => {
+                        // Two hex digits make a byte; the cast cannot truncate.
+                        out.push((high * 16 + low) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' if plus_as_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -157,12 +157,17 @@ async fn node_large_event_is_sent_gzipped_and_stored_whole() {
 
     let stored = event(&server, &sent["large"][0]).await;
     assert_eq!(stored["message"], "Nightly export produced a large report");
-    let lines = stored["context"]["lines"]
-        .as_array()
-        .expect("the `lines` extra");
-    assert_eq!(lines.len(), 600);
-    assert_eq!(lines[0], format!("line 0 {}", "z".repeat(80)));
-    assert_eq!(lines[599], format!("line 599 {}", "z".repeat(80)));
+    let context = &stored["context"];
+    for part in 0..4 {
+        let lines = context[format!("lines_{part}")]
+            .as_array()
+            .expect("every `lines_N` extra");
+        assert_eq!(lines.len(), 150, "lines_{part} kept whole");
+        for (i, line) in [(0, &lines[0]), (149, &lines[149])] {
+            assert_eq!(*line, format!("line {} {}", part * 150 + i, "z".repeat(80)));
+        }
+    }
+    assert!(stored["_meta"]["context"].is_null(), "nothing was trimmed");
     // Above the SDK's 32 KiB threshold, so the body travelled gzip-compressed.
     let size = serde_json::to_string(&stored["context"]).unwrap().len();
     assert!(size > 32 * 1024, "extra is {size} bytes");

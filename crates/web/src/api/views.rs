@@ -263,7 +263,7 @@ fn stacktrace(stacktrace: Option<&Value>) -> Value {
     let has_system = frames.iter().any(|f| f["inApp"] == json!(true));
     json!({
         "frames": frames,
-        "framesOmitted": null,
+        "framesOmitted": stacktrace.get("frames_omitted").cloned(),
         "registers": stacktrace.get("registers").cloned(),
         "hasSystemFrames": has_system,
     })
@@ -307,8 +307,25 @@ fn pairs(value: Option<&Value>, separator: char) -> Value {
 }
 
 /// The `entries` list, in Sentry's display order.
+#[cfg(test)]
 fn entries(event: &Value) -> Vec<Value> {
+    entries_with_meta(event).0
+}
+
+/// The `entries` list, in Sentry's display order, and the API `_meta` of each entry by index
+/// (`{"0": {"data": ...}}`), mapped from the stored `_meta` the way Sentry's interfaces do.
+fn entries_with_meta(event: &Value) -> (Vec<Value>, Map<String, Value>) {
+    let stored_meta = event.get("_meta");
+    let meta_of = |key: &str| stored_meta.and_then(|m| m.get(key));
     let mut entries = Vec::new();
+    let mut entry_meta = Map::new();
+    let mut add_meta = |entries: &Vec<Value>, meta: Option<Value>| {
+        let (Some(meta), Some(entry)) = (meta, entries.last()) else {
+            return;
+        };
+        let meta = with_chunks(entry.get("data"), &meta);
+        entry_meta.insert((entries.len() - 1).to_string(), json!({ "data": meta }));
+    };
     if let Some(logentry) = event.get("logentry").and_then(Value::as_object) {
         let mut data = Map::new();
         for key in ["formatted", "message", "params"] {
@@ -317,6 +334,7 @@ fn entries(event: &Value) -> Vec<Value> {
             }
         }
         entries.push(json!({"type": "message", "data": data}));
+        add_meta(&entries, meta_of("logentry").cloned());
     }
     let exceptions = values_of(event, "exception");
     if !exceptions.is_empty() {
@@ -341,9 +359,14 @@ fn entries(event: &Value) -> Vec<Value> {
             "type": "exception",
             "data": {"values": values, "hasSystemFrames": has_system, "excOmitted": null},
         }));
+        add_meta(
+            &entries,
+            meta_of("exception").map(|m| values_meta(m, exception_meta)),
+        );
     }
     if event.get("stacktrace").is_some() {
         entries.push(json!({"type": "stacktrace", "data": stacktrace(event.get("stacktrace"))}));
+        add_meta(&entries, meta_of("stacktrace").map(stacktrace_meta));
     }
     let threads = values_of(event, "threads");
     if !threads.is_empty() {
@@ -363,6 +386,10 @@ fn entries(event: &Value) -> Vec<Value> {
             })
             .collect();
         entries.push(json!({"type": "threads", "data": {"values": values}}));
+        add_meta(
+            &entries,
+            meta_of("threads").map(|m| values_meta(m, thread_meta)),
+        );
     }
     let breadcrumbs = values_of(event, "breadcrumbs");
     if !breadcrumbs.is_empty() {
@@ -381,6 +408,7 @@ fn entries(event: &Value) -> Vec<Value> {
             })
             .collect();
         entries.push(json!({"type": "breadcrumbs", "data": {"values": values}}));
+        add_meta(&entries, meta_of("breadcrumbs").cloned());
     }
     if let Some(request) = event.get("request").filter(|r| r.is_object()) {
         let url = request.get("url").and_then(Value::as_str);
@@ -401,31 +429,290 @@ fn entries(event: &Value) -> Vec<Value> {
                 "headers": request.get("headers").cloned().unwrap_or_else(|| json!([])),
                 "cookies": pairs(request.get("cookies"), ';'),
                 "env": request.get("env"),
-                "inferredContentType": null,
+                "inferredContentType": request.get("inferred_content_type"),
             },
         }));
+        add_meta(&entries, meta_of("request").map(request_meta));
     }
-    entries
+    (entries, entry_meta)
+}
+
+/// Picks annotations from a stored `_meta` node under API names: `(api name, stored name)`.
+fn renamed(meta: &Value, names: &[(&str, &str)]) -> Value {
+    let mut out = Map::new();
+    for (api, stored) in names {
+        if let Some(value) = meta.get(*stored) {
+            out.insert((*api).to_owned(), value.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// `{"values": {"<i>": item_meta}}` of a `{values: [...]}` interface.
+fn values_meta(meta: &Value, item: fn(&Value) -> Value) -> Value {
+    let mut values = Map::new();
+    if let Some(Value::Object(stored)) = meta.get("values") {
+        for (index, value) in stored {
+            values.insert(
+                index.clone(),
+                if index.is_empty() {
+                    value.clone()
+                } else {
+                    item(value)
+                },
+            );
+        }
+    }
+    json!({ "values": values })
+}
+
+fn exception_meta(meta: &Value) -> Value {
+    let mut out = renamed(
+        meta,
+        &[
+            ("", ""),
+            ("type", "type"),
+            ("value", "value"),
+            ("mechanism", "mechanism"),
+            ("threadId", "thread_id"),
+            ("module", "module"),
+        ],
+    );
+    add_stacktraces(&mut out, meta);
+    out
+}
+
+fn thread_meta(meta: &Value) -> Value {
+    let mut out = renamed(meta, &[("", ""), ("id", "id"), ("name", "name")]);
+    add_stacktraces(&mut out, meta);
+    out
+}
+
+fn add_stacktraces(out: &mut Value, meta: &Value) {
+    for (api, stored) in [
+        ("stacktrace", "stacktrace"),
+        ("rawStacktrace", "raw_stacktrace"),
+    ] {
+        if let (Some(stacktrace), Value::Object(out)) = (meta.get(stored), &mut *out) {
+            out.insert(api.to_owned(), stacktrace_meta(stacktrace));
+        }
+    }
+}
+
+/// Sentry's `Stacktrace.get_api_meta`: frames by index under API field names.
+fn stacktrace_meta(meta: &Value) -> Value {
+    let mut frames = Map::new();
+    if let Some(Value::Object(stored)) = meta.get("frames") {
+        for (index, frame) in stored {
+            let mapped = if index.is_empty() {
+                frame.clone()
+            } else {
+                renamed(
+                    frame,
+                    &[
+                        ("", ""),
+                        ("absPath", "abs_path"),
+                        ("filename", "filename"),
+                        ("function", "function"),
+                        ("rawFunction", "raw_function"),
+                        ("symbol", "symbol"),
+                        ("module", "module"),
+                        ("package", "package"),
+                        ("platform", "platform"),
+                        ("instructionAddr", "instruction_addr"),
+                        ("symbolAddr", "symbol_addr"),
+                        ("lineNo", "lineno"),
+                        ("colNo", "colno"),
+                        ("inApp", "in_app"),
+                        ("trust", "trust"),
+                        ("vars", "vars"),
+                    ],
+                )
+            };
+            frames.insert(index.clone(), mapped);
+        }
+    }
+    json!({
+        "": meta.get(""),
+        "frames": frames,
+        "framesOmitted": meta.get("frames_omitted"),
+        "registers": meta.get("registers"),
+    })
+}
+
+/// Sentry's `Http.get_api_meta`.
+fn request_meta(meta: &Value) -> Value {
+    renamed(
+        meta,
+        &[
+            ("", ""),
+            ("method", "method"),
+            ("url", "url"),
+            ("query", "query_string"),
+            ("fragment", "fragment"),
+            ("data", "data"),
+            ("headers", "headers"),
+            ("cookies", "cookies"),
+            ("env", "env"),
+            ("inferredContentType", "inferred_content_type"),
+        ],
+    )
+}
+
+/// Sentry's `meta_with_chunks`: every annotated string gets `chunks`, its text split into plain
+/// parts and the parts a rule replaced, so a client can show what `[Filtered]` stands for.
+fn with_chunks(data: Option<&Value>, meta: &Value) -> Value {
+    let Value::Object(meta) = meta else {
+        return meta.clone();
+    };
+    let mut out = Map::new();
+    for (key, item) in meta {
+        if key.is_empty() {
+            let mut node = item.clone();
+            if let (Value::Object(node), Some(Value::String(text))) = (&mut node, data)
+                && let Some(Value::Array(remarks)) = node.get("rem")
+            {
+                let chunks = split_chunks(text, remarks);
+                node.insert("chunks".to_owned(), chunks);
+            }
+            out.insert(String::new(), node);
+        } else {
+            let child = match data {
+                Some(Value::Object(map)) => map.get(key),
+                Some(Value::Array(list)) => key.parse::<usize>().ok().and_then(|i| list.get(i)),
+                _ => None,
+            };
+            out.insert(key.clone(), with_chunks(child, item));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Text and redaction chunks of a string from its remarks' character ranges.
+fn split_chunks(text: &str, remarks: &[Value]) -> Value {
+    let mut ranged: Vec<(usize, usize, &Value, &Value)> = remarks
+        .iter()
+        .filter_map(|r| {
+            let start = usize::try_from(r.get(2)?.as_u64()?).ok()?;
+            let end = usize::try_from(r.get(3)?.as_u64()?).ok()?;
+            Some((start, end, r.get(0)?, r.get(1)?))
+        })
+        .collect();
+    ranged.sort_by_key(|r| r.0);
+    let chars: Vec<char> = text.chars().collect();
+    let slice = |from: usize, to: usize| -> String {
+        chars
+            .get(from.min(chars.len())..to.min(chars.len()))
+            .map(|c| c.iter().collect())
+            .unwrap_or_default()
+    };
+    let mut chunks = Vec::new();
+    let mut last = 0;
+    for (start, end, rule, kind) in ranged {
+        if start < last || end < start {
+            continue;
+        }
+        if last < start {
+            chunks.push(json!({"type": "text", "text": slice(last, start)}));
+        }
+        chunks.push(json!({
+            "type": "redaction",
+            "text": slice(start, end),
+            "rule_id": rule,
+            "remark": kind,
+        }));
+        last = end;
+    }
+    if last < chars.len() {
+        chunks.push(json!({"type": "text", "text": slice(last, chars.len())}));
+    }
+    Value::Array(chunks)
 }
 
 /// Tags as Sentry lists them: `[{key, value}]`, sorted by key.
 fn tags(event: &Value) -> Value {
-    let mut list: Vec<(String, String)> = event
+    tags_with_meta(event).0
+}
+
+/// Tags as Sentry lists them, and their API `_meta`: `{"<position in the sorted list>":
+/// {"value": meta}}` from the stored `_meta.tags.<stored index>.1`.
+fn tags_with_meta(event: &Value) -> (Value, Value) {
+    let mut list: Vec<(String, String, usize)> = event
         .get("tags")
         .and_then(Value::as_array)
         .map(|pairs| {
             pairs
                 .iter()
-                .filter_map(|p| Some((p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned())))
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    Some((
+                        p.get(0)?.as_str()?.to_owned(),
+                        p.get(1)?.as_str()?.to_owned(),
+                        i,
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default();
     list.sort();
-    Value::Array(
-        list.into_iter()
-            .map(|(key, value)| json!({"key": key, "value": value}))
-            .collect(),
-    )
+    let stored_meta = event.get("_meta").and_then(|m| m.get("tags"));
+    let mut meta = Map::new();
+    for (position, (_, value, index)) in list.iter().enumerate() {
+        let Some(value_meta) = stored_meta
+            .and_then(|m| m.get(index.to_string()))
+            .and_then(|m| m.get("1"))
+        else {
+            continue;
+        };
+        let value_meta = with_chunks(Some(&Value::from(value.as_str())), value_meta);
+        meta.insert(position.to_string(), json!({ "value": value_meta }));
+    }
+    let tags = list
+        .into_iter()
+        .map(|(key, value, _)| json!({"key": key, "value": value}))
+        .collect();
+    (Value::Array(tags), Value::Object(meta))
+}
+
+/// The event's API `_meta` (Sentry's `EventSerializer`): per entry, message, user, contexts,
+/// sdk, context (`extra`), packages (`modules`) and tags.
+fn api_meta(data: &Value, entries_meta: Map<String, Value>, tags_meta: Value) -> Value {
+    let stored = data.get("_meta");
+    let part = |key: &str| -> Value {
+        match stored.and_then(|m| m.get(key)) {
+            Some(meta) => with_chunks(data.get(key), meta),
+            None => Value::Null,
+        }
+    };
+    let message_meta = {
+        let logentry = stored.and_then(|m| m.get("logentry"));
+        let formatted = data
+            .get("logentry")
+            .and_then(|l| l.get("formatted"))
+            .and_then(Value::as_str);
+        let (text, meta) = match formatted {
+            Some(text) => (Some(text), logentry.and_then(|l| l.get("formatted"))),
+            None => (
+                data.get("logentry")
+                    .and_then(|l| l.get("message"))
+                    .and_then(Value::as_str),
+                logentry.and_then(|l| l.get("message")),
+            ),
+        };
+        meta.map_or(Value::Null, |meta| {
+            with_chunks(text.map(Value::from).as_ref(), meta)
+        })
+    };
+    json!({
+        "entries": entries_meta,
+        "message": message_meta,
+        "user": part("user"),
+        "contexts": part("contexts"),
+        "sdk": part("sdk"),
+        "context": part("extra"),
+        "packages": part("modules"),
+        "tags": tags_meta,
+    })
 }
 
 fn user(event: &Value) -> Value {
@@ -473,8 +760,10 @@ pub fn event_summary(stored: &StoredEvent, data: &Value) -> Value {
     })
 }
 
-/// An event in the full shape (`EventSerializer`), with entries.
+/// An event in the full shape (`EventSerializer`), with entries and `_meta`.
 pub fn event_full(stored: &StoredEvent, data: &Value) -> Value {
+    let (entries, entries_meta) = entries_with_meta(data);
+    let (tags, tags_meta) = tags_with_meta(data);
     let errors: Vec<Value> = data
         .get("errors")
         .and_then(Value::as_array)
@@ -496,7 +785,7 @@ pub fn event_full(stored: &StoredEvent, data: &Value) -> Value {
         "eventID": stored.event_id,
         "projectID": stored.project_id.to_string(),
         "size": stored.data.len(),
-        "entries": entries(data),
+        "entries": entries,
         "dist": data.get("dist"),
         "message": message_text(data),
         "title": data.get("title"),
@@ -508,12 +797,12 @@ pub fn event_full(stored: &StoredEvent, data: &Value) -> Value {
         "packages": data.get("modules").cloned().unwrap_or_else(|| json!({})),
         "type": data.get("type").and_then(Value::as_str).unwrap_or("default"),
         "metadata": data.get("metadata"),
-        "tags": tags(data),
+        "tags": tags,
         "platform": data.get("platform"),
         "dateReceived": date(stored.received),
         "errors": errors,
         "occurrence": null,
-        "_meta": {},
+        "_meta": api_meta(data, entries_meta, tags_meta),
         "crashFile": null,
         "culprit": data.get("culprit"),
         "dateCreated": date(stored.timestamp),
@@ -574,6 +863,90 @@ mod tests {
         assert_eq!(
             data["cookies"],
             json!([["session", "abc"], ["theme", "dark"]])
+        );
+    }
+
+    #[test]
+    fn stored_meta_is_mapped_onto_the_api_shape_with_chunks() {
+        let data = json!({
+            "logentry": {"formatted": "paid with [Filtered]"},
+            "exception": {"values": [{"type": "E", "value": "v", "stacktrace": {
+                "frames": [{"function": "f", "abs_path": "/a.py", "vars": {"password": "[Filtered]"}}],
+                "frames_omitted": [1, 2]
+            }}]},
+            "request": {"url": "https://x/login", "headers": [["Authorization", "[Filtered]"]],
+                        "query_string": [["token", "[Filtered]"]]},
+            "user": {"id": "1"},
+            "extra": {"api_key": "[Filtered]"},
+            "tags": [["z", "[Filtered]"], ["a", "b"]],
+            "_meta": {
+                "logentry": {"formatted": {"": {"rem": [["@creditcard:filter", "s", 10, 20]], "len": 26}}},
+                "exception": {"values": {"0": {"stacktrace": {"frames": {"0": {
+                    "abs_path": {"": {"rem": [["!limit", "s", 0, 3]]}},
+                    "vars": {"password": {"": {"rem": [["@password:filter", "s", 0, 10]], "len": 7}}}
+                }}}}}},
+                "request": {"headers": {"0": {"1": {"": {"rem": [["@password:filter", "s", 0, 10]]}}}},
+                            "query_string": {"0": {"1": {"": {"rem": [["@password:filter", "s", 0, 10]]}}}}},
+                "user": {"ip_address": {"": {"rem": [["@anything:remove", "x"]]}}},
+                "extra": {"api_key": {"": {"rem": [["@password:filter", "s", 0, 10]], "len": 3}}},
+                "tags": {"0": {"1": {"": {"rem": [["@password:filter", "s", 0, 10]]}}}}
+            }
+        });
+        let (entries, entries_meta) = entries_with_meta(&data);
+        let (tags, tags_meta) = tags_with_meta(&data);
+        let meta = api_meta(&data, entries_meta, tags_meta);
+        assert_eq!(entries[0]["type"], "message");
+        assert_eq!(
+            meta["message"][""]["chunks"],
+            json!([
+                {"type": "text", "text": "paid with "},
+                {"type": "redaction", "text": "[Filtered]", "rule_id": "@creditcard:filter", "remark": "s"}
+            ])
+        );
+        assert_eq!(meta["entries"]["0"]["data"]["formatted"][""]["len"], 26);
+        assert_eq!(entries[1]["type"], "exception");
+        let frame = &meta["entries"]["1"]["data"]["values"]["0"]["stacktrace"]["frames"]["0"];
+        assert_eq!(frame["vars"]["password"][""]["len"], 7);
+        assert_eq!(frame["absPath"][""]["rem"][0][0], "!limit");
+        assert_eq!(
+            entries[1]["data"]["values"][0]["stacktrace"]["framesOmitted"],
+            json!([1, 2])
+        );
+        assert_eq!(entries[2]["type"], "request");
+        let request = &meta["entries"]["2"]["data"];
+        assert_eq!(
+            request["headers"]["0"]["1"][""]["rem"][0][0],
+            "@password:filter"
+        );
+        assert_eq!(
+            request["query"]["0"]["1"][""]["rem"][0][0],
+            "@password:filter"
+        );
+        assert_eq!(
+            entries[2]["data"]["query"],
+            json!([["token", "[Filtered]"]])
+        );
+        assert_eq!(meta["user"]["ip_address"][""]["rem"][0][1], "x");
+        assert_eq!(meta["context"]["api_key"][""]["len"], 3);
+        assert_eq!(meta["contexts"], Value::Null);
+        // Tags are listed sorted; their meta follows them to their new position.
+        assert_eq!(tags[1], json!({"key": "z", "value": "[Filtered]"}));
+        assert_eq!(
+            meta["tags"]["1"]["value"][""]["rem"][0][0],
+            "@password:filter"
+        );
+        assert!(meta["tags"].get("0").is_none());
+    }
+
+    #[test]
+    fn events_without_meta_have_sentrys_empty_meta() {
+        let (entries, entries_meta) = entries_with_meta(&json!({"logentry": {"formatted": "m"}}));
+        assert_eq!(entries.len(), 1);
+        let meta = api_meta(&json!({}), entries_meta, json!({}));
+        assert_eq!(
+            meta,
+            json!({"entries": {}, "message": null, "user": null, "contexts": null, "sdk": null,
+                   "context": null, "packages": null, "tags": {}})
         );
     }
 }
