@@ -153,9 +153,14 @@ async fn write_project_batch(
         .map(|&(index, _)| (index, issue_of(index)))
         .collect();
     update_issue_counters(tx, &events, &stored).await?;
-    let regressed = reopen_resolved(tx, &stored).await?;
     upsert_tag_values(tx, &events, &stored).await?;
     upsert_hourly_counts(tx, &events, &stored).await?;
+    // After the counters: ignore conditions are tested against counts that include this batch.
+    let release_order =
+        upsert_releases_and_environments(tx, project_id, &events, &stored, &new_issue_ids, now_ms)
+            .await?;
+    let reopened = reopen_resolved(tx, &events, &stored, &release_order, now_ms).await?;
+    let regressed = reopened.regressed;
     if let Some(first) = stored.iter().map(|&(i, _)| events[i].timestamp_ms).min() {
         Query::new(
             "UPDATE projects SET events_processed = events_processed + $1, \
@@ -182,6 +187,9 @@ async fn write_project_batch(
         if let Some(event) = event {
             jobs.push(("issue.regressed", issue_id, &event.event_id));
         }
+    }
+    for &(issue_id, kind, index) in &reopened.unignored {
+        jobs.push((kind, issue_id, &events[index].event_id));
     }
     insert_jobs(tx, project_id, &jobs, now_ms).await?;
     outcome.new_issues.extend(new_issue_ids);
@@ -559,26 +567,499 @@ async fn update_issue_counters(
     Ok(())
 }
 
-/// Reopens resolved issues that received events; returns their ids.
-async fn reopen_resolved(tx: &mut Tx, stored: &[(usize, i64)]) -> Result<Vec<i64>, StoreError> {
-    let mut issues: Vec<i64> = stored.iter().map(|&(_, issue)| issue).collect();
-    issues.sort_unstable();
-    issues.dedup();
-    let mut regressed = Vec::new();
-    for chunk in shaped(&issues) {
-        let mut query = Query::builder();
-        query
-            .push(
-                "UPDATE issues SET status = 'unresolved', substatus = 'regressed', resolved_at = NULL \
-                 WHERE status = 'resolved' AND id IN (",
-            )
-            .push_bind_list(chunk.iter().copied())
-            .push(") RETURNING id AS value");
-        let rows: Vec<crate::query::Int> = query.fetch_all(&mut tx.conn()).await?;
-        regressed.extend(rows.into_iter().map(|r| r.value));
+/// A release's version and its place in the project's order, for the batch's releases.
+type ReleaseOrders = HashMap<String, crate::workflow::ReleaseOrder>;
+
+struct SeenDelta {
+    count: i64,
+    first_seen: i64,
+    last_seen: i64,
+    new_issues: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReleaseOrderRow {
+    id: i64,
+    version: String,
+    first_seen: i64,
+}
+
+/// The event's `environment` tag.
+fn environment(e: &NewEvent) -> Option<&str> {
+    e.tags
+        .iter()
+        .find(|(k, _)| k == "environment")
+        .map(|(_, v)| v.as_str())
+}
+
+/// Upserts the batch's releases and environments (one statement per table per batch): event
+/// counts, first/last seen, and the issues the batch opened (counted in the release and
+/// environment of their earliest event). Returns the order of the batch's releases.
+async fn upsert_releases_and_environments(
+    tx: &mut Tx,
+    project_id: i64,
+    events: &[NewEvent],
+    stored: &[(usize, i64)],
+    new_issue_ids: &[i64],
+    now_ms: i64,
+) -> Result<ReleaseOrders, StoreError> {
+    // The earliest stored event of each new issue.
+    let new: HashSet<i64> = new_issue_ids.iter().copied().collect();
+    let mut earliest: HashMap<i64, usize> = HashMap::new();
+    for &(index, issue) in stored {
+        if new.contains(&issue) {
+            earliest
+                .entry(issue)
+                .and_modify(|e| {
+                    if events[index].timestamp_ms < events[*e].timestamp_ms {
+                        *e = index;
+                    }
+                })
+                .or_insert(index);
+        }
     }
-    regressed.sort_unstable();
-    Ok(regressed)
+    let mut releases: BTreeMap<&str, SeenDelta> = BTreeMap::new();
+    let mut environments: BTreeMap<&str, SeenDelta> = BTreeMap::new();
+    for &(index, _) in stored {
+        let e = &events[index];
+        let ts = e.timestamp_ms;
+        for (map, key) in [
+            (&mut releases, e.release.as_deref()),
+            (&mut environments, environment(e)),
+        ] {
+            if let Some(key) = key {
+                let d = map.entry(key).or_insert(SeenDelta {
+                    count: 0,
+                    first_seen: ts,
+                    last_seen: ts,
+                    new_issues: 0,
+                });
+                d.count += 1;
+                d.first_seen = d.first_seen.min(ts);
+                d.last_seen = d.last_seen.max(ts);
+            }
+        }
+    }
+    for &index in earliest.values() {
+        let e = &events[index];
+        if let Some(d) = e.release.as_deref().and_then(|r| releases.get_mut(r)) {
+            d.new_issues += 1;
+        }
+        if let Some(d) = environment(e).and_then(|n| environments.get_mut(n)) {
+            d.new_issues += 1;
+        }
+    }
+    let mut orders = ReleaseOrders::new();
+    for (table, key_column, rows) in [
+        ("releases", "version", releases),
+        ("environments", "name", environments),
+    ] {
+        let rows: Vec<(&str, SeenDelta)> = rows.into_iter().collect();
+        for chunk in shaped(&rows) {
+            let mut query = Query::builder();
+            query
+                .push("INSERT INTO ")
+                .push(table)
+                .push(" (project_id, ")
+                .push(key_column)
+                .push(", first_seen, last_seen, new_issues, event_count, created_at) VALUES ");
+            for (i, (key, d)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    query.push(", ");
+                }
+                query
+                    .push("(")
+                    .push_bind(project_id)
+                    .push(", ")
+                    .push_bind(*key);
+                query
+                    .push(", ")
+                    .push_bind(d.first_seen)
+                    .push(", ")
+                    .push_bind(d.last_seen);
+                query
+                    .push(", ")
+                    .push_bind(d.new_issues)
+                    .push(", ")
+                    .push_bind(d.count);
+                query.push(", ").push_bind(now_ms).push(")");
+            }
+            query
+                .push(" ON CONFLICT (project_id, ")
+                .push(key_column)
+                .push(") DO UPDATE SET ");
+            query
+                .push("first_seen = CASE WHEN excluded.first_seen < ")
+                .push(table)
+                .push(".first_seen THEN excluded.first_seen ELSE ")
+                .push(table)
+                .push(".first_seen END, ");
+            query
+                .push("last_seen = CASE WHEN excluded.last_seen > ")
+                .push(table)
+                .push(".last_seen THEN excluded.last_seen ELSE ")
+                .push(table)
+                .push(".last_seen END, ");
+            query
+                .push("new_issues = ")
+                .push(table)
+                .push(".new_issues + excluded.new_issues, event_count = ")
+                .push(table)
+                .push(".event_count + excluded.event_count");
+            if table == "releases" {
+                query.push(" RETURNING id, version, first_seen");
+                let returned: Vec<ReleaseOrderRow> = query.fetch_all(&mut tx.conn()).await?;
+                for row in returned {
+                    orders.insert(row.version, (row.first_seen, row.id));
+                }
+            } else {
+                query.execute(&mut tx.conn()).await?;
+            }
+        }
+    }
+    Ok(orders)
+}
+
+/// Splits ids into lists of at most 512 whose lengths are all in [`SHAPES`], padding the last
+/// one by repeating its last id: for `IN (...)` lookups, where repeats change nothing.
+fn padded(ids: &[i64]) -> Vec<Vec<i64>> {
+    ids.chunks(SHAPES[0])
+        .map(|chunk| {
+            let size = SHAPES
+                .iter()
+                .copied()
+                .rev()
+                .find(|&s| s >= chunk.len())
+                .unwrap_or(SHAPES[0]);
+            let mut list = chunk.to_vec();
+            if let Some(&last) = chunk.last() {
+                list.resize(size, last);
+            }
+            list
+        })
+        .collect()
+}
+
+/// What [`reopen_resolved`] changed.
+struct Reopened {
+    /// Resolved issues reopened (regressions), ascending.
+    regressed: Vec<i64>,
+    /// Ignored issues whose condition was met: `(issue, outbox job kind, index of the event)`.
+    unignored: Vec<(i64, &'static str, usize)>,
+}
+
+/// The workflow state of an issue that is not unresolved.
+#[derive(sqlx::FromRow)]
+struct ClosedIssueRow {
+    id: i64,
+    status: String,
+    resolved_at: Option<i64>,
+    times_seen: i64,
+    user_count: i64,
+    resolution_kind: Option<String>,
+    resolution_first_seen: Option<i64>,
+    resolution_release_id: Option<i64>,
+    snooze_issue_id: Option<i64>,
+    until_ms: Option<i64>,
+    snooze_count: Option<i64>,
+    window_minutes: Option<i64>,
+    snooze_user_count: Option<i64>,
+    user_window_minutes: Option<i64>,
+    times_seen_at: Option<i64>,
+    user_count_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct IssueSum {
+    issue_id: i64,
+    n: i64,
+}
+
+/// Reopens issues of the batch that its events bring back (one state query per batch; the
+/// transitions, their activity and the window counts only when there is something to do):
+///
+/// * a resolved issue regresses (`unresolved`/`regressed`, `set_regression`) on an event received
+///   after it was resolved whose release its resolution does not cover
+///   ([`crate::workflow::resolution_covers`]);
+/// * an ignored issue whose ignore condition is met is unresolved (`ongoing`/`set_unresolved` when
+///   the ignore had a time limit, else `escalating`/`set_escalating`); ignored forever stays.
+async fn reopen_resolved(
+    tx: &mut Tx,
+    events: &[NewEvent],
+    stored: &[(usize, i64)],
+    release_order: &ReleaseOrders,
+    now_ms: i64,
+) -> Result<Reopened, StoreError> {
+    use crate::activity::{ActivityType, NewActivity};
+    use crate::workflow::{ResolutionKind, SnoozeCheck, SnoozeEnd, resolution_covers};
+
+    let mut by_issue: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for &(index, issue) in stored {
+        by_issue.entry(issue).or_default().push(index);
+    }
+    let issues: Vec<i64> = by_issue.keys().copied().collect();
+    let mut closed: Vec<ClosedIssueRow> = Vec::new();
+    // A lookup, so the id list can be padded (by repeating its last id) to one of the fixed
+    // statement sizes: one statement for up to 512 issues, still a reused prepared statement.
+    for chunk in padded(&issues) {
+        let mut query = Query::builder();
+        query.push(
+            "SELECT i.id, i.status, i.resolved_at, i.times_seen, i.user_count, \
+             r.kind AS resolution_kind, rr.first_seen AS resolution_first_seen, \
+             rr.id AS resolution_release_id, s.issue_id AS snooze_issue_id, s.until_ms, \
+             s.count AS snooze_count, s.window_minutes, s.user_count AS snooze_user_count, \
+             s.user_window_minutes, s.times_seen_at, s.user_count_at \
+             FROM issues i LEFT JOIN issue_resolutions r ON r.issue_id = i.id \
+             LEFT JOIN releases rr ON rr.id = r.release_id \
+             LEFT JOIN issue_snoozes s ON s.issue_id = i.id \
+             WHERE i.status <> 'unresolved' AND i.id IN (",
+        );
+        query.push_bind_list(chunk.iter().copied()).push(")");
+        closed.extend(query.fetch_all::<ClosedIssueRow>(&mut tx.conn()).await?);
+    }
+    let mut outcome = Reopened {
+        regressed: Vec::new(),
+        unignored: Vec::new(),
+    };
+    if closed.is_empty() {
+        return Ok(outcome);
+    }
+
+    // The newest event of a list.
+    let newest = |indexes: &mut dyn Iterator<Item = usize>| {
+        indexes.max_by_key(|&i| (events[i].timestamp_ms, events[i].received_ms))
+    };
+    let mut regressions: Vec<(i64, usize)> = Vec::new();
+    let mut snoozed: Vec<(i64, SnoozeCheck)> = Vec::new();
+    for row in &closed {
+        let Some(indexes) = by_issue.get(&row.id) else {
+            continue;
+        };
+        if row.status == crate::workflow::status::RESOLVED {
+            let resolution = match (
+                row.resolution_kind.as_deref(),
+                row.resolution_first_seen,
+                row.resolution_release_id,
+            ) {
+                (Some(kind), Some(first_seen), Some(id)) => {
+                    let kind = if kind == ResolutionKind::InNextRelease.as_str() {
+                        ResolutionKind::InNextRelease
+                    } else {
+                        ResolutionKind::InRelease
+                    };
+                    Some((kind, (first_seen, id)))
+                }
+                _ => None,
+            };
+            let reopening = newest(&mut indexes.iter().copied().filter(|&i| {
+                let e = &events[i];
+                // Events received before the resolve were in flight: not a regression.
+                let after_resolve = row.resolved_at.is_none_or(|at| e.received_ms >= at);
+                let covered = resolution.is_some_and(|(kind, order)| {
+                    let event_release = e.release.as_ref().map(|r| {
+                        release_order
+                            .get(r)
+                            .copied()
+                            .unwrap_or((i64::MAX, i64::MAX))
+                    });
+                    resolution_covers(kind, order, event_release)
+                });
+                after_resolve && !covered
+            }));
+            if let Some(index) = reopening {
+                regressions.push((row.id, index));
+            }
+        } else if row.status == crate::workflow::status::IGNORED && row.snooze_issue_id.is_some() {
+            snoozed.push((
+                row.id,
+                SnoozeCheck {
+                    until_ms: row.until_ms,
+                    count: row.snooze_count,
+                    window_minutes: row.window_minutes,
+                    user_count: row.snooze_user_count,
+                    user_window_minutes: row.user_window_minutes,
+                    times_seen_at: row.times_seen_at.unwrap_or(0),
+                    user_count_at: row.user_count_at.unwrap_or(0),
+                    times_seen: row.times_seen,
+                    users: row.user_count,
+                    events_in_window: 0,
+                    users_in_window: 0,
+                },
+            ));
+        }
+    }
+
+    // Windowed conditions: events from the hourly counts, users from the `user` tag values
+    // whose latest event lies in the window; one statement each for the whole batch.
+    let event_windows: Vec<(i64, i64)> = snoozed
+        .iter()
+        .filter_map(|(id, c)| {
+            let minutes = c.window_minutes.filter(|_| c.count.is_some())?;
+            Some((*id, SnoozeCheck::window_start_hour(now_ms, minutes)))
+        })
+        .collect();
+    let user_windows: Vec<(i64, i64)> = snoozed
+        .iter()
+        .filter_map(|(id, c)| {
+            let minutes = c.user_window_minutes.filter(|_| c.user_count.is_some())?;
+            Some((*id, now_ms - minutes * 60_000))
+        })
+        .collect();
+    let mut events_in_window: HashMap<i64, i64> = HashMap::new();
+    let mut users_in_window: HashMap<i64, i64> = HashMap::new();
+    for (windows, sql, out) in [
+        (
+            &event_windows,
+            ") SELECT c.issue_id, CAST(SUM(c.count) AS BIGINT) AS n FROM issue_hourly_counts c \
+             JOIN w ON w.issue_id = c.issue_id WHERE c.hour >= w.since GROUP BY c.issue_id",
+            &mut events_in_window,
+        ),
+        (
+            &user_windows,
+            ") SELECT t.issue_id, COUNT(*) AS n FROM issue_tag_values t \
+             JOIN w ON w.issue_id = t.issue_id WHERE t.key = 'user' AND t.last_seen >= w.since \
+             GROUP BY t.issue_id",
+            &mut users_in_window,
+        ),
+    ] {
+        for chunk in shaped(windows) {
+            let mut query = Query::builder();
+            query.push("WITH w (issue_id, since) AS (VALUES ");
+            for (i, (issue, since)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    query.push(", ");
+                }
+                query
+                    .push("(")
+                    .push_bind(*issue)
+                    .push(", ")
+                    .push_bind(*since)
+                    .push(")");
+            }
+            query.push(sql);
+            let rows: Vec<IssueSum> = query.fetch_all(&mut tx.conn()).await?;
+            out.extend(rows.into_iter().map(|r| (r.issue_id, r.n)));
+        }
+    }
+    let mut unignored: Vec<(i64, SnoozeEnd, SnoozeCheck, usize)> = Vec::new();
+    for (id, mut check) in snoozed {
+        check.events_in_window = events_in_window.get(&id).copied().unwrap_or(0);
+        check.users_in_window = users_in_window.get(&id).copied().unwrap_or(0);
+        if let Some(end) = check.ended(now_ms)
+            && let Some(index) = by_issue
+                .get(&id)
+                .and_then(|l| newest(&mut l.iter().copied()))
+        {
+            unignored.push((id, end, check, index));
+        }
+    }
+    if regressions.is_empty() && unignored.is_empty() {
+        return Ok(outcome);
+    }
+
+    // One UPDATE for every transition; the status guard keeps a concurrent change intact.
+    let mut transitions: Vec<(i64, &str, &str)> = regressions
+        .iter()
+        .map(|&(id, _)| (id, "resolved", "regressed"))
+        .collect();
+    transitions.extend(unignored.iter().map(|&(id, end, _, _)| {
+        let sub = match end {
+            SnoozeEnd::Expired => "ongoing",
+            SnoozeEnd::Escalated => "escalating",
+        };
+        (id, "ignored", sub)
+    }));
+    transitions.sort_unstable();
+    let mut changed: HashSet<i64> = HashSet::new();
+    for chunk in shaped(&transitions) {
+        let mut query = Query::builder();
+        query.push("WITH v (issue_id, from_status, new_substatus) AS (VALUES ");
+        for (i, (issue, from, sub)) in chunk.iter().enumerate() {
+            if i > 0 {
+                query.push(", ");
+            }
+            query.push("(").push_bind(*issue).push(", ");
+            query.push_bind(*from).push(", ").push_bind(*sub).push(")");
+        }
+        query.push(
+            ") UPDATE issues SET status = 'unresolved', substatus = v.new_substatus, \
+             resolved_at = NULL FROM v WHERE issues.id = v.issue_id \
+             AND issues.status = v.from_status RETURNING id AS value",
+        );
+        let rows: Vec<crate::query::Int> = query.fetch_all(&mut tx.conn()).await?;
+        changed.extend(rows.into_iter().map(|r| r.value));
+    }
+    regressions.retain(|(id, _)| changed.contains(id));
+    unignored.retain(|(id, ..)| changed.contains(id));
+
+    for (table, ids) in [
+        (
+            "issue_resolutions",
+            regressions.iter().map(|r| r.0).collect::<Vec<i64>>(),
+        ),
+        (
+            "issue_snoozes",
+            unignored.iter().map(|u| u.0).collect::<Vec<i64>>(),
+        ),
+    ] {
+        for chunk in shaped(&ids) {
+            let mut query = Query::builder();
+            query
+                .push("DELETE FROM ")
+                .push(table)
+                .push(" WHERE issue_id IN (");
+            query.push_bind_list(chunk.iter().copied()).push(")");
+            query.execute(&mut tx.conn()).await?;
+        }
+    }
+
+    let mut activities: Vec<NewActivity> = Vec::new();
+    for &(issue_id, index) in &regressions {
+        let e = &events[index];
+        activities.push(NewActivity {
+            issue_id,
+            kind: ActivityType::SetRegression,
+            user_id: None,
+            data: serde_json::json!({
+                "version": e.release.clone().unwrap_or_default(),
+                "event_id": e.event_id,
+            }),
+        });
+    }
+    for (issue_id, end, check, index) in &unignored {
+        let event_id = &events[*index].event_id;
+        let (kind, data) = match end {
+            SnoozeEnd::Expired => (
+                ActivityType::SetUnresolved,
+                serde_json::json!({ "event_id": event_id }),
+            ),
+            SnoozeEnd::Escalated => (
+                ActivityType::SetEscalating,
+                serde_json::json!({ "event_id": event_id, "expired_snooze": check.details() }),
+            ),
+        };
+        activities.push(NewActivity {
+            issue_id: *issue_id,
+            kind,
+            user_id: None,
+            data,
+        });
+    }
+    crate::activity::record_many(&mut tx.conn(), &activities, now_ms).await?;
+
+    outcome.regressed = regressions.iter().map(|r| r.0).collect();
+    outcome.regressed.sort_unstable();
+    outcome.unignored = unignored
+        .iter()
+        .map(|&(id, end, _, index)| {
+            let kind = match end {
+                SnoozeEnd::Expired => "issue.unignored",
+                SnoozeEnd::Escalated => "issue.escalating",
+            };
+            (id, kind, index)
+        })
+        .collect();
+    Ok(outcome)
 }
 
 struct TagDelta {
@@ -795,6 +1276,21 @@ mod tests {
         let flat: Vec<usize> = chunks.concat();
         assert_eq!(flat, items);
         assert_eq!(shaped::<usize>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn padded_lookups_use_the_fixed_sizes() {
+        let ids: Vec<i64> = (0..600).collect();
+        let lists = padded(&ids);
+        assert_eq!(
+            lists.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![512, 128]
+        );
+        assert_eq!(lists[1][87], 599);
+        assert_eq!(lists[1][127], 599);
+        assert_eq!(padded(&[7]), vec![vec![7]]);
+        assert_eq!(padded(&[1, 2]), vec![vec![1, 2, 2, 2, 2, 2, 2, 2]]);
+        assert!(padded(&[]).is_empty());
     }
 
     #[test]

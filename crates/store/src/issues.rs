@@ -113,6 +113,13 @@ pub struct IssueFilter {
     pub tags: Vec<TagFilter>,
     /// Only issues seen at or after this time, epoch ms.
     pub last_seen_after: Option<i64>,
+    /// Allowed substatuses (`is:new`, `is:ongoing`, `is:regressed`, `is:escalating`,
+    /// `is:archived_forever`, ...); empty allows all.
+    pub substatuses: Vec<String>,
+    /// Assignment condition (`is:assigned`, `is:unassigned`, `assigned:...`).
+    pub assigned: Option<crate::workflow::AssigneeFilter>,
+    /// Only issues this user bookmarked (`bookmarks:me`).
+    pub bookmarked_by: Option<i64>,
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
@@ -196,6 +203,56 @@ pub async fn list(
     }
     if let Some(since) = filter.last_seen_after {
         query.push(" AND issues.last_seen >= ").push_bind(since);
+    }
+    if !filter.substatuses.is_empty() {
+        query.push(" AND issues.substatus IN (");
+        query
+            .push_bind_list(filter.substatuses.iter().map(String::as_str))
+            .push(")");
+    }
+    if let Some(assigned) = filter.assigned {
+        use crate::workflow::AssigneeFilter;
+        const TEAMS_OF: &str = "SELECT team_id FROM team_members WHERE user_id = ";
+        match assigned {
+            AssigneeFilter::Anyone => {
+                query.push(" AND issues.id IN (SELECT issue_id FROM issue_assignees)");
+            }
+            AssigneeFilter::Nobody => {
+                query.push(" AND issues.id NOT IN (SELECT issue_id FROM issue_assignees)");
+            }
+            AssigneeFilter::User(user) => {
+                query.push(
+                    " AND issues.id IN (SELECT issue_id FROM issue_assignees WHERE user_id = ",
+                );
+                query.push_bind(user).push(")");
+            }
+            AssigneeFilter::Team(team) => {
+                query.push(
+                    " AND issues.id IN (SELECT issue_id FROM issue_assignees WHERE team_id = ",
+                );
+                query.push_bind(team).push(")");
+            }
+            AssigneeFilter::UserOrTheirTeams(user) => {
+                query.push(
+                    " AND issues.id IN (SELECT issue_id FROM issue_assignees WHERE user_id = ",
+                );
+                query
+                    .push_bind(user)
+                    .push(" OR team_id IN (")
+                    .push(TEAMS_OF);
+                query.push_bind(user).push("))");
+            }
+            AssigneeFilter::TeamsOf(user) => {
+                query.push(
+                    " AND issues.id IN (SELECT issue_id FROM issue_assignees WHERE team_id IN (",
+                );
+                query.push(TEAMS_OF).push_bind(user).push("))");
+            }
+        }
+    }
+    if let Some(user) = filter.bookmarked_by {
+        query.push(" AND issues.id IN (SELECT issue_id FROM issue_bookmarks WHERE user_id = ");
+        query.push_bind(user).push(")");
     }
     let (op, order) = match page {
         Page::First => ("", "DESC"),

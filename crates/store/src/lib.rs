@@ -10,17 +10,24 @@
 //! never read from a lagging replica).
 #![warn(missing_docs)]
 
+pub mod activity;
 mod db;
 mod error;
 pub mod events;
 pub mod ingest;
 pub mod issues;
+pub mod keys;
 pub mod options;
 pub mod orgs;
 pub mod payload;
 pub mod projects;
 pub mod query;
+pub mod releases;
+pub mod sessions;
+pub mod tag_values;
+pub mod teams;
 pub mod users;
+pub mod workflow;
 
 pub use db::{Db, DbOptions, Engine, PoolConn, Tx};
 pub use error::StoreError;

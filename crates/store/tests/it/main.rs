@@ -5,3 +5,4 @@ mod fixtures;
 mod ingest;
 mod migrations;
 mod queries;
+mod workflow;

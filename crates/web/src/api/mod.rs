@@ -6,6 +6,8 @@
 
 pub mod access;
 mod events;
+mod grouping;
+pub mod issue_extras;
 mod issues;
 mod orgs;
 pub mod pagination;
@@ -54,7 +56,6 @@ pub fn routes() -> Router<AppState> {
         "/organizations/{org}/issues/{issue}/events/{event}/",
         get(events::issue_event_in_org),
     );
-    r = both(r, "/projects/{org}/{project}/", get(orgs::project_detail));
     r = both(r, "/projects/{org}/{project}/keys/", get(orgs::keys));
     r = both(
         r,
@@ -79,5 +80,7 @@ pub fn routes() -> Router<AppState> {
         "/issues/{issue}/events/{event}/",
         get(events::issue_event),
     );
-    r.merge(projects::routes()).merge(workflow::routes())
+    r.merge(projects::routes())
+        .merge(grouping::routes())
+        .merge(workflow::routes())
 }

@@ -47,18 +47,6 @@ pub async fn projects(
     Ok(Json(list.iter().map(views::project).collect()))
 }
 
-/// `GET /api/0/projects/{org}/{project}/`
-pub async fn project_detail(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let (org, project) = access::project(&state, &user, &org, &project).await?;
-    let mut body = views::project(&project);
-    body["organization"] = views::organization(&org, &state.config.public_url());
-    Ok(Json(body))
-}
-
 /// `GET /api/0/projects/{org}/{project}/keys/`
 pub async fn keys(
     State(state): State<AppState>,
