@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 mod health;
 pub mod ingest;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -38,7 +39,13 @@ pub struct AppState {
     pub dictionaries: Arc<PayloadDictionaries>,
     /// Renders Prometheus metrics; `None` when no recorder is installed (tests).
     pub metrics: Option<PrometheusHandle>,
+    /// Called with a project id after its processing settings changed, so the ingest worker
+    /// of this process applies them to the next batch.
+    pub settings_changed: SettingsHook,
 }
+
+/// See [`AppState::settings_changed`].
+pub type SettingsHook = Arc<dyn Fn(i64) + Send + Sync>;
 
 impl AppState {
     /// Builds the state from its parts.
@@ -58,7 +65,14 @@ impl AppState {
             queue,
             config: Arc::new(config),
             metrics,
+            settings_changed: Arc::new(|_| {}),
         }
+    }
+
+    /// Sets the hook called after a project's processing settings change.
+    pub fn with_settings_hook(mut self, hook: SettingsHook) -> AppState {
+        self.settings_changed = hook;
+        self
     }
 }
 
@@ -67,6 +81,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .nest("/api/0", api::routes())
+        // The web UI: its own session, CSRF and security-header layers apply to its routes only.
+        .merge(ui::routes(&state))
         // Ingest paths may carry any prefix (`/sub/path/api/42/envelope/`), so they are matched
         // by the fallback rather than by the route table.
         .fallback(ingest::dispatch)

@@ -4,10 +4,13 @@
 mod api;
 mod backlog;
 mod crash;
+mod grouping;
 mod hostile;
 mod node_sdk;
 mod python_sdk;
 mod rust_sdk;
+mod scrubbing;
+mod workflow;
 
 use std::path::Path;
 

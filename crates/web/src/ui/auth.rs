@@ -1,0 +1,344 @@
+//! Logging in and out, and the [`UiUser`] extractor every page uses.
+//!
+//! Failed logins cost the same time whether or not the account exists (a dummy Argon2 verify),
+//! are logged with the e-mail (never the password), and after [`MAX_FAILURES`] failures within
+//! [`FAILURE_WINDOW`] an e-mail is refused for the rest of the window.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Extension;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use errhound_store::users::{self, User};
+use errhound_store::{now_ms, orgs, sessions};
+use tower_sessions::{Expiry, Session};
+
+use super::error::{UiError, UiResult};
+use super::form::{self, FormData};
+use super::session::{self, USER_ID};
+use crate::AppState;
+use crate::auth::{hash_password, verify_password};
+
+/// Failed logins allowed per e-mail within [`FAILURE_WINDOW`].
+pub const MAX_FAILURES: u32 = 10;
+/// See [`MAX_FAILURES`].
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Entries kept before old ones are pruned (bounds memory under a spraying attack).
+const MAX_TRACKED: usize = 10_000;
+
+/// A logged-in user, with the session's CSRF token for the page's forms.
+pub struct UiUser {
+    /// The account.
+    pub user: User,
+    /// The CSRF token to put in forms.
+    pub csrf: String,
+    /// The session (for one-time messages).
+    pub session: Session,
+}
+
+/// Where to send someone who is not logged in: the login page, coming back here afterwards.
+fn to_login(parts: &Parts) -> Response {
+    let next = if parts.method == Method::GET {
+        parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let target = form::url("/auth/login/", &[("next", &next)]);
+    let mut response = Redirect::to(&target).into_response();
+    // htmx follows redirects inside its request; this makes it load the login page instead.
+    if parts.headers.contains_key("hx-request")
+        && let Ok(value) = HeaderValue::from_str(&target)
+    {
+        response.headers_mut().insert("hx-redirect", value);
+    }
+    response
+}
+
+impl FromRequestParts<AppState> for UiUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(session) = parts.extensions.get::<Session>().cloned() else {
+            return Err(UiError::internal("the session layer is missing").into_response());
+        };
+        let uid = session
+            .get::<i64>(USER_ID)
+            .await
+            .map_err(|e| UiError::internal(e).into_response())?;
+        let Some(uid) = uid else {
+            return Err(to_login(parts));
+        };
+        let mut conn = state
+            .db
+            .read()
+            .await
+            .map_err(|e| UiError::from(e).into_response())?;
+        let Some(user) = sessions::user(&mut conn.conn(), uid)
+            .await
+            .map_err(|e| UiError::from(e).into_response())?
+        else {
+            // The account was disabled or deleted: end the session.
+            let _ = session.flush().await;
+            return Err(to_login(parts));
+        };
+        let csrf = session::csrf_token(&session)
+            .await
+            .map_err(|e| UiError::internal(e).into_response())?;
+        Ok(UiUser {
+            user,
+            csrf,
+            session,
+        })
+    }
+}
+
+/// Counts failed logins per e-mail.
+#[derive(Clone, Default)]
+pub struct LoginThrottle(Arc<Mutex<HashMap<String, (u32, Instant)>>>);
+
+impl LoginThrottle {
+    /// Whether `email` is refused for now.
+    pub fn blocked(&self, email: &str) -> bool {
+        let Ok(map) = self.0.lock() else {
+            return false;
+        };
+        map.get(email)
+            .is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW)
+    }
+
+    /// Records a failure.
+    pub fn failed(&self, email: &str) {
+        let Ok(mut map) = self.0.lock() else {
+            return;
+        };
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+        }
+        if map.len() >= MAX_TRACKED {
+            return;
+        }
+        let entry = map.entry(email.to_owned()).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= FAILURE_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    /// Forgets the failures of `email` after a successful login.
+    pub fn succeeded(&self, email: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(email);
+        }
+    }
+}
+
+/// A hash to verify against when the account does not exist, so that answering takes as long
+/// as for a wrong password.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password(&crate::auth::random_password(24)).unwrap_or_default());
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+/// A safe place to go after logging in: a path on this server, nothing else.
+fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.starts_with("/auth/")
+        && next.chars().all(|c| !c.is_control());
+    ok.then(|| next.to_owned())
+}
+
+/// `GET /`: the issue list of the user's first organization, or the login page.
+pub async fn root(State(state): State<AppState>, session: Session) -> UiResult {
+    let uid = session
+        .get::<i64>(USER_ID)
+        .await
+        .map_err(UiError::internal)?;
+    let Some(uid) = uid else {
+        return Ok(Redirect::to("/auth/login/").into_response());
+    };
+    let mut conn = state.db.read().await?;
+    let Some(user) = sessions::user(&mut conn.conn(), uid).await? else {
+        return Ok(Redirect::to("/auth/login/").into_response());
+    };
+    let orgs = orgs::list_for_user(&mut conn.conn(), user.id, user.is_superuser).await?;
+    // The oldest organization first: that is the one the first start created.
+    match orgs.last() {
+        Some(org) => {
+            Ok(Redirect::to(&format!("/organizations/{}/issues/", org.slug)).into_response())
+        }
+        None => Err(UiError::new(
+            StatusCode::NOT_FOUND,
+            "You are not a member of any organization yet. Ask an administrator to add you.",
+        )),
+    }
+}
+
+/// `GET /auth/login/`
+pub async fn login_page(session: Session, params: axum::extract::RawQuery) -> UiResult {
+    let params = FormData::parse(params.0.as_deref().unwrap_or(""));
+    let next = safe_next(params.get("next"));
+    if session
+        .get::<i64>(USER_ID)
+        .await
+        .map_err(UiError::internal)?
+        .is_some()
+    {
+        return Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response());
+    }
+    if session.id().is_none() {
+        session.set_expiry(Some(Expiry::OnInactivity(session::ANONYMOUS_FOR)));
+    }
+    let csrf = session::csrf_token(&session)
+        .await
+        .map_err(UiError::internal)?;
+    Ok(LoginPage {
+        csrf,
+        email: String::new(),
+        next: next.unwrap_or_default(),
+        error: None,
+    }
+    .into_response())
+}
+
+/// `POST /auth/login/` (the CSRF middleware has checked the form's token).
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(throttle): Extension<LoginThrottle>,
+    session: Session,
+    body: String,
+) -> UiResult {
+    let form = FormData::parse(&body);
+    let email = form.text("email").unwrap_or("").to_lowercase();
+    let password = form.get("password").unwrap_or("").to_owned();
+    let next = safe_next(form.get("next"));
+    let csrf = session::csrf_token(&session)
+        .await
+        .map_err(UiError::internal)?;
+    let page = |status: StatusCode, error: &str| {
+        (
+            status,
+            LoginPage {
+                csrf: csrf.clone(),
+                email: email.clone(),
+                next: next.clone().unwrap_or_default(),
+                error: Some(error.to_owned()),
+            },
+        )
+            .into_response()
+    };
+    if throttle.blocked(&email) {
+        tracing::warn!(user.email = %email, "login refused: too many failed attempts");
+        return Ok(page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts. Try again in a few minutes.",
+        ));
+    }
+    let user = {
+        let mut conn = state.db.read().await?;
+        users::find_by_email(&mut conn.conn(), &email).await?
+    };
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(UiError::internal)?;
+    let user = match user {
+        Some(user) if verified && user.is_active && user.password_hash.is_some() => user,
+        _ => {
+            throttle.failed(&email);
+            tracing::warn!(user.email = %email, "failed login");
+            return Ok(page(
+                StatusCode::UNAUTHORIZED,
+                "Invalid e-mail or password.",
+            ));
+        }
+    };
+    throttle.succeeded(&email);
+    // A new id at login: a session id planted before login (fixation) is worthless after it.
+    session.cycle_id().await.map_err(UiError::internal)?;
+    session
+        .insert(USER_ID, user.id)
+        .await
+        .map_err(UiError::internal)?;
+    session
+        .insert(session::CSRF, session::new_token())
+        .await
+        .map_err(UiError::internal)?;
+    session.set_expiry(Some(Expiry::OnInactivity(session::LOGGED_IN_FOR)));
+    tracing::info!(user.id = user.id, user.email = %user.email, "logged in");
+    {
+        let mut conn = state.db.write().await?;
+        if let Err(error) = sessions::delete_expired(&mut conn.conn(), now_ms(), 1000).await {
+            tracing::warn!(error = %error, "could not delete expired sessions");
+        }
+    }
+    Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response())
+}
+
+/// `POST /auth/logout/`: ends the session (row and cookie).
+pub async fn logout(session: Session) -> UiResult {
+    session.flush().await.map_err(UiError::internal)?;
+    let mut response = Redirect::to("/auth/login/").into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(
+            safe_next(Some("/organizations/x/issues/?query=a")).as_deref(),
+            Some("/organizations/x/issues/?query=a")
+        );
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil",
+            "",
+            "x",
+            "/auth/logout/",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn throttle_blocks_after_failures() {
+        let throttle = LoginThrottle::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(!throttle.blocked("a@b.c"));
+            throttle.failed("a@b.c");
+        }
+        assert!(throttle.blocked("a@b.c"));
+        assert!(!throttle.blocked("other@b.c"));
+        throttle.succeeded("a@b.c");
+        assert!(!throttle.blocked("a@b.c"));
+    }
+}

@@ -1,0 +1,1102 @@
+//! The issue page (`/organizations/{org}/issues/{id}/`, optionally `events/{event}/` for a chosen
+//! event) and its workflow forms: resolve (now, in the next release, in a release), ignore
+//! (forever, for a while, until N more events or users), unresolve, assign, bookmark, comment,
+//! merge and unmerge. Every form POSTs and redirects back (Post/Redirect/Get); htmx boosts them.
+//!
+//! Changes go through `store::workflow` in one transaction per request, with the user as actor,
+//! so the activity timeline shows who did what.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use errhound_store::activity::{self, Activity};
+use errhound_store::events::{self as event_store, StoredEvent};
+use errhound_store::issues::{self as issue_store, Issue};
+use errhound_store::orgs::Organization;
+use errhound_store::projects::Project;
+use errhound_store::teams::{self, UserLookup};
+use errhound_store::users::User;
+use errhound_store::workflow::{self, AssigneeRef, IgnoreConditions, StatusChange};
+use errhound_store::{Conn, StoreError, now_ms, releases, tag_values};
+use serde_json::Value;
+use tower_sessions::Session;
+
+use super::access;
+use super::auth::UiUser;
+use super::error::{UiError, UiResult};
+use super::event::{self, EventView};
+use super::form::{self, FormData};
+use super::format;
+use super::issues::{assignee_name, badges};
+use super::layout::{FLASH, Nav};
+use super::markdown;
+use crate::AppState;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Stores a one-time message for the next page.
+pub async fn flash(session: &Session, message: &str) {
+    if let Err(error) = session.insert(FLASH, message).await {
+        tracing::warn!(error = %error, "could not store a message in the session");
+    }
+}
+
+/// An entry of the assignee picker: `user:ID`, `team:ID`.
+pub struct AssignOption {
+    /// Form value.
+    pub value: String,
+    /// Label.
+    pub label: String,
+}
+
+/// Everyone an issue of the organization can be assigned to.
+pub async fn assign_options(
+    conn: &mut Conn<'_>,
+    org_id: i64,
+) -> Result<Vec<AssignOption>, StoreError> {
+    let mut out: Vec<AssignOption> = teams::org_members(conn, org_id)
+        .await?
+        .into_iter()
+        .filter(|m| m.is_active)
+        .map(|m| AssignOption {
+            value: format!("user:{}", m.user.id),
+            label: if m.user.name.trim().is_empty() || m.user.name == m.user.email {
+                m.user.email
+            } else {
+                format!("{} ({})", m.user.name, m.user.email)
+            },
+        })
+        .collect();
+    out.extend(
+        teams::list_for_org(conn, org_id)
+            .await?
+            .into_iter()
+            .map(|t| AssignOption {
+                value: format!("team:{}", t.id),
+                label: format!("#{}", t.slug),
+            }),
+    );
+    Ok(out)
+}
+
+/// The status change a form asks for. `action`: `resolve`, `resolveInNextRelease`,
+/// `resolveInRelease` (field `release`), `unresolve`, `ignore` (fields `ignoreDuration` minutes,
+/// `ignoreCount` + `ignoreWindow` minutes, `ignoreUserCount` + `ignoreUserWindow` minutes; none
+/// means forever).
+pub fn status_change(action: &str, form: &FormData, now: i64) -> Result<StatusChange, String> {
+    Ok(match action {
+        "resolve" => StatusChange::Resolve,
+        "resolveInNextRelease" => StatusChange::ResolveInNextRelease,
+        "resolveInRelease" => match form.text("release") {
+            Some(version) => StatusChange::ResolveInRelease(version.to_owned()),
+            None => return Err("Choose the release that fixes the issue.".to_owned()),
+        },
+        "unresolve" => StatusChange::Unresolve,
+        "ignore" => {
+            let duration = form.positive("ignoreDuration")?;
+            let count = form.positive("ignoreCount")?;
+            let user_count = form.positive("ignoreUserCount")?;
+            StatusChange::Ignore(IgnoreConditions {
+                until_ms: duration.map(|m| now.saturating_add(m.saturating_mul(60_000))),
+                duration_minutes: duration,
+                count,
+                window_minutes: count.and(form.positive("ignoreWindow")?),
+                user_count,
+                user_window_minutes: user_count.and(form.positive("ignoreUserWindow")?),
+            })
+        }
+        other => return Err(format!("Unknown action {other:?}.")),
+    })
+}
+
+/// The assignee a form names: `user:ID`, `team:ID`, `me`, or empty to unassign; only members
+/// and teams of the organization.
+async fn assignee(
+    conn: &mut Conn<'_>,
+    org: &Organization,
+    caller: &User,
+    value: &str,
+) -> Result<Option<AssigneeRef>, UiError> {
+    let unknown = || {
+        UiError::bad_request(
+            "Issues can only be assigned to members and teams of the organization.",
+        )
+    };
+    let id = |text: &str| text.parse::<i64>().map_err(|_| unknown());
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if let Some(team) = value.strip_prefix("team:") {
+        let team = teams::get(conn, id(team)?)
+            .await?
+            .filter(|t| t.organization_id == org.id)
+            .ok_or_else(unknown)?;
+        return Ok(Some(AssigneeRef::Team(team.id)));
+    }
+    let user_id = match value.strip_prefix("user:") {
+        Some(user) => id(user)?,
+        None if value == "me" => caller.id,
+        None => return Err(unknown()),
+    };
+    let user = teams::find_org_user(conn, org.id, UserLookup::Id(user_id))
+        .await?
+        .ok_or_else(unknown)?;
+    Ok(Some(AssigneeRef::User(user.id)))
+}
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+/// Applies a workflow `action` to `issues` (all of `org`, visible to `caller`) in one
+/// transaction; returns the message to show.
+pub async fn apply_action(
+    state: &AppState,
+    org: &Organization,
+    caller: &User,
+    issues: &[Issue],
+    action: &str,
+    form: &FormData,
+) -> UiResult<String> {
+    let now = now_ms();
+    let actor = Some(caller.id);
+    let what = plural(issues.len(), "issue");
+    let mut projects: Vec<i64> = issues.iter().map(|i| i.project_id).collect();
+    projects.sort_unstable();
+    projects.dedup();
+    let mut tx = state.db.begin().await?;
+    let message = match action {
+        "resolve" | "resolveInNextRelease" | "resolveInRelease" | "unresolve" | "ignore" => {
+            let change = status_change(action, form, now).map_err(UiError::bad_request)?;
+            if projects.len() > 1
+                && matches!(
+                    change,
+                    StatusChange::ResolveInNextRelease | StatusChange::ResolveInRelease(_)
+                )
+            {
+                return Err(UiError::bad_request(
+                    "Resolving in a release works for issues of one project at a time.",
+                ));
+            }
+            let mut changed = 0;
+            for issue in issues {
+                if workflow::change_status(&mut tx, issue.id, &change, actor, now)
+                    .await?
+                    .changed
+                {
+                    changed += 1;
+                }
+            }
+            let done = match &change {
+                StatusChange::Resolve => "resolved".to_owned(),
+                StatusChange::ResolveInNextRelease => "resolved in the next release".to_owned(),
+                StatusChange::ResolveInRelease(v) => format!("resolved in {v}"),
+                StatusChange::Unresolve => "unresolved".to_owned(),
+                StatusChange::Ignore(c) => format!("ignored {}", describe_ignore(c)),
+            };
+            if changed == 0 {
+                format!("Nothing changed: {what} already {done}.")
+            } else {
+                format!("{} {done}.", plural(changed, "issue"))
+            }
+        }
+        "assign" => {
+            let value = form.text("assignee").unwrap_or("");
+            match assignee(&mut tx.conn(), org, caller, value).await? {
+                Some(target) => {
+                    for issue in issues {
+                        workflow::assign(&mut tx, issue.id, target, actor, now).await?;
+                    }
+                    format!("Assigned {what}.")
+                }
+                None => {
+                    for issue in issues {
+                        workflow::unassign(&mut tx, issue.id, actor, now).await?;
+                    }
+                    format!("Unassigned {what}.")
+                }
+            }
+        }
+        "bookmark" | "unbookmark" => {
+            let on = action == "bookmark";
+            for issue in issues {
+                workflow::set_bookmark(&mut tx, issue.id, caller.id, on, now).await?;
+            }
+            if on {
+                format!("Bookmarked {what}.")
+            } else {
+                format!("Removed the bookmark of {what}.")
+            }
+        }
+        "merge" => {
+            if issues.len() < 2 {
+                return Err(UiError::bad_request("Select at least two issues to merge."));
+            }
+            if projects.len() > 1 {
+                return Err(UiError::bad_request(
+                    "Only issues of the same project can be merged.",
+                ));
+            }
+            let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+            let merged = workflow::merge(&mut tx, &ids, actor, now).await?;
+            format!(
+                "Merged {} into issue {}.",
+                plural(merged.children.len(), "issue"),
+                merged.parent
+            )
+        }
+        other => return Err(UiError::bad_request(format!("Unknown action {other:?}."))),
+    };
+    tx.commit().await?;
+    Ok(message)
+}
+
+/// `until 10 more events`, `for 2 hours`, `forever`.
+fn describe_ignore(c: &IgnoreConditions) -> String {
+    let mut parts = Vec::new();
+    if let Some(m) = c.duration_minutes {
+        parts.push(format!("for {}", format::minutes(m)));
+    } else if let Some(until) = c.until_ms {
+        parts.push(format!("until {}", format::datetime(until)));
+    }
+    if let Some(n) = c.count {
+        let within = c
+            .window_minutes
+            .map(|w| format!(" within {}", format::minutes(w)))
+            .unwrap_or_default();
+        parts.push(format!(
+            "until it occurs {n} more time{}{within}",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some(n) = c.user_count {
+        let within = c
+            .user_window_minutes
+            .map(|w| format!(" within {}", format::minutes(w)))
+            .unwrap_or_default();
+        parts.push(format!(
+            "until {n} more user{} see it{within}",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    if parts.is_empty() {
+        "forever".to_owned()
+    } else {
+        parts.join(" or ")
+    }
+}
+
+/// One timeline entry.
+pub struct ActivityView {
+    /// Activity id (comments can be deleted by it).
+    pub id: i64,
+    /// Who did it.
+    pub who: String,
+    /// What happened, as text.
+    pub text: String,
+    /// The comment, as safe HTML (markdown rendered, raw HTML escaped).
+    pub comment_html: Option<String>,
+    /// Whether the viewer may delete it (their own comment).
+    pub deletable: bool,
+    /// When, relative and absolute.
+    pub when: (String, String),
+    /// CSS class of the entry.
+    pub kind: String,
+}
+
+fn data_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
+    data.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn describe(activity: &Activity) -> String {
+    let d = &activity.data;
+    match activity.kind.as_str() {
+        "set_resolved" => "marked this issue as resolved".to_owned(),
+        "set_resolved_in_release" => match data_str(d, "version") {
+            Some(v) => format!("marked this issue as resolved in {v}"),
+            None => "marked this issue as resolved in the next release".to_owned(),
+        },
+        "set_unresolved" => "marked this issue as unresolved".to_owned(),
+        "set_ignored" => {
+            let int = |k: &str| d.get(k).and_then(Value::as_i64);
+            let conditions = IgnoreConditions {
+                until_ms: None,
+                duration_minutes: int("ignoreDuration"),
+                count: int("ignoreCount"),
+                window_minutes: int("ignoreWindow"),
+                user_count: int("ignoreUserCount"),
+                user_window_minutes: int("ignoreUserWindow"),
+            };
+            match data_str(d, "ignoreUntil") {
+                Some(until) if conditions.duration_minutes.is_none() => {
+                    format!("ignored this issue until {until}")
+                }
+                _ => format!("ignored this issue {}", describe_ignore(&conditions)),
+            }
+        }
+        "set_regression" => match data_str(d, "version") {
+            Some(v) => format!("marked this issue as a regression in {v}"),
+            None => "marked this issue as a regression".to_owned(),
+        },
+        "set_escalating" => {
+            "marked this issue as escalating: its ignore condition was met".to_owned()
+        }
+        "assigned" => {
+            let name = data_str(d, "assigneeName")
+                .or_else(|| data_str(d, "assigneeEmail"))
+                .or_else(|| data_str(d, "assignee"))
+                .unwrap_or("someone");
+            if data_str(d, "assigneeType") == Some("team") {
+                format!("assigned this issue to #{name}")
+            } else {
+                format!("assigned this issue to {name}")
+            }
+        }
+        "unassigned" => "unassigned this issue".to_owned(),
+        "note" => "commented".to_owned(),
+        "merge" => {
+            let n = d
+                .get("issues")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            format!("merged {} into this issue", plural(n, "issue"))
+        }
+        "unmerge_source" => {
+            let n = d
+                .get("fingerprints")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            format!(
+                "split {} off into issue {}",
+                plural(n, "fingerprint"),
+                data_str(d, "destination_id").unwrap_or("?")
+            )
+        }
+        "unmerge_destination" => format!(
+            "split this issue off issue {}",
+            data_str(d, "source_id").unwrap_or("?")
+        ),
+        "first_seen" => "first seen".to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// The timeline as shown.
+fn activity_views(list: &[Activity], viewer: i64, now: i64) -> Vec<ActivityView> {
+    list.iter()
+        .map(|a| ActivityView {
+            id: a.id,
+            who: match &a.user {
+                Some(u) if !u.name.trim().is_empty() => u.name.clone(),
+                Some(u) => u.email.clone(),
+                None => "Errhound".to_owned(),
+            },
+            text: describe(a),
+            comment_html: (a.kind == "note").then(|| markdown::render(a.text().unwrap_or(""))),
+            deletable: a.kind == "note" && a.user.as_ref().is_some_and(|u| u.id == viewer),
+            when: (
+                format::relative(a.created_at, now),
+                format::datetime(a.created_at),
+            ),
+            kind: a.kind.clone(),
+        })
+        .collect()
+}
+
+/// One tag key with its top values.
+pub struct TagView {
+    /// Key.
+    pub key: String,
+    /// Distinct values.
+    pub distinct: i64,
+    /// `(value, percent text, bar SVG, link to the list filtered by it)`.
+    pub values: Vec<(String, String, String, String)>,
+}
+
+/// Links between the events of the issue.
+pub struct EventNav {
+    /// Oldest event.
+    pub first: Option<String>,
+    /// The event before this one.
+    pub previous: Option<String>,
+    /// The event after this one.
+    pub next: Option<String>,
+    /// Newest event.
+    pub latest: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "issue.html")]
+struct IssuePage {
+    nav: Nav,
+    issue: Issue,
+    project: Project,
+    short_id: String,
+    base: String,
+    badges: Vec<(&'static str, String)>,
+    status_text: String,
+    assignee: String,
+    assignee_value: String,
+    bookmarked: bool,
+    first_seen: (String, String),
+    last_seen: (String, String),
+    events: String,
+    users: String,
+    chart_day: String,
+    chart_month: String,
+    event: Option<EventView>,
+    event_nav: EventNav,
+    json_url: String,
+    crumbs: String,
+    tags: Vec<TagView>,
+    activity: Vec<ActivityView>,
+    assign_options: Vec<AssignOption>,
+    releases: Vec<String>,
+    hashes: Vec<String>,
+    durations: Vec<(i64, String)>,
+    windows: Vec<(i64, String)>,
+}
+
+impl IssuePage {
+    fn is_assignee(&self, value: &str) -> bool {
+        self.assignee_value == value
+    }
+}
+
+/// The issue for a page, following merges: `Err(Ok(redirect))` when the id now leads to
+/// another issue.
+async fn find_issue(
+    state: &AppState,
+    user: &User,
+    org: &str,
+    issue: &str,
+    rest: &str,
+) -> Result<(Organization, Project, Issue), Result<Response, UiError>> {
+    match access::issue(state, user, org, issue).await {
+        Ok(found) => Ok(found),
+        Err(error) if error.status == StatusCode::NOT_FOUND => {
+            let Ok(id) = issue.parse::<i64>() else {
+                return Err(Err(error));
+            };
+            let target = match state.db.read().await {
+                Ok(mut conn) => workflow::redirect(&mut conn.conn(), id).await,
+                Err(e) => Err(e),
+            };
+            match target {
+                Ok(Some(target)) => Err(Ok(Redirect::permanent(&format!(
+                    "/organizations/{org}/issues/{target}/{rest}"
+                ))
+                .into_response())),
+                Ok(None) => Err(Err(error)),
+                Err(e) => Err(Err(UiError::from(e))),
+            }
+        }
+        Err(error) => Err(Err(error)),
+    }
+}
+
+/// Which event a page shows.
+enum Which<'a> {
+    Latest,
+    Oldest,
+    Id(&'a str),
+}
+
+async fn load_event(
+    conn: &mut Conn<'_>,
+    issue: &Issue,
+    which: Which<'_>,
+) -> Result<Option<StoredEvent>, UiError> {
+    Ok(match which {
+        Which::Latest => event_store::edge_of_issue(conn, issue.id, true).await?,
+        Which::Oldest => event_store::edge_of_issue(conn, issue.id, false).await?,
+        Which::Id(id) => {
+            let Ok(id) = errhound_protocol::EventId::parse(id) else {
+                return Err(UiError::not_found());
+            };
+            event_store::find(conn, issue.project_id, &id.to_simple())
+                .await?
+                .filter(|e| e.issue_id == issue.id)
+        }
+    })
+}
+
+fn series_of(rows: &[issue_store::HourlyCount], bucket_hours: i64, buckets: i64) -> format::Series {
+    let now_hour = now_ms().div_euclid(HOUR_MS);
+    let last = now_hour.div_euclid(bucket_hours);
+    let first = last - buckets + 1;
+    let mut series: format::Series = (first..=last)
+        .map(|b| (b * bucket_hours * HOUR_MS, 0))
+        .collect();
+    for row in rows {
+        let bucket = row.hour.div_euclid(bucket_hours);
+        if (first..=last).contains(&bucket) {
+            series[(bucket - first) as usize].1 += row.count;
+        }
+    }
+    series
+}
+
+async fn render(
+    state: &AppState,
+    user: UiUser,
+    org: Organization,
+    project: Project,
+    issue: Issue,
+    which: Which<'_>,
+    crumbs: String,
+) -> UiResult {
+    let now = now_ms();
+    let nav = Nav::new(state, &user, &org, "issues", Some(project.id)).await?;
+    let mut conn = state.db.read().await?;
+    let stored = load_event(&mut conn.conn(), &issue, which).await?;
+    let base = format!("/organizations/{}/issues/{}/", org.slug, issue.id);
+    let (event, event_nav, json_url) = match &stored {
+        Some(stored) => {
+            let data = state
+                .dictionaries
+                .decode_json(&mut conn.conn(), &stored.data)
+                .await?;
+            let view = event::build(&stored.event_id, stored.received, &data, &crumbs);
+            let (previous, next) = event_store::neighbours(&mut conn.conn(), stored).await?;
+            let link = |id: &str| format!("{base}events/{id}/");
+            let event_nav = EventNav {
+                first: previous.as_ref().map(|_| link("oldest")),
+                previous: previous.as_deref().map(link),
+                next: next.as_deref().map(link),
+                latest: next.as_ref().map(|_| link("latest")),
+            };
+            let json_url = format!("{base}events/{}/json/", stored.event_id);
+            (Some(view), event_nav, json_url)
+        }
+        None => (
+            None,
+            EventNav {
+                first: None,
+                previous: None,
+                next: None,
+                latest: None,
+            },
+            String::new(),
+        ),
+    };
+    let day =
+        issue_store::hourly_counts(&mut conn.conn(), &[issue.id], now.div_euclid(HOUR_MS) - 23)
+            .await?;
+    let month_from = (now.div_euclid(HOUR_MS).div_euclid(24) - 29) * 24;
+    let month = issue_store::hourly_counts(&mut conn.conn(), &[issue.id], month_from).await?;
+    let chart_day = format::bar_chart(&series_of(&day, 1, 24), &format::short_datetime);
+    let chart_month = format::bar_chart(&series_of(&month, 24, 30), &|ms| {
+        format::short_datetime(ms)
+            .get(..10)
+            .unwrap_or("")
+            .to_owned()
+    });
+    let list_base = format!("/organizations/{}/issues/", org.slug);
+    let tags = tag_values::distribution(&mut conn.conn(), issue.id, 5)
+        .await?
+        .into_iter()
+        .map(|t| TagView {
+            values: t
+                .top
+                .iter()
+                .map(|(value, n)| {
+                    let percent = *n as f64 * 100.0 / t.total.max(1) as f64;
+                    let query =
+                        format!("is:unresolved {}:\"{}\"", t.key, value.replace('"', "\\\""));
+                    (
+                        value.clone(),
+                        if percent >= 1.0 || percent == 0.0 {
+                            format!("{percent:.0}%")
+                        } else {
+                            "<1%".to_owned()
+                        },
+                        format::percent_bar(percent),
+                        form::url(
+                            &list_base,
+                            &[("project", &project.id.to_string()), ("query", &query)],
+                        ),
+                    )
+                })
+                .collect(),
+            key: t.key,
+            distinct: t.distinct,
+        })
+        .collect();
+    let timeline = activity::timeline(&mut conn.conn(), issue.id, 100).await?;
+    let states = workflow::issue_states(
+        &mut conn.conn(),
+        std::slice::from_ref(&issue),
+        Some(user.user.id),
+    )
+    .await?;
+    let state_of = states.get(&issue.id).cloned().unwrap_or_default();
+    let assign_options = assign_options(&mut conn.conn(), org.id).await?;
+    let releases = releases::list(
+        &mut conn.conn(),
+        project.id,
+        None,
+        issue_store::Page::First,
+        20,
+    )
+    .await?
+    .into_iter()
+    .map(|r| r.version)
+    .collect();
+    let hashes = issue_store::hashes(&mut conn.conn(), issue.id).await?;
+    drop(conn);
+    let status_text = match (
+        issue.status.as_str(),
+        &state_of.resolution,
+        &state_of.snooze,
+    ) {
+        ("resolved", Some(r), _) => match r.kind {
+            workflow::ResolutionKind::InRelease => format!("Resolved in release {}", r.version),
+            workflow::ResolutionKind::InNextRelease => {
+                format!("Resolved in the release after {}", r.version)
+            }
+        },
+        ("resolved", None, _) => "Resolved".to_owned(),
+        ("ignored", _, Some(s)) => {
+            let mut parts = Vec::new();
+            if let Some(until) = s.until_ms {
+                parts.push(format!("until {}", format::datetime(until)));
+            }
+            if let Some(n) = s.count {
+                let left = (n - (issue.times_seen - s.times_seen_at)).max(0);
+                parts.push(format!("until {n} more events ({left} to go)"));
+            }
+            if let Some(n) = s.user_count {
+                parts.push(format!("until {n} more users"));
+            }
+            format!("Ignored {}", parts.join(" or "))
+        }
+        ("ignored", _, None) => "Ignored forever".to_owned(),
+        (_, _, _) => match issue.substatus.as_deref() {
+            Some("regressed") => "Unresolved: regressed after it was resolved".to_owned(),
+            Some("escalating") => "Unresolved: escalating after it was ignored".to_owned(),
+            _ => "Unresolved".to_owned(),
+        },
+    };
+    let assignee_value = match &state_of.assignee {
+        Some(workflow::Assignee::User(u)) => format!("user:{}", u.id),
+        Some(workflow::Assignee::Team { id, .. }) => format!("team:{id}"),
+        None => String::new(),
+    };
+    let page = IssuePage {
+        short_id: crate::api::views::short_id(&project.slug, issue.short_id),
+        badges: badges(&issue, Some(&state_of)),
+        status_text,
+        assignee: assignee_name(state_of.assignee.as_ref()),
+        assignee_value,
+        bookmarked: state_of.bookmarked,
+        first_seen: (
+            format::relative(issue.first_seen, now),
+            format::datetime(issue.first_seen),
+        ),
+        last_seen: (
+            format::relative(issue.last_seen, now),
+            format::datetime(issue.last_seen),
+        ),
+        events: format::count(issue.times_seen),
+        users: format::count(issue.user_count),
+        chart_day,
+        chart_month,
+        event,
+        event_nav,
+        json_url,
+        crumbs,
+        tags,
+        activity: activity_views(&timeline, user.user.id, now),
+        assign_options,
+        releases,
+        hashes,
+        durations: [30, 120, 360, 1440, 10_080]
+            .into_iter()
+            .map(|m| (m, format::minutes(m)))
+            .collect(),
+        windows: [60, 1440, 10_080]
+            .into_iter()
+            .map(|m| (m, format::minutes(m)))
+            .collect(),
+        base,
+        nav,
+        issue,
+        project,
+    };
+    Ok(page.into_response())
+}
+
+fn crumb_filter(raw: Option<&str>) -> String {
+    FormData::parse(raw.unwrap_or(""))
+        .get("crumbs")
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// `GET /organizations/{org}/issues/{issue}/`: the issue with its latest event.
+pub async fn detail(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> UiResult {
+    let (org, project, issue) = match find_issue(&state, &user.user, &org, &issue, "").await {
+        Ok(found) => found,
+        Err(done) => return done,
+    };
+    render(
+        &state,
+        user,
+        org,
+        project,
+        issue,
+        Which::Latest,
+        crumb_filter(raw.as_deref()),
+    )
+    .await
+}
+
+/// `GET /organizations/{org}/issues/{issue}/events/{event}/` (`latest`, `oldest` or an id).
+pub async fn event(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue, event)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> UiResult {
+    let rest = format!("events/{event}/");
+    let (org, project, issue) = match find_issue(&state, &user.user, &org, &issue, &rest).await {
+        Ok(found) => found,
+        Err(done) => return done,
+    };
+    let which = match event.as_str() {
+        "latest" | "recommended" => Which::Latest,
+        "oldest" => Which::Oldest,
+        id => Which::Id(id),
+    };
+    if let Which::Id(id) = which {
+        // An unknown event of a known issue is a 404 page, not an empty issue page.
+        let mut conn = state.db.read().await?;
+        if load_event(&mut conn.conn(), &issue, Which::Id(id))
+            .await?
+            .is_none()
+        {
+            return Err(UiError::new(
+                StatusCode::NOT_FOUND,
+                "This event does not exist in this issue.",
+            ));
+        }
+    }
+    render(
+        &state,
+        user,
+        org,
+        project,
+        issue,
+        which,
+        crumb_filter(raw.as_deref()),
+    )
+    .await
+}
+
+/// `GET .../events/{event}/json/`: the stored event as a JSON download.
+pub async fn event_json(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue, event)): Path<(String, String, String)>,
+) -> UiResult {
+    let (_, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let mut conn = state.db.read().await?;
+    let which = match event.as_str() {
+        "latest" => Which::Latest,
+        "oldest" => Which::Oldest,
+        id => Which::Id(id),
+    };
+    let stored = load_event(&mut conn.conn(), &issue, which)
+        .await?
+        .ok_or_else(UiError::not_found)?;
+    let data = state
+        .dictionaries
+        .decode_json(&mut conn.conn(), &stored.data)
+        .await?;
+    let body = serde_json::to_vec_pretty(&data).map_err(UiError::internal)?;
+    let disposition = format!("attachment; filename=\"event-{}.json\"", stored.event_id);
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// Runs one action on one issue and redirects back to its page.
+async fn act(
+    state: &AppState,
+    user: &UiUser,
+    org: &str,
+    issue: &str,
+    action: &str,
+    form: &FormData,
+) -> UiResult {
+    let (org, _, issue) = access::issue(state, &user.user, org, issue).await?;
+    let message = apply_action(
+        state,
+        &org,
+        &user.user,
+        std::slice::from_ref(&issue),
+        action,
+        form,
+    )
+    .await?;
+    flash(&user.session, &message).await;
+    Ok(Redirect::to(&format!("/organizations/{}/issues/{}/", org.slug, issue.id)).into_response())
+}
+
+/// `POST .../status/`: `action` = `resolve`, `resolveInNextRelease`, `resolveInRelease`,
+/// `unresolve` or `ignore` (see [`status_change`]).
+pub async fn status(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue)): Path<(String, String)>,
+    body: String,
+) -> UiResult {
+    let form = FormData::parse(&body);
+    let action = form.text("action").unwrap_or("").to_owned();
+    if !matches!(
+        action.as_str(),
+        "resolve" | "resolveInNextRelease" | "resolveInRelease" | "unresolve" | "ignore"
+    ) {
+        return Err(UiError::bad_request(format!("Unknown action {action:?}.")));
+    }
+    act(&state, &user, &org, &issue, &action, &form).await
+}
+
+/// `POST .../assign/`: `assignee` = `user:ID`, `team:ID`, `me` or empty.
+pub async fn assign(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue)): Path<(String, String)>,
+    body: String,
+) -> UiResult {
+    act(
+        &state,
+        &user,
+        &org,
+        &issue,
+        "assign",
+        &FormData::parse(&body),
+    )
+    .await
+}
+
+/// `POST .../bookmark/`: `bookmarked` = `1` or `0`.
+pub async fn bookmark(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue)): Path<(String, String)>,
+    body: String,
+) -> UiResult {
+    let form = FormData::parse(&body);
+    let action = if form.get("bookmarked") == Some("1") {
+        "bookmark"
+    } else {
+        "unbookmark"
+    };
+    act(&state, &user, &org, &issue, action, &form).await
+}
+
+/// `POST .../comments/`: `text` (markdown).
+pub async fn comment(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue)): Path<(String, String)>,
+    body: String,
+) -> UiResult {
+    let (org, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let form = FormData::parse(&body);
+    let text = form.get("text").unwrap_or("");
+    let mut tx = state.db.begin().await?;
+    activity::add_comment(&mut tx, issue.id, user.user.id, text, now_ms()).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!(
+        "/organizations/{}/issues/{}/#activity",
+        org.slug, issue.id
+    ))
+    .into_response())
+}
+
+/// `POST .../comments/{note}/delete/`: deletes one's own comment.
+pub async fn delete_comment(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue, note)): Path<(String, String, i64)>,
+) -> UiResult {
+    let (org, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let mut tx = state.db.begin().await?;
+    activity::delete_comment(&mut tx, issue.id, note, user.user.id).await?;
+    tx.commit().await?;
+    flash(&user.session, "Comment deleted.").await;
+    Ok(Redirect::to(&format!(
+        "/organizations/{}/issues/{}/#activity",
+        org.slug, issue.id
+    ))
+    .into_response())
+}
+
+/// `POST .../merge/`: merges the issues named in `other` (ids or short ids, separated by commas
+/// or spaces) with this one; goes to the surviving issue.
+pub async fn merge(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue)): Path<(String, String)>,
+    body: String,
+) -> UiResult {
+    let (org, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let form = FormData::parse(&body);
+    let mut issues = vec![issue.clone()];
+    for other in form
+        .get("other")
+        .unwrap_or("")
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (_, _, found) = access::issue(&state, &user.user, &org.slug, other)
+            .await
+            .map_err(|_| {
+                UiError::bad_request(format!("There is no issue {other} in this organization."))
+            })?;
+        if !issues.iter().any(|i| i.id == found.id) {
+            issues.push(found);
+        }
+    }
+    if issues.len() < 2 {
+        return Err(UiError::bad_request(
+            "Name at least one other issue to merge with.",
+        ));
+    }
+    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+    let message = apply_action(&state, &org, &user.user, &issues, "merge", &form).await?;
+    flash(&user.session, &message).await;
+    // The survivor is the issue with the most events; find it through the redirects.
+    let mut conn = state.db.write().await?;
+    let mut target = issue.id;
+    for id in ids {
+        if issue_store::get(&mut conn.conn(), id).await?.is_some() {
+            target = id;
+            break;
+        }
+    }
+    Ok(Redirect::to(&format!("/organizations/{}/issues/{target}/", org.slug)).into_response())
+}
+
+/// `POST .../unmerge/`: splits the grouping hash `hash` off into a new issue.
+pub async fn unmerge(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path((org, issue)): Path<(String, String)>,
+    body: String,
+) -> UiResult {
+    let (org, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let form = FormData::parse(&body);
+    let hashes: Vec<String> = form.all("hash").iter().map(|h| (*h).to_owned()).collect();
+    let mut tx = state.db.begin().await?;
+    let new_id =
+        workflow::unmerge(&mut tx, issue.id, &hashes, Some(user.user.id), now_ms()).await?;
+    tx.commit().await?;
+    flash(
+        &user.session,
+        &format!(
+            "Split {} off into issue {new_id}; later events with it land there.",
+            plural(hashes.len(), "fingerprint")
+        ),
+    )
+    .await;
+    Ok(Redirect::to(&format!("/organizations/{}/issues/{}/", org.slug, issue.id)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(text: &str) -> FormData {
+        FormData::parse(text)
+    }
+
+    #[test]
+    fn status_forms() {
+        assert_eq!(
+            status_change("resolve", &form(""), 0),
+            Ok(StatusChange::Resolve)
+        );
+        assert_eq!(
+            status_change("resolveInRelease", &form("release=shop%401.2"), 0),
+            Ok(StatusChange::ResolveInRelease("shop@1.2".into()))
+        );
+        assert!(status_change("resolveInRelease", &form("release="), 0).is_err());
+        assert_eq!(
+            status_change("ignore", &form(""), 0),
+            Ok(StatusChange::Ignore(IgnoreConditions::default()))
+        );
+        assert_eq!(
+            status_change("ignore", &form("ignoreDuration=30"), 1_000),
+            Ok(StatusChange::Ignore(IgnoreConditions {
+                until_ms: Some(1_000 + 30 * 60_000),
+                duration_minutes: Some(30),
+                ..IgnoreConditions::default()
+            }))
+        );
+        assert_eq!(
+            status_change("ignore", &form("ignoreCount=5&ignoreWindow=60"), 0),
+            Ok(StatusChange::Ignore(IgnoreConditions {
+                count: Some(5),
+                window_minutes: Some(60),
+                ..IgnoreConditions::default()
+            }))
+        );
+        assert_eq!(
+            status_change("ignore", &form("ignoreUserCount=3&ignoreWindow=60"), 0),
+            Ok(StatusChange::Ignore(IgnoreConditions {
+                user_count: Some(3),
+                ..IgnoreConditions::default()
+            })),
+            "a window belongs to its own count"
+        );
+        assert!(status_change("ignore", &form("ignoreCount=-1"), 0).is_err());
+        assert!(status_change("ignore", &form("ignoreCount=x"), 0).is_err());
+        assert_eq!(
+            status_change("unresolve", &form(""), 0),
+            Ok(StatusChange::Unresolve)
+        );
+        assert!(status_change("delete", &form(""), 0).is_err());
+    }
+
+    #[test]
+    fn ignore_descriptions() {
+        assert_eq!(describe_ignore(&IgnoreConditions::default()), "forever");
+        assert_eq!(
+            describe_ignore(&IgnoreConditions {
+                count: Some(10),
+                window_minutes: Some(60),
+                ..IgnoreConditions::default()
+            }),
+            "until it occurs 10 more times within 1 hour"
+        );
+    }
+}

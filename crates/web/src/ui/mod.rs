@@ -1,0 +1,129 @@
+//! The server-rendered web UI: askama templates, enhanced by htmx, behind a session login.
+//!
+//! * **Pages work without JavaScript.** Every view is a GET whose URL holds the whole state (so it
+//!   can be shared); every change is a form POST answered with a redirect (Post/Redirect/Get).
+//!   htmx only enhances: the issue list swaps its results in place, forms on the issue page are
+//!   boosted. The vendored htmx and the app script are static files; there is no inline script.
+//! * **Sessions** ([`session`]): tower-sessions over our own store in the database, cookie
+//!   `HttpOnly`, `SameSite=Lax`, `Secure` when the public URL is https; the id is rotated at login.
+//!   The REST API keeps using bearer tokens and never reads the cookie.
+//! * **CSRF** ([`csrf`]): every state-changing request must come from our origin (`Sec-Fetch-Site`
+//!   or `Origin`) and carry the session's synchronizer token (form field `csrf` or the
+//!   `X-CSRF-Token` header htmx sends).
+//! * **Escaping**: askama escapes every interpolation in `.html` templates; the only unescaped
+//!   output is markup this module builds itself (SVG charts from numbers, comment markdown with
+//!   raw HTML turned into text, see [`markdown`]).
+//! * **Security headers** on every UI response: a CSP without inline script or style,
+//!   `frame-ancestors 'none'`, `nosniff`, a same-origin referrer policy and `X-Frame-Options`.
+//! * **Errors** ([`error`]): one HTML error page with the right status; unexpected errors are
+//!   logged once where they are converted.
+//! * **Access** goes through [`crate::api::access`], as in the API: a page of an organization
+//!   the user is not a member of, or of an issue outside their organizations, is a 404.
+
+mod access;
+mod assets;
+mod auth;
+pub mod csrf;
+mod error;
+mod event;
+mod form;
+mod format;
+mod issue;
+mod issues;
+mod layout;
+pub mod markdown;
+pub mod query;
+mod releases;
+pub mod session;
+mod settings;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::AppState;
+
+/// The Content-Security-Policy of every UI response: only our own scripts, styles and images
+/// (plus `data:` images), no framing, no `<base>`, forms only to ourselves.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The UI routes, with their session, CSRF and security-header layers.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let org = "/organizations/{org}";
+    let issue = "/organizations/{org}/issues/{issue}";
+    let pages = Router::new()
+        .route("/", get(auth::root))
+        .route("/auth/login/", get(auth::login_page).post(auth::login))
+        .route("/auth/logout/", post(auth::logout))
+        .route(
+            &format!("{org}/issues/"),
+            get(issues::list).post(issues::bulk),
+        )
+        .route(&format!("{issue}/"), get(issue::detail))
+        .route(&format!("{issue}/events/{{event}}/"), get(issue::event))
+        .route(
+            &format!("{issue}/events/{{event}}/json/"),
+            get(issue::event_json),
+        )
+        .route(&format!("{issue}/status/"), post(issue::status))
+        .route(&format!("{issue}/assign/"), post(issue::assign))
+        .route(&format!("{issue}/bookmark/"), post(issue::bookmark))
+        .route(&format!("{issue}/comments/"), post(issue::comment))
+        .route(
+            &format!("{issue}/comments/{{note}}/delete/"),
+            post(issue::delete_comment),
+        )
+        .route(&format!("{issue}/merge/"), post(issue::merge))
+        .route(&format!("{issue}/unmerge/"), post(issue::unmerge))
+        .route(&format!("{org}/releases/"), get(releases::releases))
+        .route(&format!("{org}/environments/"), get(releases::environments))
+        .route(
+            "/settings/{org}/projects/{project}/",
+            get(settings::page).post(settings::update),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/keys/",
+            post(settings::create_key),
+        )
+        .route(
+            "/settings/{org}/projects/{project}/keys/{key}/",
+            post(settings::key_action),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::protect,
+        ))
+        .layer(session::layer(state))
+        .layer(axum::Extension(auth::LoginThrottle::default()))
+        // Pages show private data: never stored by shared caches, revalidated by browsers.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        ));
+    let with_headers = Router::new()
+        .merge(pages)
+        .route("/static/{version}/{file}", get(assets::serve));
+    security_headers(with_headers)
+}
+
+/// Adds the security headers to every response of `router`.
+fn security_headers(router: Router<AppState>) -> Router<AppState> {
+    let headers: [(HeaderName, &'static str); 5] = [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    headers.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::overriding(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
+}

@@ -1,0 +1,150 @@
+//! UI sessions: tower-sessions over a [`SessionStore`] in our own database (both engines), so
+//! sessions survive restarts and are shared by every web process of a deployment.
+//!
+//! The session holds the user id (`uid`) and the CSRF synchronizer token (`csrf`). A session is
+//! created on the first visit of the login page (to carry the login form's CSRF token; such an
+//! anonymous session lives an hour) and its id is rotated at login. A login lasts
+//! [`LOGGED_IN_FOR`] from the moment it was made (the row's expiry is written when the session
+//! changes, and page views do not change it).
+
+use async_trait::async_trait;
+use errhound_store::{Db, now_ms, sessions};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+use crate::AppState;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "errhound_session";
+/// Session key of the logged-in user's id.
+pub const USER_ID: &str = "uid";
+/// Session key of the CSRF synchronizer token.
+pub const CSRF: &str = "csrf";
+/// How long a logged-in session lasts without being changed.
+pub const LOGGED_IN_FOR: time::Duration = time::Duration::days(14);
+/// How long an anonymous session (the login form's CSRF token) lasts.
+pub const ANONYMOUS_FOR: time::Duration = time::Duration::hours(1);
+
+/// Sessions stored in the `web_sessions` table.
+#[derive(Clone)]
+pub struct DbSessionStore {
+    db: Db,
+}
+
+impl std::fmt::Debug for DbSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DbSessionStore")
+    }
+}
+
+impl DbSessionStore {
+    /// A store over `db`.
+    pub fn new(db: Db) -> DbSessionStore {
+        DbSessionStore { db }
+    }
+}
+
+fn backend(error: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+fn expiry_ms(record: &Record) -> i64 {
+    i64::try_from(record.expiry_date.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn encode(record: &Record) -> session_store::Result<String> {
+    serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let data = encode(record)?;
+        let mut conn = self.db.write().await.map_err(backend)?;
+        // Ids are 128 random bits; a collision is practically impossible, but never reuse one.
+        while !sessions::insert(
+            &mut conn.conn(),
+            &record.id.to_string(),
+            &data,
+            expiry_ms(record),
+        )
+        .await
+        .map_err(backend)?
+        {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data = encode(record)?;
+        let mut conn = self.db.write().await.map_err(backend)?;
+        sessions::save(
+            &mut conn.conn(),
+            &record.id.to_string(),
+            &data,
+            expiry_ms(record),
+        )
+        .await
+        .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        // Sessions are written on the primary; read them there too, so a login is seen by the
+        // very next request even with lagging replicas.
+        let mut conn = self.db.write().await.map_err(backend)?;
+        let Some(stored) = sessions::load(&mut conn.conn(), &id.to_string(), now_ms())
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let data = serde_json::from_str(&stored.data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(stored.expires_at) * 1_000_000,
+        )
+        .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let mut conn = self.db.write().await.map_err(backend)?;
+        sessions::delete(&mut conn.conn(), &id.to_string())
+            .await
+            .map_err(backend)
+    }
+}
+
+/// The session layer of the UI routes.
+pub fn layer(state: &AppState) -> SessionManagerLayer<DbSessionStore> {
+    let secure = state.config.public_url().starts_with("https://");
+    SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(LOGGED_IN_FOR))
+}
+
+/// A fresh random CSRF token (256 bits, hex).
+pub fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// The session's CSRF token, created (and the session saved) if it has none yet.
+pub async fn csrf_token(session: &Session) -> Result<String, tower_sessions::session::Error> {
+    if let Some(token) = session.get::<String>(CSRF).await? {
+        return Ok(token);
+    }
+    let token = new_token();
+    session.insert(CSRF, &token).await?;
+    Ok(token)
+}
