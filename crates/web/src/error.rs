@@ -22,9 +22,10 @@ pub struct ApiError {
     pub detail: String,
     /// Extra headers (`WWW-Authenticate`, `Retry-After`, ...).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
-    /// The request field at fault, for a validation error: rendered as well in the
-    /// `{"field": ["message"]}` shape Sentry's (Django REST Framework's) validation errors use.
-    pub field: Option<&'static str>,
+    /// For a validation error, the fields at fault in the shape Sentry's (Django REST
+    /// Framework's) validation errors use, `{"field": ["message"]}` (nested for nested fields),
+    /// merged into the body next to `detail`.
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -34,14 +35,34 @@ impl ApiError {
             status,
             detail: detail.into(),
             headers: Vec::new(),
-            field: None,
+            fields: None,
         }
     }
 
     /// 400 for an invalid request field.
-    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> ApiError {
-        let mut error = ApiError::bad_request(message);
-        error.field = Some(field);
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::invalid_fields(serde_json::json!({ field: [message.into()] }))
+    }
+
+    /// 400 for invalid request fields, given as `{"field": ["message"]}` (nested objects for
+    /// nested fields, e.g. `{"statusDetails": {"ignoreCount": [...]}}`); `detail` repeats the
+    /// first message.
+    pub fn invalid_fields(fields: serde_json::Value) -> ApiError {
+        fn first_message(value: &serde_json::Value) -> Option<&str> {
+            match value {
+                serde_json::Value::String(s) => Some(s),
+                serde_json::Value::Array(items) => items.iter().find_map(first_message),
+                serde_json::Value::Object(map) => map.values().find_map(first_message),
+                _ => None,
+            }
+        }
+        let detail = first_message(&fields)
+            .unwrap_or("Invalid request")
+            .to_owned();
+        let mut error = ApiError::bad_request(detail);
+        if let serde_json::Value::Object(fields) = fields {
+            error.fields = Some(fields);
+        }
         error
     }
 
@@ -88,8 +109,8 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = serde_json::json!({ "detail": self.detail });
-        if let Some(field) = self.field {
-            body[field] = serde_json::json!([self.detail]);
+        for (field, errors) in self.fields.into_iter().flatten() {
+            body[field] = errors;
         }
         let mut response = (self.status, Json(body)).into_response();
         for (name, value) in self.headers {

@@ -231,3 +231,84 @@ async fn secrets_sent_by_the_python_sdk_are_never_stored() {
         "@creditcard:filter"
     );
 }
+
+#[tokio::test]
+async fn project_scrubbing_settings_apply_to_the_next_events() {
+    let server = TestServer::start(binary()).await;
+    let (status, project) = server
+        .api_put(
+            "projects/errhound/default/",
+            &serde_json::json!({
+                "sensitiveFields": ["amount"],
+                "safeFields": ["api_token"],
+                "scrubIPAddresses": true,
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{project}");
+    assert_eq!(project["sensitiveFields"], serde_json::json!(["amount"]));
+    assert_eq!(project["scrubIPAddresses"], true);
+
+    let output = run_python("sensitive.py", &[&server.dsn]);
+    let event_id = output
+        .lines()
+        .find_map(|l| l.strip_prefix("checkout "))
+        .unwrap_or_else(|| panic!("no event sent: {output}"))
+        .to_owned();
+    server.wait_for_events(1, Duration::from_secs(30)).await;
+    let (status, stored) = server
+        .api_get(&format!(
+            "projects/errhound/default/events/{event_id}/json/"
+        ))
+        .await;
+    assert_eq!(status, 200, "{stored}");
+
+    // An extra sensitive field is filtered wherever it occurs, with its rule recorded.
+    assert_eq!(stored["extra"]["payment"]["amount"], "[Filtered]");
+    assert_eq!(
+        rule(meta(&stored["_meta"], &["extra", "payment", "amount"])),
+        "strip-fields"
+    );
+    // A safe field is kept although its name looks like a secret; the defaults still apply.
+    let frames = stored["exception"]["values"][0]["stacktrace"]["frames"]
+        .as_array()
+        .unwrap();
+    let charge = frames
+        .iter()
+        .find(|f| f["function"] == "charge_card")
+        .expect("the charge_card frame");
+    assert_eq!(charge["vars"]["api_token"], "'tok-s3cr3t'");
+    assert_eq!(charge["vars"]["password"], "[Filtered]");
+    // Neither the user's address nor the request's is stored (as in Sentry, an address inside
+    // arbitrary data such as a local variable is data, not the IP fields this setting removes).
+    assert!(stored["user"]["ip_address"].is_null(), "{}", stored["user"]);
+    assert!(
+        stored["request"]["env"]["REMOTE_ADDR"].is_null(),
+        "{}",
+        stored["request"]
+    );
+    assert_eq!(
+        rule(meta(&stored["_meta"], &["user", "ip_address"])),
+        "@anything:remove"
+    );
+
+    // Turning scrubbing off (a user's choice) stores the data as sent.
+    let (status, _) = server
+        .api_put(
+            "projects/errhound/default/",
+            &serde_json::json!({ "dataScrubber": false, "dataScrubberDefaults": false }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let output = run_python("sensitive.py", &[&server.dsn]);
+    let second = output
+        .lines()
+        .find_map(|l| l.strip_prefix("checkout "))
+        .unwrap_or_else(|| panic!("no event sent: {output}"))
+        .to_owned();
+    server.wait_for_events(2, Duration::from_secs(30)).await;
+    let (_, stored) = server
+        .api_get(&format!("projects/errhound/default/events/{second}/json/"))
+        .await;
+    assert_eq!(stored["extra"]["payment"]["password"], "hunter2");
+}

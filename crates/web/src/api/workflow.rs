@@ -39,7 +39,7 @@ use errhound_store::users::User;
 use errhound_store::workflow::{
     self, AssigneeRef, IgnoreConditions, Merged, ResolutionKind, StatusChange,
 };
-use errhound_store::{StoreError, Tx, now_ms};
+use errhound_store::{Tx, now_ms};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -130,87 +130,46 @@ pub fn routes() -> Router<AppState> {
 // ------------------------------------------------------------------------------------------------
 // Errors.
 
-/// A failed request: an [`ApiError`] (`{"detail": ...}`) or a validation error in Django REST
-/// Framework's shape (`{"field": ["message"]}`), which is what Sentry answers for bad bodies.
-#[derive(Debug)]
-pub enum Fail {
-    /// `{"detail": ...}` with a status.
-    Api(ApiError),
-    /// 400 with a field error body.
-    Field(Value),
-}
-
-impl Fail {
-    fn field(field: &str, message: impl Into<String>) -> Fail {
-        Fail::Field(json!({ field: [message.into()] }))
-    }
-
-    fn detail(status: StatusCode, message: impl Into<String>) -> Fail {
-        Fail::Api(ApiError::new(status, message))
-    }
-}
-
-impl From<ApiError> for Fail {
-    fn from(error: ApiError) -> Fail {
-        Fail::Api(error)
-    }
-}
-
-impl From<StoreError> for Fail {
-    fn from(error: StoreError) -> Fail {
-        Fail::Api(ApiError::from(error))
-    }
-}
-
-impl From<workflow::WorkflowError> for Fail {
-    fn from(error: workflow::WorkflowError) -> Fail {
+impl From<workflow::WorkflowError> for ApiError {
+    fn from(error: workflow::WorkflowError) -> ApiError {
         use workflow::WorkflowError as E;
         match error {
-            E::Store(e) => Fail::from(e),
-            E::NotFound("release") => Fail::Field(json!({
+            E::Store(e) => ApiError::from(e),
+            E::NotFound("release") => ApiError::invalid_fields(json!({
                 "statusDetails": {"inRelease": ["Unable to find the given release."]}
             })),
-            E::NotFound(_) => Fail::Api(ApiError::not_found()),
-            E::Invalid(message) => Fail::detail(StatusCode::BAD_REQUEST, message),
-            E::Conflict(message) => Fail::detail(StatusCode::CONFLICT, message),
+            E::NotFound(_) => ApiError::not_found(),
+            E::Invalid(message) => ApiError::bad_request(message),
+            E::Conflict(message) => ApiError::new(StatusCode::CONFLICT, message),
         }
     }
 }
 
-impl IntoResponse for Fail {
-    fn into_response(self) -> Response {
-        match self {
-            Fail::Api(error) => error.into_response(),
-            Fail::Field(body) => (StatusCode::BAD_REQUEST, axum::Json(body)).into_response(),
-        }
-    }
-}
-
-type Reply = Result<Response, Fail>;
+type Reply = Result<Response, ApiError>;
 
 fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
 /// Parses a JSON object body (an empty body is `{}`).
-fn parse_body(body: &Bytes) -> Result<Map<String, Value>, Fail> {
+fn parse_body(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Fail::detail(
+        Ok(_) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "Invalid data. Expected a dictionary.",
         )),
-        Err(error) => Err(Fail::detail(
+        Err(error) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("JSON parse error - {error}"),
         )),
     }
 }
 
-async fn begin(state: &AppState) -> Result<Tx, Fail> {
+async fn begin(state: &AppState) -> Result<Tx, ApiError> {
     Ok(state.db.begin().await?)
 }
 
@@ -218,7 +177,7 @@ async fn role_in(
     state: &AppState,
     org: &Organization,
     user: &User,
-) -> Result<Option<String>, Fail> {
+) -> Result<Option<String>, ApiError> {
     let mut conn = state.db.read().await?;
     Ok(org_store::member_role(&mut conn.conn(), org.id, user.id).await?)
 }
@@ -259,7 +218,7 @@ fn truthy(value: &Value) -> bool {
     }
 }
 
-fn boolean(field: &str, value: &Value) -> Result<bool, Fail> {
+fn boolean(field: &str, value: &Value) -> Result<bool, ApiError> {
     match value {
         Value::Bool(b) => Ok(*b),
         Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
@@ -268,16 +227,19 @@ fn boolean(field: &str, value: &Value) -> Result<bool, Fail> {
         Value::String(s) => match s.to_ascii_lowercase().as_str() {
             "true" | "1" => Ok(true),
             "false" | "0" => Ok(false),
-            _ => Err(Fail::field(field, "Must be a valid boolean.")),
+            _ => Err(ApiError::invalid_field(field, "Must be a valid boolean.")),
         },
-        _ => Err(Fail::field(field, "Must be a valid boolean.")),
+        _ => Err(ApiError::invalid_field(field, "Must be a valid boolean.")),
     }
 }
 
 /// An optional integer field of `statusDetails` (numbers or numeric strings, as DRF accepts).
-fn integer(details: &Map<String, Value>, key: &str) -> Result<Option<i64>, Fail> {
-    let invalid =
-        || Fail::Field(json!({ "statusDetails": { key: ["A valid integer is required."] } }));
+fn integer(details: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
+    let invalid = || {
+        ApiError::invalid_fields(
+            json!({ "statusDetails": { key: ["A valid integer is required."] } }),
+        )
+    };
     match details.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(invalid),
@@ -296,7 +258,7 @@ fn parse_datetime(text: &str) -> Option<i64> {
     i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-fn parse_assignee(value: &Value) -> Result<Option<AssigneeSpec>, Fail> {
+fn parse_assignee(value: &Value) -> Result<Option<AssigneeSpec>, ApiError> {
     let text = match value {
         Value::Null => return Ok(None),
         Value::String(s) => s.trim(),
@@ -304,16 +266,17 @@ fn parse_assignee(value: &Value) -> Result<Option<AssigneeSpec>, Fail> {
             return n
                 .as_i64()
                 .map(|id| Some(AssigneeSpec::UserId(id)))
-                .ok_or_else(|| Fail::field("assignedTo", "Unknown actor input"));
+                .ok_or_else(|| ApiError::invalid_field("assignedTo", "Unknown actor input"));
         }
-        _ => return Err(Fail::field("assignedTo", "Unknown actor input")),
+        _ => return Err(ApiError::invalid_field("assignedTo", "Unknown actor input")),
     };
     if text.is_empty() {
         return Ok(None);
     }
     let id = |s: &str| {
-        s.parse::<i64>()
-            .map_err(|_| Fail::field("assignedTo", "Unable to resolve actor identifier"))
+        s.parse::<i64>().map_err(|_| {
+            ApiError::invalid_field("assignedTo", "Unable to resolve actor identifier")
+        })
     };
     Ok(Some(if let Some(rest) = text.strip_prefix("user:") {
         AssigneeSpec::UserId(id(rest)?)
@@ -330,14 +293,14 @@ fn parse_assignee(value: &Value) -> Result<Option<AssigneeSpec>, Fail> {
     }))
 }
 
-fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, Fail> {
+fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, ApiError> {
     let mut update = Update::default();
     let empty = Map::new();
     let details = match body.get("statusDetails") {
         None | Some(Value::Null) => &empty,
         Some(Value::Object(map)) => map,
         Some(_) => {
-            return Err(Fail::Field(json!({
+            return Err(ApiError::invalid_fields(json!({
                 "statusDetails": {"non_field_errors": ["Invalid data. Expected a dictionary."]}
             })));
         }
@@ -345,14 +308,14 @@ fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, Fail> 
     if details.get("untilEscalating").is_some_and(truthy)
         || body.get("substatus").and_then(Value::as_str) == Some("archived_until_escalating")
     {
-        return Err(Fail::field(
+        return Err(ApiError::invalid_field(
             "substatus",
             "Archiving until escalating is not supported; ignore with a count or a duration.",
         ));
     }
     if let Some(status) = body.get("status").filter(|s| !s.is_null()) {
         let Some(status) = status.as_str() else {
-            return Err(Fail::field("status", "Not a valid choice."));
+            return Err(ApiError::invalid_field("status", "Not a valid choice."));
         };
         update.status = Some(match status {
             "resolved" => match details.get("inRelease").filter(|v| !v.is_null()) {
@@ -360,7 +323,7 @@ fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, Fail> 
                     StatusChange::ResolveInRelease(version.trim().to_owned())
                 }
                 Some(_) => {
-                    return Err(Fail::Field(json!({
+                    return Err(ApiError::invalid_fields(json!({
                         "statusDetails": {"inRelease": ["Unable to find the given release."]}
                     })));
                 }
@@ -378,13 +341,13 @@ fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, Fail> 
                     None | Some(Value::Null) => None,
                     Some(Value::String(text)) if text.trim().is_empty() => None,
                     Some(Value::String(text)) => Some(parse_datetime(text).ok_or_else(|| {
-                        Fail::Field(json!({"statusDetails": {"ignoreUntil": [
+                        ApiError::invalid_fields(json!({"statusDetails": {"ignoreUntil": [
                             "Datetime has wrong format. Use one of these formats instead: \
                              YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
                         ]}}))
                     })?),
                     Some(_) => {
-                        return Err(Fail::Field(json!({
+                        return Err(ApiError::invalid_fields(json!({
                             "statusDetails": {"ignoreUntil": ["Datetime has wrong format."]}
                         })));
                     }
@@ -405,7 +368,7 @@ fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, Fail> 
                 StatusChange::Ignore(conditions)
             }
             other => {
-                return Err(Fail::field(
+                return Err(ApiError::invalid_field(
                     "status",
                     format!("\"{other}\" is not a valid choice."),
                 ));
@@ -430,8 +393,8 @@ async fn resolve_assignee(
     org: &Organization,
     caller: &User,
     spec: &AssigneeSpec,
-) -> Result<AssigneeRef, Fail> {
-    let non_member = || Fail::field("assignedTo", "Cannot assign to non-member");
+) -> Result<AssigneeRef, ApiError> {
+    let non_member = || ApiError::invalid_field("assignedTo", "Cannot assign to non-member");
     match spec {
         AssigneeSpec::UserId(id) => {
             team_store::find_org_user(&mut tx.conn(), org.id, UserLookup::Id(*id))
@@ -455,11 +418,11 @@ async fn resolve_assignee(
             .await?
             .filter(|t| t.organization_id == org.id)
             .map(|t| AssigneeRef::Team(t.id))
-            .ok_or_else(|| Fail::field("assignedTo", "Unknown team")),
+            .ok_or_else(|| ApiError::invalid_field("assignedTo", "Unknown team")),
         AssigneeSpec::TeamSlug(slug) => team_store::find_by_slug(&mut tx.conn(), org.id, slug)
             .await?
             .map(|t| AssigneeRef::Team(t.id))
-            .ok_or_else(|| Fail::field("assignedTo", "Unknown team")),
+            .ok_or_else(|| ApiError::invalid_field("assignedTo", "Unknown team")),
     }
 }
 
@@ -472,7 +435,7 @@ async fn apply_update(
     issues: &[Issue],
     update: &Update,
     now: i64,
-) -> Result<Map<String, Value>, Fail> {
+) -> Result<Map<String, Value>, ApiError> {
     let mut result = Map::new();
     let project_count = {
         let mut ids: Vec<i64> = issues.iter().map(|i| i.project_id).collect();
@@ -495,7 +458,7 @@ async fn apply_update(
             } else {
                 "Cannot set resolved in next release for multiple projects."
             };
-            return Err(Fail::detail(StatusCode::BAD_REQUEST, what));
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, what));
         }
         let mut resolution = None;
         for issue in issues {
@@ -572,7 +535,7 @@ async fn apply_update(
     }
     if update.merge && issues.len() > 1 {
         if project_count > 1 {
-            return Err(Fail::detail(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "Merging across multiple projects is not supported",
             ));
@@ -598,7 +561,7 @@ async fn render_issue(
     org: &Organization,
     project: &Project,
     issue_id: i64,
-) -> Result<Value, Fail> {
+) -> Result<Value, ApiError> {
     let mut conn = state.db.write().await?;
     let issue = issue_store::get(&mut conn.conn(), issue_id)
         .await?
@@ -665,14 +628,17 @@ async fn bulk_targets(
     state: &AppState,
     params: &Params,
     project_ids: Vec<i64>,
-) -> Result<Vec<Issue>, Fail> {
+) -> Result<Vec<Issue>, ApiError> {
     let ids = params.all("id");
     let mut conn = state.db.read().await?;
     if !ids.is_empty() {
         let mut out = Vec::new();
         for id in ids {
             let Ok(id) = id.trim().parse::<i64>() else {
-                return Err(Fail::field("id", "A valid integer is required."));
+                return Err(ApiError::invalid_field(
+                    "id",
+                    "A valid integer is required.",
+                ));
             };
             if let Some(issue) = issue_store::get(&mut conn.conn(), id).await?
                 && project_ids.contains(&issue.project_id)
@@ -689,7 +655,7 @@ async fn bulk_targets(
     };
     let query = params.get("query").unwrap_or("is:unresolved");
     search::parse(query)
-        .map_err(|e| Fail::detail(StatusCode::BAD_REQUEST, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?
         .apply(&mut filter);
     Ok(issue_store::list(
         &mut conn.conn(),
@@ -749,7 +715,7 @@ pub async fn bulk_in_org(
         .iter()
         .map(|p| p.parse::<i64>())
         .collect::<Result<_, _>>()
-        .map_err(|_| Fail::detail(StatusCode::BAD_REQUEST, "invalid project id"))?;
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid project id"))?;
     let project_ids = all
         .iter()
         .map(|p| p.id)
@@ -803,31 +769,32 @@ pub async fn unmerge_in_org(
 // ------------------------------------------------------------------------------------------------
 // Comments and activity.
 
-fn note_text(body: &Map<String, Value>) -> Result<String, Fail> {
+fn note_text(body: &Map<String, Value>) -> Result<String, ApiError> {
     match body.get("text") {
-        None | Some(Value::Null) => Err(Fail::field("text", "This field is required.")),
-        Some(Value::String(text)) if text.trim().is_empty() => {
-            Err(Fail::field("text", "This field may not be blank."))
-        }
+        None | Some(Value::Null) => Err(ApiError::invalid_field("text", "This field is required.")),
+        Some(Value::String(text)) if text.trim().is_empty() => Err(ApiError::invalid_field(
+            "text",
+            "This field may not be blank.",
+        )),
         Some(Value::String(text)) => Ok(text.clone()),
-        Some(_) => Err(Fail::field("text", "Not a valid string.")),
+        Some(_) => Err(ApiError::invalid_field("text", "Not a valid string.")),
     }
 }
 
-fn comment_error(error: workflow::WorkflowError) -> Fail {
+fn comment_error(error: workflow::WorkflowError) -> ApiError {
     match error {
         // Sentry answers a repeated comment with 400.
         workflow::WorkflowError::Conflict(message) => {
-            Fail::detail(StatusCode::BAD_REQUEST, message)
+            ApiError::new(StatusCode::BAD_REQUEST, message)
         }
         workflow::WorkflowError::Invalid(message) => {
             let message = message
                 .strip_prefix("text: ")
                 .map(str::to_owned)
                 .unwrap_or(message);
-            Fail::field("text", message)
+            ApiError::invalid_field("text", message)
         }
-        other => Fail::from(other),
+        other => ApiError::from(other),
     }
 }
 
@@ -844,7 +811,7 @@ async fn notes_list(
         Some(text) => match text.parse::<usize>() {
             Ok(n) if n > 0 && n <= MAX_PER_PAGE => n,
             _ => {
-                return Err(Fail::detail(
+                return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "Invalid per_page parameter.",
                 ));
@@ -895,9 +862,8 @@ async fn notes_add(
     ))
 }
 
-fn note_id(text: &str) -> Result<i64, Fail> {
-    text.parse::<i64>()
-        .map_err(|_| Fail::Api(ApiError::not_found()))
+fn note_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>().map_err(|_| ApiError::not_found())
 }
 
 async fn notes_edit(
@@ -1093,7 +1059,7 @@ pub async fn create_team(
     let org = access::organization(&state, &user, &org).await?;
     let role = role_in(&state, &org, &user).await?;
     if !user.is_superuser && !is_admin_role(role.as_deref()) {
-        return Err(ApiError::forbidden().into());
+        return Err(ApiError::forbidden());
     }
     let body = parse_body(&body)?;
     let text = |key: &str| {
@@ -1107,10 +1073,10 @@ pub async fn create_team(
     let slug = match (text("slug"), &name) {
         (Some(slug), _) => slug,
         (None, Some(name)) => slugify(name),
-        (None, None) => return Err(Fail::field("slug", "This field is required.")),
+        (None, None) => return Err(ApiError::invalid_field("slug", "This field is required.")),
     };
     if !team_store::valid_slug(&slug) {
-        return Err(Fail::field(
+        return Err(ApiError::invalid_field(
             "slug",
             "Enter a valid slug consisting of lowercase letters, numbers, underscores or \
              hyphens. It cannot be entirely numeric.",
@@ -1121,7 +1087,7 @@ pub async fn create_team(
     let team = match team_store::create(&mut tx.conn(), org.id, &slug, &name, now_ms()).await {
         Ok(team) => team,
         Err(e) if e.is_unique_violation() => {
-            return Err(Fail::detail(
+            return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "A team with this slug already exists.",
             ));
@@ -1156,7 +1122,7 @@ async fn team_membership(
     org: &str,
     member: &str,
     team: &str,
-) -> Result<(UserRef, i64, Value), Fail> {
+) -> Result<(UserRef, i64, Value), ApiError> {
     let org = access::organization(state, caller, org).await?;
     let mut conn = state.db.read().await?;
     let member = if member == "me" {
@@ -1173,7 +1139,7 @@ async fn team_membership(
         .ok_or_else(ApiError::not_found)?;
     let role = org_store::member_role(&mut conn.conn(), org.id, caller.id).await?;
     if !(caller.is_superuser || is_admin_role(role.as_deref()) || member.id == caller.id) {
-        return Err(ApiError::forbidden().into());
+        return Err(ApiError::forbidden());
     }
     let mine = team_store::team_ids_of_user(&mut conn.conn(), org.id, caller.id).await?;
     let json = issue_extras::team_json(&team, mine.contains(&team.id));
@@ -1273,7 +1239,7 @@ pub async fn list_releases(
         Some(text) => match text.parse::<usize>() {
             Ok(n) if n > 0 && n <= MAX_PER_PAGE => n,
             _ => {
-                return Err(Fail::detail(
+                return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "Invalid per_page parameter.",
                 ));
