@@ -52,7 +52,19 @@ pub fn derive_metadata(event: &Value) -> EventMetadata {
 }
 
 fn derive_computed(event: &Value) -> EventMetadata {
-    let exception = values(event.get("exception")).last();
+    let exceptions = values(event.get("exception"));
+    // An exception group grouped by one inner exception is named by it (grouping records its
+    // `main_exception_id`); like Sentry, id 0 (the root) means the last exception.
+    let main = event
+        .get("main_exception_id")
+        .and_then(Value::as_i64)
+        .filter(|id| *id != 0)
+        .and_then(|id| {
+            exceptions
+                .iter()
+                .find(|e| e.pointer("/mechanism/exception_id").and_then(Value::as_i64) == Some(id))
+        });
+    let exception = main.or(exceptions.last());
     if exception.is_none()
         && let Some(Value::Object(csp)) = event.get("csp")
     {
@@ -61,7 +73,12 @@ fn derive_computed(event: &Value) -> EventMetadata {
     let culprit = culprit(event);
     match exception {
         Some(exception) => {
-            let ty = exception.get("type").and_then(Value::as_str);
+            // Like Sentry, a synthetic type is not the error's name: the crash function is.
+            let synthetic = is_synthetic(exception);
+            let ty = exception
+                .get("type")
+                .and_then(Value::as_str)
+                .filter(|_| !synthetic);
             let value = exception
                 .get("value")
                 .and_then(Value::as_str)
@@ -83,6 +100,7 @@ fn derive_computed(event: &Value) -> EventMetadata {
                     )
                 }
                 (Some(ty), None) => ty.to_owned(),
+                (None, _) if synthetic => synthetic_title(event),
                 (None, _) => function.unwrap_or("<unknown>").to_owned(),
             };
             let mut metadata = json!({});
@@ -125,6 +143,36 @@ fn derive_computed(event: &Value) -> EventMetadata {
             }
         }
     }
+}
+
+/// Sentry's title of a synthetic error: the name of the function it happened in (its crash
+/// frame, skipping frames without a known function), trimmed like grouping trims it.
+fn synthetic_title(event: &Value) -> String {
+    let platform = get_str(event, &["platform"]).unwrap_or("other");
+    let frames = values(event.get("exception"))
+        .iter()
+        .rev()
+        .find_map(|e| e.pointer("/stacktrace/frames").and_then(Value::as_array))
+        .map_or(&[][..], Vec::as_slice);
+    let named: Vec<&Value> = frames
+        .iter()
+        .filter(|f| {
+            f.get("function")
+                .and_then(Value::as_str)
+                .is_some_and(|name| !matches!(name, "" | "<redacted>" | "<unknown>"))
+        })
+        .collect();
+    let crash = named
+        .iter()
+        .rev()
+        .find(|f| f.get("in_app").and_then(Value::as_bool) == Some(true))
+        .or(named.last());
+    crash
+        .and_then(|f| f.get("function").and_then(Value::as_str))
+        .map_or_else(
+            || "<unknown>".to_owned(),
+            |name| crate::grouping::platform::trim_function_name(name, platform).into_owned(),
+        )
 }
 
 /// A CSP report's title (Relay's `get_message`), culprit (`get_culprit`) and Sentry's
@@ -321,11 +369,27 @@ fn culprit(event: &Value) -> String {
     let explicit = get_str(event, &["culprit"]).or_else(|| get_str(event, &["transaction"]));
     let culprit = match explicit {
         Some(c) => c.to_owned(),
+        // Sentry's `generate_culprit`: synthetic errors (a signal or a Mach exception given a
+        // made-up type) get no culprit.
+        None if values(event.get("exception"))
+            .last()
+            .is_some_and(is_synthetic) =>
+        {
+            String::new()
+        }
         None => frame_culprit(event)
             .or_else(|| get_str(event, &["request", "url"]).map(str::to_owned))
             .unwrap_or_default(),
     };
     truncate_chars(&culprit, MAX_CULPRIT_CHARS).to_owned()
+}
+
+/// `mechanism.synthetic`: the type was made up by the SDK and says little.
+fn is_synthetic(exception: &Value) -> bool {
+    exception
+        .pointer("/mechanism/synthetic")
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 fn frame_culprit(event: &Value) -> Option<String> {

@@ -34,16 +34,20 @@ pub struct GroupingConfigInfo {
 
 /// Every grouping config this version can compute, oldest first.
 pub fn grouping_configs() -> Vec<GroupingConfigInfo> {
-    vec![GroupingConfigInfo {
-        id: CONFIG_ID,
-        latest: true,
-        changelog: "The first grouping algorithm of Errhound, after Sentry's newstyle:2023-01-11.",
-    }]
+    crate::grouping::CONFIGS
+        .iter()
+        .map(|&(id, changelog)| GroupingConfigInfo {
+            id,
+            latest: id == CONFIG_ID,
+            changelog,
+        })
+        .collect()
 }
 
-/// Whether `id` names a grouping config this version can compute.
+/// Whether `id` names a grouping config this version can compute (projects may stay on, or
+/// move back to, an older one).
 pub fn is_known_grouping_config(id: &str) -> bool {
-    grouping_configs().iter().any(|c| c.id == id)
+    crate::grouping::is_known_config(id)
 }
 
 /// A rule text that does not parse: the 1-based line and why.

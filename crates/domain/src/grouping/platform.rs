@@ -559,9 +559,12 @@ pub fn clean_filename<'a>(f: &FrameFields<'a>) -> Option<Cleaned<'a>> {
             "ignored because filename suggests native code",
         ));
     }
+    // The hash is found in the name as written: Vite's are mixed-case letters
+    // (`index-BWxGqBIf.js`), which lowercasing would make indistinguishable from a word.
     if family == Family::JavaScript
-        && let Cow::Owned(normalized) = normalize_bundle_name(&name)
+        && let Cow::Owned(normalized) = normalize_bundle_name(basename(path))
     {
+        let normalized = normalized.to_lowercase();
         return Some(Cleaned {
             value: Cow::Owned(normalized),
             contributes: true,
@@ -587,7 +590,36 @@ pub fn clean_filename<'a>(f: &FrameFields<'a>) -> Option<Cleaned<'a>> {
 /// Replaces the content hashes bundlers put into file names (`main.3f2a9c1b.js`,
 /// `chunk-ABCD1234.js`, `index-BWxGqBIf.js`, `_app-3f8b2c1d4e5f6a7b.js`) with `<hash>`.
 pub fn normalize_bundle_name(name: &str) -> Cow<'_, str> {
+    if let Some(normalized) = rollup_hash(name) {
+        return Cow::Owned(normalized);
+    }
     normalize_hashed_name(name, true)
+}
+
+/// Rollup's (and so Vite's) `[name]-[hash].js`: the default hash is 8 characters of url-safe
+/// base64, which contains `-` or `_` in about one build out of five (`index-B_x-Gq1f.js`), and
+/// the segment rule cannot see a hash split by those. Recognized when the 8 characters before
+/// the extension follow a `-`, contain a `-` or `_`, and a digit or an uppercase letter.
+fn rollup_hash(name: &str) -> Option<String> {
+    let (stem, extension) = name.rsplit_once('.')?;
+    if extension.is_empty() || !extension.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let split = stem.len().checked_sub(8)?;
+    if !stem.is_char_boundary(split) {
+        return None;
+    }
+    let (head, hash) = stem.split_at(split);
+    let head = head.strip_suffix('-').filter(|h| !h.is_empty())?;
+    let bytes = hash.as_bytes();
+    let is_hash = bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        && bytes.iter().any(|b| matches!(b, b'-' | b'_'))
+        && bytes
+            .iter()
+            .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+    is_hash.then(|| format!("{head}-<hash>.{extension}"))
 }
 
 /// [`normalize_bundle_name`] for a name with (file) or without (module) an extension.
@@ -1022,6 +1054,10 @@ mod tests {
             ("lodash.4.17.21.js", "lodash.4.17.21.js"),
             ("ListView-Settings.js", "ListView-Settings.js"),
             ("analytics-bootstrap.js", "analytics-bootstrap.js"),
+            ("index-B_x-Gq1f.js", "index-<hash>.js"),
+            ("vendor-react-9kQ_2-Lm.js", "vendor-react-<hash>.js"),
+            ("use-auth-hook.js", "use-auth-hook.js"),
+            ("date-fns_locale.js", "date-fns_locale.js"),
         ];
         for (input, expected) in cases {
             assert_eq!(normalize_bundle_name(input), expected, "{input}");
@@ -1031,6 +1067,12 @@ mod tests {
             "node",
         );
         assert_eq!(clean_filename(&f).unwrap().value, "main.<hash>.js");
+        // Vite's letter-only hashes are recognized before the name is lowercased.
+        let f = fields(
+            &json!({"filename": "app:///assets/index-BWxGqBIf.js"}),
+            "javascript",
+        );
+        assert_eq!(clean_filename(&f).unwrap().value, "index-<hash>.js");
         let f = fields(
             &json!({"module": "dist:main.3f2a9c1b", "abs_path": "/srv/dist/main.3f2a9c1b.js"}),
             "node",

@@ -262,3 +262,111 @@ async fn grouping_info_explains_each_variant() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// The hashes attached to an issue.
+async fn issue_hashes(server: &TestServer, issue: &str) -> Vec<String> {
+    let (status, hashes) = server.api_get(&format!("issues/{issue}/hashes/")).await;
+    assert_eq!(status, 200, "{hashes}");
+    hashes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn upgrading_the_grouping_config_keeps_existing_issues() {
+    let server = TestServer::start(binary()).await;
+    // The project starts on the frozen first config, with no transition under way.
+    let (status, body) = server
+        .api_put(
+            PROJECT,
+            &json!({ "groupingConfig": "errhound:2026-11", "secondaryGroupingConfig": null }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = server.api_get(PROJECT).await;
+    assert_eq!(shown["groupingConfig"], "errhound:2026-11");
+    assert_eq!(shown["secondaryGroupingConfig"], Value::Null);
+
+    let before = sent(&run_python("send_events.py", &[&server.dsn, "grouping"]));
+    let message_before = sent(&run_python("send_events.py", &[&server.dsn, "message"]));
+    server.wait_for_events(7, Duration::from_secs(30)).await;
+    let charge = issue_id(&server, &before["charge"][0]).await;
+    let inventory = issue_id(&server, &before["inventory"][0]).await;
+    let message = issue_id(&server, &message_before["message"][0]).await;
+    assert_ne!(charge, inventory);
+    assert_eq!(server.issues().await.len(), 3);
+    let old_charge_hashes = issue_hashes(&server, &charge).await;
+    let old_inventory_hashes = issue_hashes(&server, &inventory).await;
+    let (_, info) = server
+        .api_get(&format!(
+            "{PROJECT}events/{}/grouping-info/",
+            before["charge"][0]
+        ))
+        .await;
+    assert_eq!(info["grouping_config"], "errhound:2026-11", "{info}");
+
+    // The upgrade keeps the old config as the secondary one for a while.
+    let (status, body) = server
+        .api_put(PROJECT, &json!({ "groupingConfig": "errhound:2026-11-25" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = server.api_get(PROJECT).await;
+    assert_eq!(shown["groupingConfig"], "errhound:2026-11-25");
+    assert_eq!(shown["secondaryGroupingConfig"], "errhound:2026-11");
+
+    let after = sent(&run_python("send_events.py", &[&server.dsn, "grouping"]));
+    let message_after = sent(&run_python("send_events.py", &[&server.dsn, "message"]));
+    let fresh = sent(&run_python("send_events.py", &[&server.dsn, "moved"]));
+    server.wait_for_events(16, Duration::from_secs(30)).await;
+    let (_, info) = server
+        .api_get(&format!(
+            "{PROJECT}events/{}/grouping-info/",
+            after["charge"][0]
+        ))
+        .await;
+    assert_eq!(info["grouping_config"], "errhound:2026-11-25", "{info}");
+
+    for id in &after["charge"] {
+        assert_eq!(
+            issue_id(&server, id).await,
+            charge,
+            "same error, same issue"
+        );
+    }
+    for id in &after["inventory"] {
+        assert_eq!(
+            issue_id(&server, id).await,
+            inventory,
+            "same error, same issue"
+        );
+    }
+    for id in &message_after["message"] {
+        assert_eq!(
+            issue_id(&server, id).await,
+            message,
+            "same message, same issue"
+        );
+    }
+    // The new config really hashes these errors differently, so it is the old config's
+    // (secondary) hashes that found the issues; the new hashes were attached to them.
+    for (issue, old) in [
+        (&charge, &old_charge_hashes),
+        (&inventory, &old_inventory_hashes),
+    ] {
+        let now = issue_hashes(&server, issue).await;
+        let added: Vec<&String> = now.iter().filter(|h| !old.contains(h)).collect();
+        assert!(!added.is_empty(), "{issue}: {old:?} -> {now:?}");
+        assert!(now.iter().all(|h| h.len() == 32));
+    }
+
+    // A different error still opens its own issue.
+    let moved = issue_id(&server, &fresh["moved-v1"][0]).await;
+    assert!(![&charge, &inventory, &message].contains(&&moved));
+    assert_eq!(issue_id(&server, &fresh["moved-v2"][0]).await, moved);
+    assert_eq!(server.issues().await.len(), 4);
+    let (_, issue) = server.api_get(&format!("issues/{charge}/")).await;
+    assert_eq!(issue["count"], "6");
+}
