@@ -31,6 +31,10 @@ step "Node SDK (@sentry/node) into tests/sdk/node/node_modules"
 (cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
 export SDK_NODE_DIR="$ROOT/tests/sdk/node"
 
+step "Browser tests (playwright-core, Debian chromium) into tests/ui/node_modules"
+(cd tests/ui && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+export UI_TESTS_DIR="$ROOT/tests/ui"
+
 step "Rust SDK (sentry crate) sender"
 (cd tests/sdk/rust && cargo build --quiet)
 export SDK_RUST_SENDER="$ROOT/tests/sdk/rust/target/debug/errhound-sdk-rust-sender"

@@ -76,5 +76,10 @@
       if (link) link.click();
     }
   });
-  document.addEventListener("htmx:afterSwap", function () { current = -1; });
+  // New results: nothing is selected any more, so "select all" starts unchecked again.
+  document.addEventListener("htmx:afterSwap", function () {
+    current = -1;
+    var all = document.querySelector("[data-select-all]");
+    if (all) all.checked = false;
+  });
 })();

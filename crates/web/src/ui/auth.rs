@@ -54,14 +54,15 @@ fn to_login(parts: &Parts) -> Response {
         String::new()
     };
     let target = form::url("/auth/login/", &[("next", &next)]);
-    let mut response = Redirect::to(&target).into_response();
-    // htmx follows redirects inside its request; this makes it load the login page instead.
+    // An htmx request would follow a redirect inside its XMLHttpRequest (which never shows the
+    // 3xx and its headers) and swap the login page into the current one. It gets a 200 with
+    // `HX-Redirect` instead, which makes htmx load the login page as a whole page.
     if parts.headers.contains_key("hx-request")
         && let Ok(value) = HeaderValue::from_str(&target)
     {
-        response.headers_mut().insert("hx-redirect", value);
+        return (StatusCode::OK, [("hx-redirect", value)]).into_response();
     }
-    response
+    Redirect::to(&target).into_response()
 }
 
 impl FromRequestParts<AppState> for UiUser {
@@ -186,11 +187,22 @@ pub async fn root(State(state): State<AppState>, session: Session) -> UiResult {
         Some(org) => {
             Ok(Redirect::to(&format!("/organizations/{}/issues/", org.slug)).into_response())
         }
-        None => Err(UiError::new(
-            StatusCode::NOT_FOUND,
-            "You are not a member of any organization yet. Ask an administrator to add you.",
-        )),
+        // A page of its own rather than an error page: it must let the user log out.
+        None => Ok(NoOrganizationPage {
+            email: user.email,
+            csrf: session::csrf_token(&session)
+                .await
+                .map_err(UiError::internal)?,
+        }
+        .into_response()),
     }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "no_org.html")]
+struct NoOrganizationPage {
+    email: String,
+    csrf: String,
 }
 
 /// `GET /auth/login/`

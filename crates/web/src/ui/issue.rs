@@ -1,7 +1,8 @@
 //! The issue page (`/organizations/{org}/issues/{id}/`, optionally `events/{event}/` for a chosen
 //! event) and its workflow forms: resolve (now, in the next release, in a release), ignore
 //! (forever, for a while, until N more events or users), unresolve, assign, bookmark, comment,
-//! merge and unmerge. Every form POSTs and redirects back (Post/Redirect/Get); htmx boosts them.
+//! merge and unmerge. Every form POSTs and redirects back (Post/Redirect/Get) as a plain
+//! navigation, so the URL always names the event shown and error pages are seen.
 //!
 //! Changes go through `store::workflow` in one transaction per request, with the user as actor,
 //! so the activity timeline shows who did what.
@@ -255,6 +256,18 @@ pub async fn apply_action(
     };
     tx.commit().await?;
     Ok(message)
+}
+
+/// The message to show for an action's outcome: what was done, or why it was refused when the
+/// user can fix it (400, 409), so that the page they were on is shown again with the message
+/// instead of an error page that loses their view. Other errors stay errors.
+pub fn outcome(result: UiResult<String>) -> UiResult<String> {
+    match result {
+        Err(error) if matches!(error.status, StatusCode::BAD_REQUEST | StatusCode::CONFLICT) => {
+            Ok(error.message)
+        }
+        other => other,
+    }
 }
 
 /// `until 10 more events`, `for 2 hours`, `forever`.
@@ -855,15 +868,17 @@ async fn act(
     form: &FormData,
 ) -> UiResult {
     let (org, _, issue) = access::issue(state, &user.user, org, issue).await?;
-    let message = apply_action(
-        state,
-        &org,
-        &user.user,
-        std::slice::from_ref(&issue),
-        action,
-        form,
-    )
-    .await?;
+    let message = outcome(
+        apply_action(
+            state,
+            &org,
+            &user.user,
+            std::slice::from_ref(&issue),
+            action,
+            form,
+        )
+        .await,
+    )?;
     flash(&user.session, &message).await;
     Ok(Redirect::to(&format!("/organizations/{}/issues/{}/", org.slug, issue.id)).into_response())
 }
@@ -960,7 +975,8 @@ pub async fn delete_comment(
 }
 
 /// `POST .../merge/`: merges the issues named in `other` (ids or short ids, separated by commas
-/// or spaces) with this one; goes to the surviving issue.
+/// or spaces) with this one; goes to the surviving issue. A name that is not an issue of the
+/// organization comes back as a message on this issue's page.
 pub async fn merge(
     State(state): State<AppState>,
     user: UiUser,
@@ -969,6 +985,24 @@ pub async fn merge(
 ) -> UiResult {
     let (org, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
     let form = FormData::parse(&body);
+    let merged = merge_named(&state, &user.user, &org, &issue, &form).await;
+    let target = match &merged {
+        Ok((_, target)) => *target,
+        Err(_) => issue.id,
+    };
+    let message = outcome(merged.map(|(message, _)| message))?;
+    flash(&user.session, &message).await;
+    Ok(Redirect::to(&format!("/organizations/{}/issues/{target}/", org.slug)).into_response())
+}
+
+/// Merges `issue` with the issues `form` names; returns the message and the surviving issue.
+async fn merge_named(
+    state: &AppState,
+    user: &User,
+    org: &Organization,
+    issue: &Issue,
+    form: &FormData,
+) -> UiResult<(String, i64)> {
     let mut issues = vec![issue.clone()];
     for other in form
         .get("other")
@@ -977,7 +1011,7 @@ pub async fn merge(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let (_, _, found) = access::issue(&state, &user.user, &org.slug, other)
+        let (_, _, found) = access::issue(state, user, &org.slug, other)
             .await
             .map_err(|_| {
                 UiError::bad_request(format!("There is no issue {other} in this organization."))
@@ -992,18 +1026,15 @@ pub async fn merge(
         ));
     }
     let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
-    let message = apply_action(&state, &org, &user.user, &issues, "merge", &form).await?;
-    flash(&user.session, &message).await;
-    // The survivor is the issue with the most events; find it through the redirects.
+    let message = apply_action(state, org, user, &issues, "merge", form).await?;
+    // The survivor is the issue with the most events: the one of them that still exists.
     let mut conn = state.db.write().await?;
-    let mut target = issue.id;
     for id in ids {
         if issue_store::get(&mut conn.conn(), id).await?.is_some() {
-            target = id;
-            break;
+            return Ok((message, id));
         }
     }
-    Ok(Redirect::to(&format!("/organizations/{}/issues/{target}/", org.slug)).into_response())
+    Ok((message, issue.id))
 }
 
 /// `POST .../unmerge/`: splits the grouping hash `hash` off into a new issue.
@@ -1085,6 +1116,30 @@ mod tests {
             Ok(StatusChange::Unresolve)
         );
         assert!(status_change("delete", &form(""), 0).is_err());
+    }
+
+    #[test]
+    fn fixable_refusals_become_messages() {
+        assert_eq!(outcome(Ok("done".to_owned())).unwrap(), "done");
+        assert_eq!(
+            outcome(Err(UiError::bad_request(
+                "Select at least two issues to merge."
+            )))
+            .unwrap(),
+            "Select at least two issues to merge."
+        );
+        assert_eq!(
+            outcome(Err(UiError::new(StatusCode::CONFLICT, "busy"))).unwrap(),
+            "busy"
+        );
+        assert_eq!(
+            outcome(Err(UiError::not_found())).unwrap_err().status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            outcome(Err(UiError::forbidden("no"))).unwrap_err().status,
+            StatusCode::FORBIDDEN
+        );
     }
 
     #[test]

@@ -563,8 +563,9 @@ pub async fn bulk(
         issues.push(issue);
     }
     let action = form.text("action").unwrap_or("");
-    let message =
-        issue_page::apply_action(&state, &org, &user.user, &issues, action, &form).await?;
+    let message = issue_page::outcome(
+        issue_page::apply_action(&state, &org, &user.user, &issues, action, &form).await,
+    )?;
     issue_page::flash(&session, &message).await;
     Ok(Redirect::to(&back).into_response())
 }

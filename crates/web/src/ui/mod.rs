@@ -2,8 +2,10 @@
 //!
 //! * **Pages work without JavaScript.** Every view is a GET whose URL holds the whole state (so it
 //!   can be shared); every change is a form POST answered with a redirect (Post/Redirect/Get).
-//!   htmx only enhances: the issue list swaps its results in place, forms on the issue page are
-//!   boosted. The vendored htmx and the app script are static files; there is no inline script.
+//!   htmx only enhances: the issue list swaps its results in place (filters, pages). The issue
+//!   page is not boosted: boosted forms would hide error pages (htmx does not swap 4xx/5xx) and
+//!   leave the URL behind the event shown. The vendored htmx and the app script are static
+//!   files; there is no inline script.
 //! * **Sessions** ([`session`]): tower-sessions over our own store in the database, cookie
 //!   `HttpOnly`, `SameSite=Lax`, `Secure` when the public URL is https; the id is rotated at login.
 //!   The REST API keeps using bearer tokens and never reads the cookie.
