@@ -69,18 +69,24 @@ pub async fn list_for_issue(
         Page::Before(..) => (">", "ASC"),
     };
     if let Page::After(timestamp, id) | Page::Before(timestamp, id) = page {
+        // `(timestamp, id)` beyond the boundary; the first term is a range of the
+        // events_issue_timestamp index, so a deep page starts at the boundary.
+        let inclusive = if op == "<" { " <= " } else { " >= " };
+        query
+            .push(" AND e.timestamp")
+            .push(inclusive)
+            .push_bind(timestamp);
         query
             .push(" AND (e.timestamp ")
             .push(op)
             .push(" ")
             .push_bind(timestamp);
-        query.push(" OR (e.timestamp = ").push_bind(timestamp);
         query
-            .push(" AND e.id ")
+            .push(" OR e.id ")
             .push(op)
             .push(" ")
             .push_bind(id)
-            .push("))");
+            .push(")");
     }
     query
         .push(" ORDER BY e.timestamp ")
@@ -139,14 +145,16 @@ struct EventIdRow {
     event_id: Vec<u8>,
 }
 
-/// The ids of the events just older and just newer than `event` within its issue.
+/// The ids of the events just older and just newer than `event` within its issue. Each is one
+/// step from `event` in the events_issue_timestamp index (the `timestamp <=` / `>=` terms make
+/// the search start at the event instead of walking from the newest or oldest event).
 pub async fn neighbours(
     conn: &mut Conn<'_>,
     event: &StoredEvent,
 ) -> Result<(Option<String>, Option<String>), StoreError> {
     let previous: Option<EventIdRow> = Query::new(
         "SELECT event_id FROM events WHERE issue_id = $1 \
-         AND (timestamp < $2 OR (timestamp = $2 AND id < $3)) \
+         AND timestamp <= $2 AND (timestamp < $2 OR id < $3) \
          ORDER BY timestamp DESC, id DESC LIMIT 1",
     )
     .bind(event.issue_id)
@@ -156,7 +164,7 @@ pub async fn neighbours(
     .await?;
     let next: Option<EventIdRow> = Query::new(
         "SELECT event_id FROM events WHERE issue_id = $1 \
-         AND (timestamp > $2 OR (timestamp = $2 AND id > $3)) \
+         AND timestamp >= $2 AND (timestamp > $2 OR id > $3) \
          ORDER BY timestamp ASC, id ASC LIMIT 1",
     )
     .bind(event.issue_id)

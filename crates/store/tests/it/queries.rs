@@ -190,6 +190,35 @@ async fn filters_sorts_and_pages_issues() {
         let ids: Vec<i64> = by_freq.iter().map(|i| i.id).collect();
         let hours = issues::hourly_counts(&mut c, &ids, 0).await.unwrap();
         assert_eq!(hours.iter().map(|h| h.count).sum::<i64>(), 30);
+        // Buckets sum the same hours, per issue, and start on a multiple of the bucket size.
+        for bucket_hours in [1, 6, 24] {
+            let buckets = issues::bucketed_counts(&mut c, &ids, 0, bucket_hours)
+                .await
+                .unwrap();
+            for id in &ids {
+                let of = |rows: &[issues::HourlyCount]| -> i64 {
+                    rows.iter()
+                        .filter(|r| r.issue_id == *id)
+                        .map(|r| r.count)
+                        .sum()
+                };
+                assert_eq!(of(&buckets), of(&hours), "{} {bucket_hours}", t.engine);
+            }
+            assert!(buckets.iter().all(|b| b.hour % bucket_hours == 0));
+            let mut expected: Vec<(i64, i64, i64)> = Vec::new();
+            for h in &hours {
+                let start = h.hour.div_euclid(bucket_hours) * bucket_hours;
+                match expected.last_mut() {
+                    Some(last) if last.0 == h.issue_id && last.1 == start => last.2 += h.count,
+                    _ => expected.push((h.issue_id, start, h.count)),
+                }
+            }
+            let got: Vec<(i64, i64, i64)> = buckets
+                .iter()
+                .map(|b| (b.issue_id, b.hour, b.count))
+                .collect();
+            assert_eq!(got, expected, "{} {bucket_hours}", t.engine);
+        }
     }
 }
 
@@ -211,5 +240,100 @@ async fn project_options_round_trip() {
         assert_eq!(pairs, vec![("a", "\"x\""), ("b", "3")], "{}", t.engine);
         options::remove(&mut c, p, "a").await.unwrap();
         assert_eq!(options::list(&mut c, p).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn tag_distribution_and_keyset_pages_with_ties() {
+    use errhound_store::tag_values;
+    for t in engines().await {
+        let p = setup(&t.db).await.project_id;
+        // One issue with 12 events: user id:0..3 (4, 4, 4 events), region eu/us (6/6), level
+        // error; and 9 more issues of one event each, all with times_seen 1 (ties).
+        let mut batch = Vec::new();
+        for n in 0..12u32 {
+            batch.push(event(p, n, &["hot"], 1_000 * i64::from(n)));
+        }
+        for n in 12..21u32 {
+            batch.push(event(p, n, &[&format!("tail{n}")], 1_000 * i64::from(n)));
+        }
+        let mut tx = t.db.begin().await.unwrap();
+        write_batch(&mut tx, batch, 0).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = t.db.read().await.unwrap();
+        let mut c = conn.conn();
+        let base = IssueFilter {
+            project_ids: vec![p],
+            ..Default::default()
+        };
+        let all = issues::list(&mut c, &base, IssueSort::TimesSeen, issues::Page::First, 50)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 10, "{}", t.engine);
+        let hot = all[0].id;
+        assert_eq!(all[0].times_seen, 12);
+
+        let tags = tag_values::distribution(&mut c, hot, 2).await.unwrap();
+        let keys: Vec<&str> = tags.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, vec!["level", "region", "user"], "{}", t.engine);
+        let user = &tags[2];
+        assert_eq!((user.total, user.distinct), (12, 3));
+        // Ties on the count are broken by value.
+        assert_eq!(
+            user.top,
+            vec![("id:0".to_owned(), 4), ("id:1".to_owned(), 4)],
+            "{}",
+            t.engine
+        );
+        assert_eq!(
+            tags[1].top,
+            vec![("eu".to_owned(), 6), ("us".to_owned(), 6)]
+        );
+        assert!(
+            tag_values::distribution(&mut c, hot, 0)
+                .await
+                .unwrap()
+                .iter()
+                .all(|d| d.top.is_empty())
+        );
+
+        // Keyset pages through a sort with ties (times_seen 1 for nine issues) visit every
+        // issue once, forwards and back.
+        for sort in [
+            IssueSort::TimesSeen,
+            IssueSort::UserCount,
+            IssueSort::FirstSeen,
+        ] {
+            let mut seen: Vec<i64> = Vec::new();
+            let mut page = issues::Page::First;
+            loop {
+                let rows = issues::list(&mut c, &base, sort, page, 3).await.unwrap();
+                let Some(last) = rows.last() else { break };
+                page = issues::Page::After(sort.key(last), last.id);
+                seen.extend(rows.iter().map(|i| i.id));
+            }
+            let expected: Vec<i64> = issues::list(&mut c, &base, sort, issues::Page::First, 50)
+                .await
+                .unwrap()
+                .iter()
+                .map(|i| i.id)
+                .collect();
+            assert_eq!(seen, expected, "{} {sort:?}", t.engine);
+            let boundary = issues::list(&mut c, &base, sort, issues::Page::First, 50)
+                .await
+                .unwrap()
+                .remove(6);
+            let before = issues::list(
+                &mut c,
+                &base,
+                sort,
+                issues::Page::Before(sort.key(&boundary), boundary.id),
+                3,
+            )
+            .await
+            .unwrap();
+            let ids: Vec<i64> = before.iter().map(|i| i.id).collect();
+            assert_eq!(ids, expected[3..6].to_vec(), "{} {sort:?}", t.engine);
+        }
     }
 }

@@ -55,8 +55,13 @@ async fn stats(
     let now_hour = now_ms().div_euclid(HOUR_MS);
     let last_bucket = now_hour.div_euclid(period.bucket_hours);
     let first_bucket = last_bucket - period.buckets + 1;
-    let rows =
-        issue_store::hourly_counts(conn, issue_ids, first_bucket * period.bucket_hours).await?;
+    let rows = issue_store::bucketed_counts(
+        conn,
+        issue_ids,
+        first_bucket * period.bucket_hours,
+        period.bucket_hours,
+    )
+    .await?;
     let mut out: HashMap<i64, Vec<[i64; 2]>> = issue_ids
         .iter()
         .map(|&id| {

@@ -242,7 +242,8 @@ pub async fn series(
     let now_hour = now_ms().div_euclid(HOUR_MS);
     let last = now_hour.div_euclid(bucket_hours);
     let first = last - buckets + 1;
-    let rows = issue_store::hourly_counts(conn, issue_ids, first * bucket_hours).await?;
+    let rows =
+        issue_store::bucketed_counts(conn, issue_ids, first * bucket_hours, bucket_hours).await?;
     let mut out: HashMap<i64, Series> = issue_ids
         .iter()
         .map(|&id| {
