@@ -626,10 +626,23 @@ async fn assignment_bookmarks_teams_and_comments() {
     let (status, list) = server.api_get(&format!("issues/{id}/comments/")).await;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().map(Vec::len), Some(1));
+    // The same routes under the organization.
+    let (status, in_org) = server
+        .api_get(&format!("organizations/errhound/issues/{id}/comments/"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(in_org, list);
+    let (status, _) = server
+        .api_get(&format!("organizations/elsewhere/issues/{id}/comments/"))
+        .await;
+    assert_eq!(status, 404);
     assert_eq!(workflow_view(&server, None, &id).await["numComments"], 1);
     // Only the author edits or deletes.
     let note_path = format!("issues/{id}/notes/{note_id}/");
     let (status, _) = put(&server, &note_path, json!({"text": "admin edit"})).await;
+    assert_eq!(status, 404);
+    let in_org_note = format!("organizations/errhound/issues/{id}/notes/{note_id}/");
+    let (status, _) = put(&server, &in_org_note, json!({"text": "admin edit"})).await;
     assert_eq!(status, 404);
     let (status, edited) = call(
         &server,

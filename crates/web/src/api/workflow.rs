@@ -40,6 +40,7 @@ use errhound_store::workflow::{
     self, AssigneeRef, IgnoreConditions, Merged, ResolutionKind, StatusChange,
 };
 use errhound_store::{Tx, now_ms};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -62,22 +63,35 @@ fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -
     router.route(path, handler.clone()).route(bare, handler)
 }
 
+/// The issue a route names, `/issues/{issue}/...` or `/organizations/{org}/issues/{issue}/...`
+/// (one handler serves both), and the comment of the comment routes.
+#[derive(Debug, Deserialize)]
+pub struct IssuePath {
+    #[serde(default)]
+    org: Option<String>,
+    issue: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+impl IssuePath {
+    fn note(&self) -> &str {
+        self.note.as_deref().unwrap_or_default()
+    }
+}
+
 /// Routes of this module (merged into `/api/0`).
 pub fn routes() -> Router<AppState> {
     let mut r = Router::new();
     r = both(r, "/issues/{issue}/", put(update_issue));
-    r = both(
-        r,
-        "/organizations/{org}/issues/{issue}/",
-        put(update_issue_in_org),
-    );
+    r = both(r, "/organizations/{org}/issues/{issue}/", put(update_issue));
     r = both(r, "/projects/{org}/{project}/issues/", put(bulk_in_project));
     r = both(r, "/organizations/{org}/issues/", put(bulk_in_org));
     r = both(r, "/issues/{issue}/hashes/", put(unmerge).delete(unmerge));
     r = both(
         r,
         "/organizations/{org}/issues/{issue}/hashes/",
-        put(unmerge_in_org).delete(unmerge_in_org),
+        put(unmerge).delete(unmerge),
     );
     for name in ["notes", "comments"] {
         r = both(
@@ -88,7 +102,7 @@ pub fn routes() -> Router<AppState> {
         r = both(
             r,
             &format!("/organizations/{{org}}/issues/{{issue}}/{name}/"),
-            get(list_notes_in_org).post(add_note_in_org),
+            get(list_notes).post(add_note),
         );
         r = both(
             r,
@@ -98,14 +112,14 @@ pub fn routes() -> Router<AppState> {
         r = both(
             r,
             &format!("/organizations/{{org}}/issues/{{issue}}/{name}/{{note}}/"),
-            put(edit_note_in_org).delete(delete_note_in_org),
+            put(edit_note).delete(delete_note),
         );
     }
     r = both(r, "/issues/{issue}/activities/", get(activities));
     r = both(
         r,
         "/organizations/{org}/issues/{issue}/activities/",
-        get(activities_in_org),
+        get(activities),
     );
     r = both(
         r,
@@ -602,24 +616,14 @@ async fn update_one(
     Ok(json_response(StatusCode::OK, value))
 }
 
-/// `PUT /api/0/issues/{issue}/`
+/// `PUT /api/0/issues/{issue}/` and `/api/0/organizations/{org}/issues/{issue}/`
 pub async fn update_issue(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(issue): Path<String>,
+    Path(path): Path<IssuePath>,
     body: Bytes,
 ) -> Reply {
-    update_one(state, user, None, &issue, body).await
-}
-
-/// `PUT /api/0/organizations/{org}/issues/{issue}/`
-pub async fn update_issue_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue)): Path<(String, String)>,
-    body: Bytes,
-) -> Reply {
-    update_one(state, user, Some(&org), &issue, body).await
+    update_one(state, user, path.org.as_deref(), &path.issue, body).await
 }
 
 /// The issues a bulk update names: `id=` parameters (ids outside `project_ids` are skipped, as
@@ -746,24 +750,15 @@ async fn do_unmerge(
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-/// `PUT` (Sentry) or `DELETE` (older Sentry) `/api/0/issues/{issue}/hashes/?id=<hash>`
+/// `PUT` (Sentry) or `DELETE` (older Sentry) `/api/0/issues/{issue}/hashes/?id=<hash>`, also under
+/// `/api/0/organizations/{org}/`: unmerge
 pub async fn unmerge(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(issue): Path<String>,
+    Path(path): Path<IssuePath>,
     params: Params,
 ) -> Reply {
-    do_unmerge(state, user, None, &issue, params).await
-}
-
-/// `PUT`/`DELETE /api/0/organizations/{org}/issues/{issue}/hashes/?id=<hash>`
-pub async fn unmerge_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue)): Path<(String, String)>,
-    params: Params,
-) -> Reply {
-    do_unmerge(state, user, Some(&org), &issue, params).await
+    do_unmerge(state, user, path.org.as_deref(), &path.issue, params).await
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -906,82 +901,53 @@ async fn notes_delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /api/0/issues/{issue}/notes/`: comments, newest first (paginated).
+/// `GET /api/0/issues/{issue}/notes/` (and under `/organizations/{org}/`): comments, newest first
+/// (paginated).
 pub async fn list_notes(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(issue): Path<String>,
+    Path(path): Path<IssuePath>,
     params: Params,
 ) -> Reply {
-    notes_list(state, user, None, &issue, params).await
+    notes_list(state, user, path.org.as_deref(), &path.issue, params).await
 }
 
-/// `GET /api/0/organizations/{org}/issues/{issue}/notes/`
-pub async fn list_notes_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue)): Path<(String, String)>,
-    params: Params,
-) -> Reply {
-    notes_list(state, user, Some(&org), &issue, params).await
-}
-
-/// `POST /api/0/issues/{issue}/notes/` with `{"text": "..."}`: 201 and the note.
+/// `POST /api/0/issues/{issue}/notes/` (and under `/organizations/{org}/`) with
+/// `{"text": "..."}`: 201 and the note.
 pub async fn add_note(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(issue): Path<String>,
+    Path(path): Path<IssuePath>,
     body: Bytes,
 ) -> Reply {
-    notes_add(state, user, None, &issue, body).await
-}
-
-/// `POST /api/0/organizations/{org}/issues/{issue}/notes/`
-pub async fn add_note_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue)): Path<(String, String)>,
-    body: Bytes,
-) -> Reply {
-    notes_add(state, user, Some(&org), &issue, body).await
+    notes_add(state, user, path.org.as_deref(), &path.issue, body).await
 }
 
 /// `PUT /api/0/issues/{issue}/notes/{note}/` with `{"text": "..."}` (the author only).
 pub async fn edit_note(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((issue, note)): Path<(String, String)>,
+    Path(path): Path<IssuePath>,
     body: Bytes,
 ) -> Reply {
-    notes_edit(state, user, None, &issue, &note, body).await
-}
-
-/// `PUT /api/0/organizations/{org}/issues/{issue}/notes/{note}/`
-pub async fn edit_note_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue, note)): Path<(String, String, String)>,
-    body: Bytes,
-) -> Reply {
-    notes_edit(state, user, Some(&org), &issue, &note, body).await
+    notes_edit(
+        state,
+        user,
+        path.org.as_deref(),
+        &path.issue,
+        path.note(),
+        body,
+    )
+    .await
 }
 
 /// `DELETE /api/0/issues/{issue}/notes/{note}/` (the author only): 204.
 pub async fn delete_note(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((issue, note)): Path<(String, String)>,
+    Path(path): Path<IssuePath>,
 ) -> Reply {
-    notes_delete(state, user, None, &issue, &note).await
-}
-
-/// `DELETE /api/0/organizations/{org}/issues/{issue}/notes/{note}/`
-pub async fn delete_note_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue, note)): Path<(String, String, String)>,
-) -> Reply {
-    notes_delete(state, user, Some(&org), &issue, &note).await
+    notes_delete(state, user, path.org.as_deref(), &path.issue, path.note()).await
 }
 
 async fn activity_list(
@@ -998,22 +964,13 @@ async fn activity_list(
     Ok(json_response(StatusCode::OK, json!({ "activity": body })))
 }
 
-/// `GET /api/0/issues/{issue}/activities/`: `{"activity": [...]}`, newest first.
+/// `GET /api/0/issues/{issue}/activities/` (and under `/organizations/{org}/`): the timeline.
 pub async fn activities(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(issue): Path<String>,
+    Path(path): Path<IssuePath>,
 ) -> Reply {
-    activity_list(state, user, None, &issue).await
-}
-
-/// `GET /api/0/organizations/{org}/issues/{issue}/activities/`
-pub async fn activities_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue)): Path<(String, String)>,
-) -> Reply {
-    activity_list(state, user, Some(&org), &issue).await
+    activity_list(state, user, path.org.as_deref(), &path.issue).await
 }
 
 // ------------------------------------------------------------------------------------------------
