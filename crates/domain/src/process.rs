@@ -64,7 +64,7 @@ pub struct ProcessedEvent {
 pub struct InvalidPayload(#[from] serde_json::Error);
 
 /// Top-level fields that normalization, grouping or description read or write. They are parsed
-/// into a tree; every other field (`extra`, `modules`, `sdk`, `spans`, ...) is copied through as
+/// into a tree; every other field (`modules`, `sdk`, `spans`, ...) is copied through as
 /// the JSON text the SDK sent, which saves building and re-serializing a tree for a large part
 /// of each event.
 const NORMALIZED_FIELDS: &[&str] = &[

@@ -60,6 +60,24 @@ pub struct RuleError {
     pub message: String,
 }
 
+/// Parses rule text line by line with `parse_line` (`Ok(None)` for blank and comment lines);
+/// the first error is reported with its 1-based line.
+pub(crate) fn parse_rule_lines<T>(
+    text: &str,
+    parse_line: impl Fn(&str) -> Result<Option<T>, String>,
+) -> Result<Vec<T>, RuleError> {
+    let mut rules = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if let Some(rule) = parse_line(line).map_err(|message| RuleError {
+            line: index + 1,
+            message,
+        })? {
+            rules.push(rule);
+        }
+    }
+    Ok(rules)
+}
+
 /// Everything project-specific the pipeline applies to an event.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProjectSettings {

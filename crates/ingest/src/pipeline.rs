@@ -220,10 +220,12 @@ fn prepare_claimed(
             return None;
         }
     };
-    let default_settings = ProjectSettings::default();
+    // Every project of the batch was loaded; a missing one gets the defaults.
+    static DEFAULT: std::sync::LazyLock<ProjectSettings> =
+        std::sync::LazyLock::new(ProjectSettings::default);
     let project_settings = settings
         .get(&event.project_id)
-        .map_or(&default_settings, |s| s.as_ref());
+        .map_or(&*DEFAULT, |s| s.as_ref());
     match prepare_event(event, trainer, project_settings) {
         Ok(new) => Some(new),
         Err(error) => {

@@ -31,7 +31,7 @@ use std::sync::LazyLock;
 
 use super::glob::{Glob, prepare_value};
 use super::platform::Family;
-use crate::settings::RuleError;
+use crate::settings::{RuleError, parse_rule_lines};
 
 /// Errhound's built-in stack trace rules, applied before every project's own rules by
 /// `errhound:2026-11-25` (the role of Sentry's enhancement bases). Written for Errhound; they mark
@@ -126,22 +126,9 @@ impl PartialEq for Enhancements {
 impl Enhancements {
     /// Parses rule text; errors name the 1-based line and the reason.
     pub fn parse(text: &str) -> Result<Enhancements, RuleError> {
-        let mut rules = Vec::new();
-        for (index, line) in text.lines().enumerate() {
-            match parse_rule(line) {
-                Ok(Some(rule)) => rules.push(rule),
-                Ok(None) => {}
-                Err(message) => {
-                    return Err(RuleError {
-                        line: index + 1,
-                        message,
-                    });
-                }
-            }
-        }
         Ok(Enhancements {
             text: text.to_owned(),
-            rules,
+            rules: parse_rule_lines(text, parse_rule)?,
         })
     }
 

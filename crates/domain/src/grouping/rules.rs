@@ -30,7 +30,7 @@ use super::fingerprint::{DEFAULT_PART, Resolver, variable_name};
 use super::glob::Glob;
 use super::platform::{Family, trim_function_name};
 use super::prepare::{Prepared, StackId};
-use crate::settings::RuleError;
+use crate::settings::{RuleError, parse_rule_lines};
 use crate::value::{get_str, values};
 
 /// A project's parsed fingerprinting rules, with the text they came from.
@@ -110,22 +110,9 @@ pub struct RuleMatch {
 impl FingerprintingRules {
     /// Parses rule text; errors name the 1-based line and the reason.
     pub fn parse(text: &str) -> Result<FingerprintingRules, RuleError> {
-        let mut rules = Vec::new();
-        for (index, line) in text.lines().enumerate() {
-            match parse_rule(line) {
-                Ok(Some(rule)) => rules.push(rule),
-                Ok(None) => {}
-                Err(message) => {
-                    return Err(RuleError {
-                        line: index + 1,
-                        message,
-                    });
-                }
-            }
-        }
         Ok(FingerprintingRules {
             text: text.to_owned(),
-            rules,
+            rules: parse_rule_lines(text, parse_rule)?,
         })
     }
 

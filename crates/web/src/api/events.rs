@@ -31,18 +31,7 @@ async fn render_list(
     params: &Params,
     path: &str,
 ) -> Result<Response, ApiError> {
-    let per_page = match params.get("per_page").filter(|p| !p.is_empty()) {
-        None => MAX_PER_PAGE,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if n > MAX_PER_PAGE => {
-                return Err(ApiError::bad_request(
-                    "Invalid per_page value. Cannot exceed 100.",
-                ));
-            }
-            Ok(n) if n > 0 => n,
-            _ => return Err(ApiError::bad_request("Invalid per_page parameter.")),
-        },
-    };
+    let per_page = params.per_page(MAX_PER_PAGE)?;
     let cursor = Cursor::parse(params.get("cursor"))?;
     let full = params.flag("full");
     let mut conn = state.db.read().await?;

@@ -4,6 +4,8 @@ use axum::extract::{FromRequestParts, RawQuery};
 use axum::http::request::Parts;
 use std::convert::Infallible;
 
+use crate::error::ApiError;
+
 /// The decoded query string.
 pub struct Params {
     pairs: Vec<(String, String)>,
@@ -53,6 +55,20 @@ impl Params {
         self.raw.as_deref()
     }
 
+    /// The `per_page` parameter: `max` when absent, 400 when not a number in `1..=max`.
+    pub fn per_page(&self, max: usize) -> Result<usize, ApiError> {
+        match self.get("per_page").filter(|p| !p.is_empty()) {
+            None => Ok(max),
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if n > max => Err(ApiError::bad_request(format!(
+                    "Invalid per_page value. Cannot exceed {max}."
+                ))),
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(ApiError::bad_request("Invalid per_page parameter.")),
+            },
+        }
+    }
+
     /// Whether a boolean flag is on (`1` or `true`).
     pub fn flag(&self, name: &str) -> bool {
         matches!(self.get(name), Some("1" | "true" | "True"))
@@ -71,6 +87,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_page_defaults_and_bounds() {
+        let per_page = |q: &str| {
+            Params::parse(Some(q.into()))
+                .per_page(100)
+                .map_err(|e| e.detail)
+        };
+        assert_eq!(per_page(""), Ok(100));
+        assert_eq!(per_page("per_page="), Ok(100));
+        assert_eq!(per_page("per_page=25"), Ok(25));
+        assert_eq!(
+            per_page("per_page=101"),
+            Err("Invalid per_page value. Cannot exceed 100.".to_owned())
+        );
+        assert_eq!(
+            per_page("per_page=0"),
+            Err("Invalid per_page parameter.".to_owned())
+        );
+        assert_eq!(
+            per_page("per_page=x"),
+            Err("Invalid per_page parameter.".to_owned())
+        );
+    }
 
     #[test]
     fn repeated_and_encoded_values() {

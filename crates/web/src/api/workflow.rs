@@ -801,18 +801,7 @@ async fn notes_list(
     params: Params,
 ) -> Reply {
     let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
-    let per_page = match params.get("per_page").filter(|p| !p.is_empty()) {
-        None => MAX_PER_PAGE,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if n > 0 && n <= MAX_PER_PAGE => n,
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid per_page parameter.",
-                ));
-            }
-        },
-    };
+    let per_page = params.per_page(MAX_PER_PAGE)?;
     let cursor = Cursor::parse(params.get("cursor"))?;
     let mut conn = state.db.read().await?;
     let rows = activity_store::comments(
@@ -1191,18 +1180,7 @@ pub async fn list_releases(
     params: Params,
 ) -> Reply {
     let (org, project) = access::project(&state, &user, &org, &project).await?;
-    let per_page = match params.get("per_page").filter(|p| !p.is_empty()) {
-        None => MAX_PER_PAGE,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if n > 0 && n <= MAX_PER_PAGE => n,
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid per_page parameter.",
-                ));
-            }
-        },
-    };
+    let per_page = params.per_page(MAX_PER_PAGE)?;
     let cursor = Cursor::parse(params.get("cursor"))?;
     let mut conn = state.db.read().await?;
     let rows = release_store::list(
