@@ -73,11 +73,13 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "tests (SQLite, PostgreSQL at $TEST_POSTGRES_URL, end-to-end with real SDKs)"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
-else
-  cargo test --workspace --no-fail-fast
+# nextest, never plain `cargo test`: .config/nextest.toml gives the memory-measuring tests the
+# machine to themselves and the browser tests a second core.
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "cargo-nextest (not found: building it from crates.io)"
+  cargo install --locked cargo-nextest
 fi
+cargo nextest run --workspace --no-fail-fast
 
 if [ "${FUZZ_SECONDS:-0}" != 0 ]; then
   step "fuzz smoke run (${FUZZ_SECONDS}s per target)"

@@ -1489,21 +1489,3 @@ mod tests {
         assert_eq!(defaults(event.clone()), event);
     }
 }
-#[cfg(test)]
-mod scratch_probe {
-    #[test]
-    #[ignore]
-    fn probe() {
-        let payload = std::fs::read("/tmp/sdkdump/event.json").unwrap();
-        let settings = crate::ProjectSettings::default();
-        let ctx = crate::ProcessContext {
-            event_id: "3de985e2ec344bda900c8b89f6e32b0c",
-            received_ms: 1_795_565_800_000,
-            sent_at: None,
-            client_ip: Some("203.0.113.7"),
-            settings: &settings,
-        };
-        let event = crate::process_event(&payload, &ctx).unwrap();
-        std::fs::write("/tmp/sdkdump/processed.json", &event.payload).unwrap();
-    }
-}

@@ -203,51 +203,6 @@ impl Db {
         })
     }
 
-    /// The schema of every table as `(table, column, nullable, coarse type)`, sorted; used by the
-    /// migration parity test.
-    pub async fn schema_fingerprint(
-        &self,
-    ) -> Result<Vec<(String, String, bool, String)>, StoreError> {
-        #[derive(sqlx::FromRow)]
-        struct Column {
-            table_name: String,
-            column_name: String,
-            nullable: bool,
-            data_type: String,
-        }
-        let mut conn = self.write().await?;
-        let sql = match self.engine() {
-            Engine::Sqlite => {
-                "SELECT m.name AS table_name, p.name AS column_name, \
-                 (p.\"notnull\" = 0 AND p.pk = 0) AS nullable, lower(p.type) AS data_type \
-                 FROM sqlite_master m, pragma_table_info(m.name) p \
-                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx_%'"
-            }
-            Engine::Postgres => {
-                "SELECT c.table_name::text AS table_name, c.column_name::text AS column_name, \
-                 (c.is_nullable = 'YES') AS nullable, c.data_type::text AS data_type \
-                 FROM information_schema.columns c \
-                 WHERE c.table_schema = current_schema() AND c.table_name NOT LIKE '_sqlx_%'"
-            }
-        };
-        let rows: Vec<Column> = crate::query::Query::new(sql)
-            .fetch_all(&mut conn.conn())
-            .await?;
-        let mut out: Vec<_> = rows
-            .into_iter()
-            .map(|c| {
-                (
-                    c.table_name,
-                    c.column_name,
-                    c.nullable,
-                    coarse_type(&c.data_type).to_owned(),
-                )
-            })
-            .collect();
-        out.sort();
-        Ok(out)
-    }
-
     /// Tells the store the ingest writer has nothing more to write for now; SQLite then truncates
     /// its WAL right away instead of after a few idle seconds. No-op on PostgreSQL.
     pub fn writer_idle(&self) {
@@ -272,16 +227,6 @@ impl Db {
                 primary.close().await;
             }
         }
-    }
-}
-
-fn coarse_type(data_type: &str) -> &'static str {
-    match data_type {
-        "integer" | "bigint" => "int",
-        "text" => "text",
-        "boolean" => "bool",
-        "blob" | "bytea" => "bytes",
-        _ => "other",
     }
 }
 

@@ -23,6 +23,7 @@ pub mod payload;
 pub mod projects;
 pub mod query;
 pub mod releases;
+pub mod schema;
 pub mod sessions;
 pub mod tag_values;
 pub mod teams;

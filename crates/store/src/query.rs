@@ -4,7 +4,7 @@
 //! owned arguments. It runs on a [`Conn`], which is a SQLite or a PostgreSQL connection; rows
 //! decode into any type that derives `sqlx::FromRow` (the derive is generic over the row type).
 //! Dynamic SQL (`IN` lists, multi-row `VALUES`) is built with [`Query::push`] and
-//! [`Query::push_bind`], which number placeholders automatically.
+//! [`Query::push_bind`], which number placeholders automatically; `push` takes only literals.
 
 use std::borrow::Cow;
 
@@ -141,9 +141,17 @@ impl Query {
         self
     }
 
-    /// Appends SQL text.
-    pub fn push(&mut self, sql: &str) -> &mut Query {
+    /// Appends SQL text. Only literals (`&'static str`) are accepted, so a query can be built
+    /// from fixed fragments and bound parameters alone: a value can never become SQL.
+    pub fn push(&mut self, sql: &'static str) -> &mut Query {
         self.sql.to_mut().push_str(sql);
+        self
+    }
+
+    /// Appends a number as SQL text (digits only, so it cannot change the statement's meaning),
+    /// for the generated parts of a statement such as numbered aliases.
+    pub fn push_number(&mut self, n: usize) -> &mut Query {
+        self.sql.to_mut().push_str(&n.to_string());
         self
     }
 

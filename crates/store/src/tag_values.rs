@@ -78,7 +78,7 @@ pub async fn distribution(
         query
             .push(" ORDER BY times_seen DESC, value LIMIT ")
             .push_bind(top);
-        query.push(&format!(") top_{n}"));
+        query.push(") top_").push_number(n);
     }
     // The outer sort orders the few kept rows (at most `top` per key) in the database's collation.
     query.push(") top_values ORDER BY key, times_seen DESC, value");

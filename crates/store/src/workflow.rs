@@ -948,7 +948,7 @@ pub async fn merge(
     let mut child_ids: Vec<i64> = children.iter().map(|i| i.id).collect();
     child_ids.sort_unstable();
 
-    let in_children = |query: &mut Query, prefix: &str| {
+    let in_children = |query: &mut Query, prefix: &'static str| {
         query.push(prefix).push(" IN (");
         query.push_bind_list(child_ids.iter().copied()).push(")");
     };

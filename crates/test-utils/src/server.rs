@@ -54,6 +54,23 @@ impl TestServer {
         TestServer::start_with(binary, ServerOptions::default()).await
     }
 
+    /// Starts `binary serve` on `engine`: SQLite in its data directory, or a fresh database on the
+    /// test PostgreSQL (see [`crate::postgres`]).
+    pub async fn start_on(binary: &Path, engine: errhound_store::Engine) -> TestServer {
+        let database_url = match engine {
+            errhound_store::Engine::Sqlite => None,
+            errhound_store::Engine::Postgres => Some(crate::postgres::fresh_database().await),
+        };
+        TestServer::start_with(
+            binary,
+            ServerOptions {
+                database_url,
+                ..ServerOptions::default()
+            },
+        )
+        .await
+    }
+
     /// Starts `binary serve` with options.
     pub async fn start_with(binary: &Path, options: ServerOptions) -> TestServer {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
@@ -177,16 +194,23 @@ impl TestServer {
 
     /// Creates a member of the `errhound` organization and returns an API token for them.
     pub fn create_member(&self, email: &str) -> String {
-        self.cli(&[
+        self.create_user(email, Some("errhound"))
+    }
+
+    /// Creates a user, a member of `organization` if given, and returns an API token for them.
+    pub fn create_user(&self, email: &str, organization: Option<&str>) -> String {
+        let mut args = vec![
             "user",
             "create",
             "--email",
             email,
             "--password",
             "member-password-1",
-            "--organization",
-            "errhound",
-        ]);
+        ];
+        if let Some(organization) = organization {
+            args.extend(["--organization", organization]);
+        }
+        self.cli(&args);
         self.create_token_for(email)
     }
 

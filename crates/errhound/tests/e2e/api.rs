@@ -1,15 +1,15 @@
 //! The REST API under `/api/0/` over raw HTTP: authentication, organizations, projects and DSN
-//! keys, membership, the issue list (pagination, search, stats), an issue's events and hashes, and
-//! one run on PostgreSQL. Also the helpers the SDK tests share (reading the API, sending raw
+//! keys, membership, the issue list (pagination, search, stats), an issue's events and hashes; each
+//! on SQLite and on PostgreSQL. Also the helpers the SDK tests share (reading the API, sending raw
 //! envelopes).
 
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use errhound_test_utils::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
-use errhound_test_utils::{ServerOptions, TestServer};
+use errhound_store::Engine;
+use errhound_test_utils::TestServer;
 use reqwest::header::{HeaderMap, LINK, WWW_AUTHENTICATE};
+use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::binary;
@@ -243,49 +243,15 @@ fn ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Runs an `errhound` command against the server's data directory; returns stdout.
-fn cli(server: &TestServer, args: &[&str]) -> String {
-    let output = Command::new(binary())
-        .args(args)
-        .arg("--data-dir")
-        .arg(server.data_dir())
-        .env("ERRHOUND_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("ERRHOUND_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("ERRHOUND_LOG__LEVEL", "warn")
-        .output()
-        .expect("errhound runs");
-    assert!(
-        output.status.success(),
-        "errhound {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Creates a user (a member of `organization` if given) and an API token for it.
-fn user_with_token(server: &TestServer, email: &str, organization: Option<&str>) -> String {
-    let mut args = vec![
-        "user",
-        "create",
-        "--email",
-        email,
-        "--password",
-        "a-long-enough-password",
-    ];
-    if let Some(org) = organization {
-        args.extend(["--organization", org]);
-    }
-    cli(server, &args);
-    let out = cli(server, &["token", "create", "--email", email]);
-    out.lines().last().expect("a token line").trim().to_owned()
-}
-
 // ------------------------------------------------------------------------------------------------
 // Tests.
 
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn requests_without_a_valid_token_are_401_with_a_challenge() {
-    let server = TestServer::start(binary()).await;
+async fn requests_without_a_valid_token_are_401_with_a_challenge(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
     let url = api_url(&server, "organizations/");
     for token in [None, Some("not-a-token"), Some("")] {
         let (status, headers, body) = get(&server, token, &url).await;
@@ -327,9 +293,12 @@ async fn requests_without_a_valid_token_are_401_with_a_challenge() {
     assert_eq!(status, 200);
 }
 
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn organizations_projects_and_keys_have_the_shapes_sentry_cli_reads() {
-    let server = TestServer::start(binary()).await;
+async fn organizations_projects_and_keys_have_the_shapes_sentry_cli_reads(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
 
     let (status, orgs) = server.api_get("organizations/").await;
     assert_eq!(status, 200, "{orgs}");
@@ -390,9 +359,12 @@ async fn organizations_projects_and_keys_have_the_shapes_sentry_cli_reads() {
     assert_eq!(status, 404);
 }
 
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn only_members_of_the_organization_see_it() {
-    let server = TestServer::start(binary()).await;
+async fn only_members_of_the_organization_see_it(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
     let event_id = new_event_id();
     send_event(
         &server,
@@ -405,8 +377,8 @@ async fn only_members_of_the_organization_see_it() {
         .unwrap()
         .to_owned();
 
-    let outsider = user_with_token(&server, "outsider@errhound.test", None);
-    let member = user_with_token(&server, "member@errhound.test", Some("errhound"));
+    let outsider = server.create_user("outsider@errhound.test", None);
+    let member = server.create_user("member@errhound.test", Some("errhound"));
 
     // Not a member: no organizations listed, 403 on the organization, 404 on its issues.
     let (status, _, orgs) = get(
@@ -471,9 +443,12 @@ fn ids_by_slug(list: &Value) -> Vec<String> {
         .collect()
 }
 
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn issue_list_pages_searches_and_stats() {
-    let server = TestServer::start(binary()).await;
+async fn issue_list_pages_searches_and_stats(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
     // Seven issues, seen one second apart (the oldest first).
     let start = now_secs() - 60.0;
     let mut event_ids = Vec::new();
@@ -614,9 +589,12 @@ async fn issue_list_pages_searches_and_stats() {
     assert!(body["detail"].is_string());
 }
 
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn issue_events_latest_event_and_hashes() {
-    let server = TestServer::start(binary()).await;
+async fn issue_events_latest_event_and_hashes(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
     let start = now_secs() - 30.0;
     let older = new_event_id();
     let newer = new_event_id();
@@ -747,23 +725,14 @@ async fn issue_events_latest_event_and_hashes() {
     assert_eq!(events.as_array().map(Vec::len), Some(2));
 }
 
-/// SERVER BUG (fails until fixed): on PostgreSQL `GET /_health?ready` always answers 503
-/// `{"database":"unavailable",...}`: its probe `SELECT 1 AS value` returns an `INT4`, which the
-/// store's `Int` row (`i64`, `INT8`) refuses to decode, so the probe counts as a database failure.
-/// `TestServer` waits for readiness and gives up after 30 s ("server not ready within 30 s").
-/// Ingest and the API themselves work on PostgreSQL (checked by hand), so once the probe is
-/// fixed this test checks grouping and counts end to end.
+/// Grouping and counts end to end on both engines (on PostgreSQL the readiness probe once failed
+/// to decode an `INT4` and kept the server unready).
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn grouping_and_counts_on_postgresql() {
-    let database_url = errhound_test_utils::postgres::fresh_database().await;
-    let server = TestServer::start_with(
-        binary(),
-        ServerOptions {
-            database_url: Some(database_url),
-            ..ServerOptions::default()
-        },
-    )
-    .await;
+async fn grouping_and_counts(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
     let start = now_secs() - 20.0;
     let mut repeated = Vec::new();
     for i in 0..3 {

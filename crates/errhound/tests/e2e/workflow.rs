@@ -5,11 +5,10 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use std::process::Command;
-
+use errhound_store::Engine;
 use errhound_test_utils::TestServer;
-use errhound_test_utils::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use reqwest::Method;
+use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::api::{PROCESSING, event, send_event};
@@ -62,43 +61,6 @@ fn error_event(exception_type: &str, function: &str, release: &str) -> (String, 
         }]}
     });
     (id, event)
-}
-
-/// Runs an `errhound` command against the server's data directory; returns stdout.
-fn cli(server: &TestServer, args: &[&str]) -> String {
-    let output = Command::new(binary())
-        .args(args)
-        .arg("--data-dir")
-        .arg(server.data_dir())
-        .env("ERRHOUND_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("ERRHOUND_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("ERRHOUND_LOG__LEVEL", "warn")
-        .output()
-        .expect("errhound runs");
-    assert!(
-        output.status.success(),
-        "errhound {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Creates a user (a member of `organization` if given) and returns an API token for it.
-fn user_with_token(server: &TestServer, email: &str, organization: Option<&str>) -> String {
-    let mut args = vec![
-        "user",
-        "create",
-        "--email",
-        email,
-        "--password",
-        "a-long-enough-password",
-    ];
-    if let Some(org) = organization {
-        args.extend(["--organization", org]);
-    }
-    cli(server, &args);
-    let out = cli(server, &["token", "create", "--email", email]);
-    out.lines().last().expect("a token line").trim().to_owned()
 }
 
 /// Sends one event and returns its id.
@@ -209,9 +171,12 @@ async fn activity_types(server: &TestServer, id: &str) -> Vec<String> {
         .collect()
 }
 
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn resolve_then_a_new_event_regresses_with_activity() {
-    let server = TestServer::start(binary()).await;
+async fn resolve_then_a_new_event_regresses_with_activity(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
     let first = send(&server, "CheckoutError", "pay", "shop@1.0").await;
     let id = issue_id_of(&server, &first).await;
 
@@ -309,9 +274,12 @@ async fn resolve_then_a_new_event_regresses_with_activity() {
     assert_eq!(environments[0]["eventCount"], 4);
 }
 
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn ignore_until_two_more_events_then_escalates() {
-    let server = TestServer::start(binary()).await;
+async fn ignore_until_two_more_events_then_escalates(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
     let first = send(&server, "QuotaError", "reserve", "shop@1.0").await;
     let id = issue_id_of(&server, &first).await;
     let (status, body) = put(
@@ -371,9 +339,12 @@ async fn ignore_until_two_more_events_then_escalates() {
     assert_eq!(body["statusDetails"], json!({}));
 }
 
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn merge_then_new_events_of_the_merged_hash_land_in_the_parent() {
-    let server = TestServer::start(binary()).await;
+async fn merge_then_new_events_of_the_merged_hash_land_in_the_parent(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
     let a1 = send(&server, "TimeoutError", "fetch_rates", "shop@1.0").await;
     send(&server, "TimeoutError", "fetch_rates", "shop@1.0").await;
     let b1 = send(&server, "KeyError", "lookup_customer", "shop@1.0").await;
@@ -450,11 +421,14 @@ async fn merge_then_new_events_of_the_merged_hash_land_in_the_parent() {
     assert_eq!(issue_id_of(&server, &a3).await, a);
 }
 
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
 #[tokio::test]
-async fn assignment_bookmarks_teams_and_comments() {
-    let server = TestServer::start(binary()).await;
-    let dana_token = user_with_token(&server, "dana@errhound.test", Some("errhound"));
-    let eve_token = user_with_token(&server, "eve@outside.test", None);
+async fn assignment_bookmarks_teams_and_comments(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
+    let dana_token = server.create_user("dana@errhound.test", Some("errhound"));
+    let eve_token = server.create_user("eve@outside.test", None);
     let first = send(&server, "LedgerError", "post_entry", "shop@1.0").await;
     let id = issue_id_of(&server, &first).await;
     let path = format!("issues/{id}/");
