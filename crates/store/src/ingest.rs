@@ -1,6 +1,8 @@
 //! The ingest write path: one transaction per worker batch.
 //!
 //! For each batch the worker hands over processed events; this module
+//! 0. drops events already stored (replays, SDK retries), so a duplicate opens no issue,
+//!    attaches no hash and records no outbox job,
 //! 1. resolves their grouping hashes to issues (an event joins the issue of its first known hash;
 //!    events whose hashes are all new open issues, sharing one when they share a hash),
 //! 2. inserts event index rows with `ON CONFLICT (project_id, event_id) DO NOTHING`, so a batch
@@ -15,6 +17,8 @@
 //! concurrent PostgreSQL writers cannot deadlock.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use errhound_domain::JobKind;
 
 use crate::StoreError;
 use crate::db::{Engine, Tx};
@@ -134,6 +138,9 @@ async fn write_project_batch(
             .await?;
     }
 
+    let fresh = drop_stored(tx, project_id, events).await?;
+    outcome.duplicates += fresh.duplicates;
+    let events = fresh.events;
     let known = lookup_hashes(tx, project_id, &events).await?;
     let assignment = assign_issues(&events, &known);
     let new_issue_ids = create_issues(tx, project_id, &events, &assignment).await?;
@@ -176,7 +183,11 @@ async fn write_project_batch(
     let mut jobs = Vec::new();
     for (group, &issue_id) in new_issue_ids.iter().enumerate() {
         let first_event = assignment.new_groups[group];
-        jobs.push(("issue.created", issue_id, &events[first_event].event_id));
+        jobs.push((
+            JobKind::IssueCreated,
+            issue_id,
+            &events[first_event].event_id,
+        ));
     }
     for &issue_id in &regressed {
         let event = stored
@@ -185,7 +196,7 @@ async fn write_project_batch(
             .map(|&(i, _)| &events[i])
             .max_by_key(|e| e.timestamp_ms);
         if let Some(event) = event {
-            jobs.push(("issue.regressed", issue_id, &event.event_id));
+            jobs.push((JobKind::IssueRegressed, issue_id, &event.event_id));
         }
     }
     for &(issue_id, kind, index) in &reopened.unignored {
@@ -195,6 +206,59 @@ async fn write_project_batch(
     outcome.new_issues.extend(new_issue_ids);
     outcome.regressed_issues.extend(regressed);
     Ok(())
+}
+
+/// A project's events of a batch that are not stored yet.
+struct Fresh {
+    events: Vec<NewEvent>,
+    /// Events dropped because they are stored already.
+    duplicates: usize,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredEventId {
+    event_id: Vec<u8>,
+}
+
+/// Drops events already stored (replays after a crash, SDK retries) before anything is derived
+/// from them: a duplicate's hashes must not open an issue, attach to one, or record an outbox
+/// job. Exact because a project's batches are written one at a time (the advisory lock on
+/// PostgreSQL, the single writer on SQLite); the insert's `ON CONFLICT` stays the last guard.
+async fn drop_stored(
+    tx: &mut Tx,
+    project_id: i64,
+    events: Vec<NewEvent>,
+) -> Result<Fresh, StoreError> {
+    let ids: Vec<Vec<u8>> = events.iter().map(|e| event_id_bytes(&e.event_id)).collect();
+    let mut stored: HashSet<Vec<u8>> = HashSet::new();
+    for chunk in shaped(&ids) {
+        let mut query = Query::builder();
+        query
+            .push("SELECT event_id FROM events WHERE project_id = ")
+            .push_bind(project_id)
+            .push(" AND event_id IN (")
+            .push_bind_list(chunk.iter().map(|id| Arg::Bytes(id.clone())))
+            .push(")");
+        let rows: Vec<StoredEventId> = query.fetch_all(&mut tx.conn()).await?;
+        stored.extend(rows.into_iter().map(|r| r.event_id));
+    }
+    if stored.is_empty() {
+        return Ok(Fresh {
+            events,
+            duplicates: 0,
+        });
+    }
+    let before = events.len();
+    let events: Vec<NewEvent> = events
+        .into_iter()
+        .zip(ids)
+        .filter(|(_, id)| !stored.contains(id))
+        .map(|(event, _)| event)
+        .collect();
+    Ok(Fresh {
+        duplicates: before - events.len(),
+        events,
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -745,7 +809,7 @@ struct Reopened {
     /// Resolved issues reopened (regressions), ascending.
     regressed: Vec<i64>,
     /// Ignored issues whose condition was met: `(issue, outbox job kind, index of the event)`.
-    unignored: Vec<(i64, &'static str, usize)>,
+    unignored: Vec<(i64, JobKind, usize)>,
 }
 
 /// The workflow state of an issue that is not unresolved.
@@ -1053,8 +1117,8 @@ async fn reopen_resolved(
         .iter()
         .map(|&(id, end, _, index)| {
             let kind = match end {
-                SnoozeEnd::Expired => "issue.unignored",
-                SnoozeEnd::Escalated => "issue.escalating",
+                SnoozeEnd::Expired => JobKind::IssueUnignored,
+                SnoozeEnd::Escalated => JobKind::IssueEscalating,
             };
             (id, kind, index)
         })
@@ -1210,7 +1274,7 @@ async fn upsert_hourly_counts(
 async fn insert_jobs(
     tx: &mut Tx,
     project_id: i64,
-    jobs: &[(&str, i64, &String)],
+    jobs: &[(JobKind, i64, &String)],
     now_ms: i64,
 ) -> Result<(), StoreError> {
     for chunk in shaped(jobs) {
@@ -1228,7 +1292,7 @@ async fn insert_jobs(
             .to_string();
             query
                 .push("(")
-                .push_bind(*kind)
+                .push_bind(kind.as_str())
                 .push(", ")
                 .push_bind(payload);
             query
