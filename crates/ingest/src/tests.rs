@@ -138,3 +138,64 @@ async fn a_panic_on_one_event_costs_that_event_only_and_is_recorded() {
         );
     }
 }
+
+/// PostgreSQL refuses text with a NUL character (SQLite stores it), which makes a deterministic
+/// "event the database refuses": its batch falls back to one-by-one writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_database_refuses_is_recorded_and_the_rest_of_its_batch_stored() {
+    for t in engines().await {
+        let p = project(&t.db).await;
+        let dir = tempfile::tempdir().unwrap();
+        let queue: Queue = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap()
+            .into();
+        let refused = queued(p, 1, r#"{"message":"nul \u0000 inside"}"#.to_owned());
+        let fine = queued(p, 2, r#"{"message":"fine"}"#.to_owned());
+        queue.append(refused.clone()).await.unwrap();
+        queue.append(fine.clone()).await.unwrap();
+        let pipeline = Pipeline::start(
+            queue.clone(),
+            t.db.clone(),
+            Arc::new(PayloadDictionaries::new()),
+            PipelineOptions {
+                batch_size: 100,
+                threads: 1,
+                linger: Duration::from_millis(50),
+            },
+        );
+        drained(&queue).await;
+        pipeline.shutdown().await;
+
+        let mut conn = t.db.write().await.unwrap();
+        let stored = |id: String| {
+            let db = t.db.clone();
+            async move {
+                let mut conn = db.read().await.unwrap();
+                events::find(&mut conn.conn(), p, &id)
+                    .await
+                    .unwrap()
+                    .is_some()
+            }
+        };
+        let failures = processing_failures::list(&mut conn.conn(), p, 10)
+            .await
+            .unwrap();
+        drop(conn);
+        assert!(stored(fine.event_id.clone()).await, "{}", t.engine);
+        if t.engine == "postgres" {
+            assert!(!stored(refused.event_id.clone()).await);
+            assert_eq!(failures.len(), 1);
+            let failure = &failures[0].failure;
+            assert_eq!(failure.reason, FailureReason::RefusedByDatabase);
+            assert_eq!(failure.event_id, refused.event_id);
+            assert!(failure.detail.contains("0x00"), "{}", failure.detail);
+            // The normalized event, readable without the project's dictionary.
+            let payload: serde_json::Value = serde_json::from_slice(&failure.payload).unwrap();
+            assert_eq!(payload["title"], "nul \u{0} inside");
+        } else {
+            assert!(stored(refused.event_id.clone()).await);
+            assert!(failures.is_empty());
+        }
+    }
+}
