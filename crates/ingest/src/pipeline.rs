@@ -160,7 +160,13 @@ async fn prepare_loop<Q: IngestQueue>(
                 }
             }
         };
-        let prepared = prepare(claimed, options.threads, &trainer, &project_settings).await;
+        let Some(prepared) = prepare(claimed, options.threads, &trainer, &project_settings).await
+        else {
+            // The runtime is going down. The batch is not acknowledged, so it stays in the queue
+            // (no later ack can cover it) and is processed at the next start.
+            tracing::warn!("processing cancelled by shutdown; the batch stays in the queue");
+            break;
+        };
         busy = true;
         trainer.train_ready(&db);
         if batches.send(prepared).await.is_err() {
@@ -172,13 +178,13 @@ async fn prepare_loop<Q: IngestQueue>(
 /// Processes claimed events on `threads` blocking-pool threads (long-lived, so their allocator
 /// caches and zstd contexts are reused across batches). Each event is isolated: one that cannot
 /// be processed becomes a failure of the batch, and its receipt is still acknowledged with the
-/// batch, so it cannot block the queue.
+/// batch, so it cannot block the queue. `None` when the runtime cancelled the work (shutdown).
 async fn prepare(
     claimed: Vec<Claimed>,
     threads: usize,
     trainer: &DictionaryTrainer,
     settings: &Arc<HashMap<i64, Arc<ProjectSettings>>>,
-) -> Prepared {
+) -> Option<Prepared> {
     let receipts: Vec<Receipt> = claimed.iter().map(|c| c.receipt).collect();
     let count = claimed.len();
     let chunk_size = count.div_ceil(threads.max(1)).max(1);
@@ -216,8 +222,9 @@ async fn prepare(
                     }
                 }
             }
-            // Events are isolated one by one, so this is the task itself failing (cancelled at
-            // shutdown): its events are recorded rather than lost.
+            Err(error) if error.is_cancelled() => return None,
+            // Events are isolated one by one, so only the code around them could have panicked:
+            // the chunk's events are recorded rather than lost.
             Err(error) => {
                 let detail = format!("processing task failed: {error}");
                 for event in claimed[range].iter().filter_map(|c| c.event.as_ref().ok()) {
@@ -227,7 +234,7 @@ async fn prepare(
             }
         }
     }
-    prepared
+    Some(prepared)
 }
 
 /// Prepares one claimed record: `None` for a record the queue could not decode (logged and

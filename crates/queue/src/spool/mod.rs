@@ -308,7 +308,7 @@ fn recover(dir: PathBuf) -> Result<(Shared, File, u64), QueueError> {
         };
         if walk.valid_end < bytes.len() as u64 {
             if next_first.is_none() {
-                tracing::warn!(segment = %path.display(), valid = walk.valid_end, size = bytes.len(), "cutting a torn spool tail (never acknowledged)");
+                tracing::warn!(segment = %path.display(), valid = walk.valid_end, size = bytes.len(), "cutting a torn spool tail: damage with no valid record after it (a write cut by a crash)");
                 OpenOptions::new()
                     .write(true)
                     .open(&path)?
