@@ -1071,4 +1071,31 @@ mod tests {
             .unwrap();
         assert_eq!(wait_for_segments(dir.path(), 1).await, 1);
     }
+
+    #[tokio::test]
+    async fn a_damaged_newest_record_of_a_live_spool_is_skipped_and_later_appends_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap();
+        for n in 0..3 {
+            spool.append(event(n)).await.unwrap();
+        }
+        damage_record(&segment_files(dir.path())[0], 2);
+        let claimed = spool.claim(10).await.unwrap();
+        assert_eq!(
+            ids(&claimed),
+            vec![format!("{:032x}", 0), format!("{:032x}", 1)]
+        );
+        spool.append(event(3)).await.unwrap();
+        let later = spool.claim(10).await.unwrap();
+        assert_eq!(ids(&later), vec![format!("{:032x}", 3)]);
+        let receipts = claimed.iter().chain(&later).map(|c| c.receipt).collect();
+        spool.ack(receipts).await.unwrap();
+        assert_eq!(
+            spool.backlog().events,
+            0,
+            "the damaged record counts as done"
+        );
+    }
 }
