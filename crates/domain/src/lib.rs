@@ -5,6 +5,7 @@
 
 pub mod frames;
 pub mod grouping;
+pub mod jobs;
 pub mod level;
 pub mod metadata;
 pub mod normalize;
@@ -15,6 +16,7 @@ pub mod tags;
 pub mod trim;
 mod value;
 
+pub use jobs::JobKind;
 pub use level::Level;
 pub use process::{ProcessContext, ProcessedEvent, process_event};
 pub use settings::ProjectSettings;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use errhound_config::Config;
 use errhound_ingest::{Pipeline, PipelineOptions};
-use errhound_queue::{Spool, SpoolOptions};
+use errhound_queue::{Queue, Spool, SpoolOptions};
 use errhound_store::payload::PayloadDictionaries;
 use errhound_web::AppState;
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -30,9 +30,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {bind}"))?;
     let db = bootstrap::open_database(&config).await?;
     let first_start = bootstrap::first_start(&db, &config).await?;
-    let spool = Spool::open(&config.spool_path(), SpoolOptions::default())
+    let queue: Queue = Spool::open(&config.spool_path(), SpoolOptions::default())
         .await
-        .with_context(|| format!("cannot open the spool {}", config.spool_path().display()))?;
+        .with_context(|| format!("cannot open the spool {}", config.spool_path().display()))?
+        .into();
     let dictionaries = Arc::new(PayloadDictionaries::new());
     let mut conn = db.write().await?;
     dictionaries
@@ -41,7 +42,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("cannot load payload dictionaries")?;
     drop(conn);
     let pipeline = Pipeline::start(
-        spool.clone(),
+        queue.clone(),
         db.clone(),
         dictionaries.clone(),
         PipelineOptions {
@@ -53,7 +54,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let public_url = config.public_url();
     let settings = pipeline.settings().clone();
-    let state = AppState::new(db.clone(), spool, dictionaries, config, Some(metrics))
+    let state = AppState::new(db.clone(), queue, dictionaries, config, Some(metrics))
         .with_settings_hook(Arc::new(move |project_id| settings.invalidate(project_id)));
     let app =
         errhound_web::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(

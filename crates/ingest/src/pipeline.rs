@@ -8,11 +8,13 @@ use errhound_domain::{ProcessContext, ProjectSettings, process_event};
 use errhound_queue::{Claimed, IngestQueue, QueuedEvent, Receipt};
 use errhound_store::ingest::{BatchOutcome, NewEvent, write_batch};
 use errhound_store::payload::{self, PayloadDictionaries};
+use errhound_store::processing_failures::{self, FailureReason, NewFailure};
 use errhound_store::{Db, StoreError, now_ms};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::dictionaries::DictionaryTrainer;
+use crate::failures::{self, prepare_isolated};
 use crate::metrics_names as m;
 use crate::settings::SettingsCache;
 
@@ -34,8 +36,11 @@ pub struct Pipeline {
     settings: SettingsCache,
 }
 
+/// A batch ready to be written: its events, the failures among them, and the receipts of all
+/// its records (failed and unreadable ones included: the batch's commit covers them all).
 struct Prepared {
     events: Vec<NewEvent>,
+    failures: Vec<NewFailure>,
     receipts: Vec<Receipt>,
 }
 
@@ -44,6 +49,7 @@ impl Prepared {
     fn idle() -> Prepared {
         Prepared {
             events: Vec::new(),
+            failures: Vec::new(),
             receipts: Vec::new(),
         }
     }
@@ -60,6 +66,7 @@ impl Pipeline {
     ) -> Pipeline {
         let (stop, stopped) = watch::channel(false);
         let (batches, incoming) = mpsc::channel::<Prepared>(1);
+        let dictionaries_for_writes = dictionaries.clone();
         let trainer = DictionaryTrainer::new(dictionaries);
         let settings = SettingsCache::new(db.clone());
         let prepare = tokio::spawn(prepare_loop(
@@ -71,7 +78,7 @@ impl Pipeline {
             batches,
             stopped,
         ));
-        let write = tokio::spawn(write_loop(queue, db, incoming));
+        let write = tokio::spawn(write_loop(queue, db, dictionaries_for_writes, incoming));
         Pipeline {
             stop,
             tasks: vec![prepare, write],
@@ -153,14 +160,12 @@ async fn prepare_loop<Q: IngestQueue>(
                 }
             }
         };
-        let prepared = match prepare(claimed, options.threads, &trainer, &project_settings).await {
-            Ok(prepared) => prepared,
-            Err(error) => {
-                // A panic in processing code: the claimed events stay in the queue and are
-                // replayed on the next start; keep serving the rest.
-                tracing::error!(error = %error, "event preparation panicked; batch left in the queue");
-                continue;
-            }
+        let Some(prepared) = prepare(claimed, options.threads, &trainer, &project_settings).await
+        else {
+            // The runtime is going down. The batch is not acknowledged, so it stays in the queue
+            // (no later ack can cover it) and is processed at the next start.
+            tracing::warn!("processing cancelled by shutdown; the batch stays in the queue");
+            break;
         };
         busy = true;
         trainer.train_ready(&db);
@@ -171,47 +176,74 @@ async fn prepare_loop<Q: IngestQueue>(
 }
 
 /// Processes claimed events on `threads` blocking-pool threads (long-lived, so their allocator
-/// caches and zstd contexts are reused across batches). Events that cannot be processed are
-/// logged and dropped (their receipts are still acknowledged, so they cannot block the queue).
+/// caches and zstd contexts are reused across batches). Each event is isolated: one that cannot
+/// be processed becomes a failure of the batch, and its receipt is still acknowledged with the
+/// batch, so it cannot block the queue. `None` when the runtime cancelled the work (shutdown).
 async fn prepare(
     claimed: Vec<Claimed>,
     threads: usize,
     trainer: &DictionaryTrainer,
     settings: &Arc<HashMap<i64, Arc<ProjectSettings>>>,
-) -> Result<Prepared, tokio::task::JoinError> {
+) -> Option<Prepared> {
     let receipts: Vec<Receipt> = claimed.iter().map(|c| c.receipt).collect();
-    let chunk_size = claimed.len().div_ceil(threads.max(1)).max(1);
-    let mut chunks = Vec::new();
-    let mut rest = claimed;
-    while !rest.is_empty() {
-        let tail = rest.split_off(chunk_size.min(rest.len()));
-        chunks.push(std::mem::replace(&mut rest, tail));
-    }
-    let tasks: Vec<_> = chunks
-        .into_iter()
-        .map(|chunk| {
-            let trainer = trainer.clone();
-            let settings = settings.clone();
-            tokio::task::spawn_blocking(move || {
-                chunk
-                    .iter()
-                    .filter_map(|c| prepare_claimed(c, &trainer, &settings))
-                    .collect::<Vec<_>>()
-            })
+    let count = claimed.len();
+    let chunk_size = count.div_ceil(threads.max(1)).max(1);
+    // Shared rather than split, so a chunk whose task fails is still at hand to record.
+    let claimed = Arc::new(claimed);
+    let tasks: Vec<_> = (0..count)
+        .step_by(chunk_size)
+        .map(|start| {
+            let range = start..(start + chunk_size).min(count);
+            let (claimed, trainer, settings) = (claimed.clone(), trainer.clone(), settings.clone());
+            let task = tokio::task::spawn_blocking({
+                let range = range.clone();
+                move || {
+                    claimed[range]
+                        .iter()
+                        .map(|c| prepare_claimed(c, &trainer, &settings))
+                        .collect::<Vec<_>>()
+                }
+            });
+            (range, task)
         })
         .collect();
-    let mut events = Vec::with_capacity(receipts.len());
-    for task in tasks {
-        events.extend(task.await?);
+    let mut prepared = Prepared {
+        events: Vec::with_capacity(count),
+        failures: Vec::new(),
+        receipts,
+    };
+    for (range, task) in tasks {
+        match task.await {
+            Ok(results) => {
+                for result in results.into_iter().flatten() {
+                    match result {
+                        Ok(event) => prepared.events.push(event),
+                        Err(failure) => prepared.failures.push(failure),
+                    }
+                }
+            }
+            Err(error) if error.is_cancelled() => return None,
+            // Events are isolated one by one, so only the code around them could have panicked:
+            // the chunk's events are recorded rather than lost.
+            Err(error) => {
+                let detail = format!("processing task failed: {error}");
+                for event in claimed[range].iter().filter_map(|c| c.event.as_ref().ok()) {
+                    let failure = failures::failure(event, FailureReason::Panic, detail.clone());
+                    prepared.failures.push(failure);
+                }
+            }
+        }
     }
-    Ok(Prepared { events, receipts })
+    Some(prepared)
 }
 
+/// Prepares one claimed record: `None` for a record the queue could not decode (logged and
+/// dropped: without its project nothing can be recorded).
 fn prepare_claimed(
     claimed: &Claimed,
     trainer: &DictionaryTrainer,
     settings: &HashMap<i64, Arc<ProjectSettings>>,
-) -> Option<NewEvent> {
+) -> Option<Result<NewEvent, NewFailure>> {
     let event = match &claimed.event {
         Ok(event) => event,
         Err(error) => {
@@ -226,14 +258,7 @@ fn prepare_claimed(
     let project_settings = settings
         .get(&event.project_id)
         .map_or(&*DEFAULT, |s| s.as_ref());
-    match prepare_event(event, trainer, project_settings) {
-        Ok(new) => Some(new),
-        Err(error) => {
-            tracing::error!(error = %error, event.id = %event.event_id, project.id = event.project_id, "dropping event that cannot be processed");
-            metrics::counter!(m::EVENTS_DROPPED).increment(1);
-            None
-        }
-    }
+    Some(prepare_isolated(event, trainer, project_settings))
 }
 
 /// Turns a queued event into a row set ready for the store.
@@ -276,7 +301,12 @@ pub fn prepare_event(
     })
 }
 
-async fn write_loop<Q: IngestQueue>(queue: Q, db: Db, mut incoming: mpsc::Receiver<Prepared>) {
+async fn write_loop<Q: IngestQueue>(
+    queue: Q,
+    db: Db,
+    dictionaries: Arc<PayloadDictionaries>,
+    mut incoming: mpsc::Receiver<Prepared>,
+) {
     while let Some(batch) = incoming.recv().await {
         if batch.receipts.is_empty() {
             db.writer_idle();
@@ -284,7 +314,7 @@ async fn write_loop<Q: IngestQueue>(queue: Q, db: Db, mut incoming: mpsc::Receiv
         }
         let started = Instant::now();
         let size = batch.events.len();
-        let outcome = write_reliably(&db, batch.events).await;
+        let outcome = write_reliably(&db, &dictionaries, batch.events, batch.failures).await;
         metrics::histogram!(m::BATCH_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
         metrics::histogram!(m::BATCH_SIZE).record(size as f64);
         metrics::counter!(m::EVENTS_PROCESSED).increment(outcome.stored as u64);
@@ -297,9 +327,17 @@ async fn write_loop<Q: IngestQueue>(queue: Q, db: Db, mut incoming: mpsc::Receiv
     }
 }
 
-async fn write_once(db: &Db, events: Vec<NewEvent>) -> Result<BatchOutcome, StoreError> {
+/// Writes events and failures in one transaction, so one commit (and the ack after it) covers
+/// both.
+async fn write_once(
+    db: &Db,
+    events: Vec<NewEvent>,
+    failures: &[NewFailure],
+) -> Result<BatchOutcome, StoreError> {
     let mut tx = db.begin().await?;
-    let outcome = write_batch(&mut tx, events, now_ms()).await?;
+    let now = now_ms();
+    processing_failures::record(&mut tx.conn(), failures, now).await?;
+    let outcome = write_batch(&mut tx, events, now).await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -308,13 +346,18 @@ async fn write_once(db: &Db, events: Vec<NewEvent>) -> Result<BatchOutcome, Stor
 ///
 /// While the database is unreachable this retries forever (the queue keeps the events and the
 /// endpoint sheds load with 429s). If the database is healthy but the batch keeps failing, events
-/// are written one by one, and only an event that fails alone is dropped, with an error log.
-async fn write_reliably(db: &Db, events: Vec<NewEvent>) -> BatchOutcome {
+/// are written one by one, and an event that fails alone is recorded as a processing failure.
+async fn write_reliably(
+    db: &Db,
+    dictionaries: &PayloadDictionaries,
+    events: Vec<NewEvent>,
+    failures: Vec<NewFailure>,
+) -> BatchOutcome {
     let mut backoff = Duration::from_millis(100);
     loop {
         let mut last_error = None;
         for _ in 0..3 {
-            match write_once(db, events.clone()).await {
+            match write_once(db, events.clone(), &failures).await {
                 Ok(outcome) => return outcome,
                 Err(error) => {
                     tracing::warn!(error = %error, batch.events = events.len(), "batch write failed; retrying");
@@ -329,15 +372,19 @@ async fn write_reliably(db: &Db, events: Vec<NewEvent>) -> BatchOutcome {
             tokio::time::sleep(backoff).await;
             continue;
         }
-        return write_one_by_one(db, events).await;
+        return write_one_by_one(db, dictionaries, events, failures).await;
     }
 }
 
-async fn write_one_by_one(db: &Db, events: Vec<NewEvent>) -> BatchOutcome {
+async fn write_one_by_one(
+    db: &Db,
+    dictionaries: &PayloadDictionaries,
+    events: Vec<NewEvent>,
+    mut failures: Vec<NewFailure>,
+) -> BatchOutcome {
     let mut total = BatchOutcome::default();
     for event in events {
-        let event_id = event.event_id.clone();
-        match write_once(db, vec![event]).await {
+        match write_once(db, vec![event.clone()], &[]).await {
             Ok(outcome) => {
                 total.stored += outcome.stored;
                 total.duplicates += outcome.duplicates;
@@ -345,9 +392,19 @@ async fn write_one_by_one(db: &Db, events: Vec<NewEvent>) -> BatchOutcome {
                 total.regressed_issues.extend(outcome.regressed_issues);
             }
             Err(error) => {
-                tracing::error!(error = %error, event.id = %event_id, "dropping event the database refuses");
-                metrics::counter!(m::EVENTS_DROPPED).increment(1);
+                // Keep the event readable in the failure without the project's dictionary.
+                let dictionary = dictionaries.for_project(event.project_id);
+                let payload = payload::decompress(&event.payload, dictionary.as_deref())
+                    .unwrap_or_else(|_| event.payload.clone());
+                failures.push(failures::refused(&event, error.to_string(), payload));
             }
+        }
+    }
+    // One at a time, so a failure the database refuses to record costs only itself.
+    for failure in failures {
+        if let Err(error) = write_once(db, Vec::new(), std::slice::from_ref(&failure)).await {
+            tracing::error!(error = %error, event.id = %failure.event_id, project.id = failure.project_id, "dropping an event whose processing failure cannot be recorded");
+            metrics::counter!(m::EVENTS_DROPPED).increment(1);
         }
     }
     total

@@ -14,7 +14,54 @@ mod spool;
 
 use std::future::Future;
 
-pub use spool::{Spool, SpoolOptions};
+pub use spool::{CORRUPT_RECORDS, Spool, SpoolOptions};
+
+/// The queue engines behind one type, for holders of "whichever queue this process runs" (the
+/// web state, the pipeline). [`IngestQueue`] returns futures, so it is not object-safe; a new
+/// engine (Redis Streams) is a new variant here.
+#[derive(Clone)]
+pub enum Queue {
+    /// The embedded single-node spool.
+    Spool(Spool),
+}
+
+impl From<Spool> for Queue {
+    fn from(spool: Spool) -> Self {
+        Queue::Spool(spool)
+    }
+}
+
+impl IngestQueue for Queue {
+    async fn append(&self, event: QueuedEvent) -> Result<(), QueueError> {
+        match self {
+            Queue::Spool(spool) => spool.append(event).await,
+        }
+    }
+
+    async fn claim(&self, max: usize) -> Result<Vec<Claimed>, QueueError> {
+        match self {
+            Queue::Spool(spool) => spool.claim(max).await,
+        }
+    }
+
+    async fn ack(&self, receipts: Vec<Receipt>) -> Result<(), QueueError> {
+        match self {
+            Queue::Spool(spool) => spool.ack(receipts).await,
+        }
+    }
+
+    fn backlog(&self) -> Backlog {
+        match self {
+            Queue::Spool(spool) => spool.backlog(),
+        }
+    }
+
+    async fn wait(&self) {
+        match self {
+            Queue::Spool(spool) => spool.wait().await,
+        }
+    }
+}
 
 impl From<std::io::Error> for QueueError {
     fn from(error: std::io::Error) -> Self {
@@ -44,8 +91,9 @@ pub struct QueuedEvent {
 pub struct Claimed {
     /// Hand this back to [`IngestQueue::ack`] once processing committed.
     pub receipt: Receipt,
-    /// The event, or why its record could not be read (a corrupt record is acked and dropped by
-    /// the worker, so it cannot block the queue).
+    /// The event, or why its record could not be decoded (the worker acknowledges and drops
+    /// it, so it cannot block the queue). Records failing their checksum never get here: the
+    /// queue skips them itself.
     pub event: Result<QueuedEvent, QueueError>,
 }
 
@@ -89,7 +137,8 @@ pub trait IngestQueue: Send + Sync + 'static {
     /// Takes up to `max` unclaimed events, oldest first.
     fn claim(&self, max: usize) -> impl Future<Output = Result<Vec<Claimed>, QueueError>> + Send;
 
-    /// Forgets processed events.
+    /// Forgets processed events. Acknowledgements may come in any order; an event is forgotten
+    /// only with every event claimed before it, so an ack never covers an event that was not.
     fn ack(&self, receipts: Vec<Receipt>) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// What is waiting.

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod options;
 pub mod orgs;
 pub mod payload;
+pub mod processing_failures;
 pub mod projects;
 pub mod query;
 pub mod releases;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use errhound_config::Config;
-use errhound_queue::Spool;
+use errhound_queue::Queue;
 use errhound_store::Db;
 use errhound_store::payload::PayloadDictionaries;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -25,8 +25,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 pub struct AppState {
     /// The database.
     pub db: Db,
-    /// The ingest queue.
-    pub queue: Spool,
+    /// The ingest queue (whichever engine this process runs).
+    pub queue: Queue,
     /// The effective configuration.
     pub config: Arc<Config>,
     /// DSN keys, cached in memory so ingest does no database read per event.
@@ -51,7 +51,7 @@ impl AppState {
     /// Builds the state from its parts.
     pub fn new(
         db: Db,
-        queue: Spool,
+        queue: Queue,
         dictionaries: Arc<PayloadDictionaries>,
         config: Config,
         metrics: Option<PrometheusHandle>,

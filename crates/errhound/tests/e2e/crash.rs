@@ -11,8 +11,10 @@ use errhound_test_utils::{ServerOptions, TestServer};
 use futures_util::StreamExt;
 use serde_json::Value;
 
+use errhound_queue::{IngestQueue, QueuedEvent, Spool, SpoolOptions};
+
 use crate::binary;
-use crate::hostile::{assert_still_serves, event_envelope, new_event_id};
+use crate::hostile::{assert_still_serves, event_envelope, event_payload, new_event_id};
 
 /// Events offered to the server.
 const EVENTS: usize = 3000;
@@ -332,4 +334,68 @@ async fn sigkill_mid_stream_and_mid_replay_loses_and_duplicates_nothing_on_sqlit
 async fn sigkill_mid_stream_and_mid_replay_loses_and_duplicates_nothing_on_postgres() {
     let url = errhound_test_utils::postgres::fresh_database().await;
     crash_and_replay(Some(url)).await;
+}
+
+/// Flips a byte inside the body of the `nth` record of a spool segment (a record is a 16-byte
+/// header, `len u32 | crc32 u32 | id u64`, then `len` bytes).
+fn damage_spool_record(segment: &std::path::Path, nth: usize) {
+    let mut bytes = std::fs::read(segment).unwrap();
+    let mut offset = 0;
+    for _ in 0..nth {
+        let len = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap());
+        offset += 16 + len as usize;
+    }
+    bytes[offset + 16 + 40] ^= 0xff;
+    std::fs::write(segment, bytes).unwrap();
+}
+
+/// Events accepted before a stop, one of whose spool records is damaged while the server is
+/// down: the restart processes every other one (the damaged record is skipped, not the rest of
+/// its segment cut), and ingest keeps accepting and processing.
+#[tokio::test]
+async fn a_damaged_spool_record_costs_only_itself_across_a_restart() {
+    let mut server = TestServer::start(binary()).await;
+    server.stop();
+    // Accepted events the stopped server has not processed, written through the spool itself.
+    let spool_dir = server.data_dir().join("spool");
+    let ids: Vec<String> = (0..10).map(|_| new_event_id()).collect();
+    {
+        let spool = Spool::open(&spool_dir, SpoolOptions::default())
+            .await
+            .unwrap();
+        for (n, id) in ids.iter().enumerate() {
+            let event = QueuedEvent {
+                project_id: server.project_id as i64,
+                event_id: id.clone(),
+                received_ms: 1_700_000_000_000 + n as i64,
+                sent_at: None,
+                client_ip: None,
+                payload: event_payload(id, "spool_damage_site"),
+            };
+            spool.append(event).await.unwrap();
+        }
+        assert_eq!(spool.backlog().events, 10);
+    }
+    let mut segments: Vec<std::path::PathBuf> = std::fs::read_dir(&spool_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segments.sort();
+    let last = segments.last().unwrap();
+    damage_spool_record(last, 4);
+
+    server.restart().await;
+    wait_for_empty_backlog(&server).await;
+    let issues = server.issues().await;
+    let (stored, rows) = stored_events(&server, &issues).await;
+    let expected: HashSet<String> = ids
+        .iter()
+        .enumerate()
+        .filter(|&(n, _)| n != 4)
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert_eq!(stored, expected, "every record but the damaged one");
+    assert_eq!(rows, 9);
+    assert_still_serves(&server).await;
 }

@@ -1,4 +1,6 @@
 use errhound_store::ingest::write_batch;
+use errhound_store::processing_failures::{self, FailureReason, NewFailure};
+use errhound_store::query::{Int, Query};
 use errhound_store::{Db, events, issues, payload, projects};
 use errhound_test_utils::engines;
 
@@ -114,6 +116,102 @@ async fn replayed_batch_stores_and_counts_nothing_twice() {
             .await
             .unwrap();
         assert_eq!(stored.len(), 3);
+    }
+}
+
+async fn count(db: &Db, sql: &'static str) -> i64 {
+    let mut conn = db.write().await.unwrap();
+    Query::new(sql)
+        .fetch_one::<Int>(&mut conn.conn())
+        .await
+        .unwrap()
+        .value
+}
+
+#[tokio::test]
+async fn a_stored_event_sent_again_with_new_hashes_opens_no_issue() {
+    for t in engines().await {
+        let p = setup(&t.db).await.project_id;
+        write(&t.db, vec![event(p, 1, &["a"], 1_000)]).await;
+        // The same event id again, grouped differently (a grouping rule changed between the
+        // first write and a replay or an SDK retry), next to a really new event.
+        let outcome = write(
+            &t.db,
+            vec![event(p, 1, &["b"], 1_000), event(p, 2, &["c"], 2_000)],
+        )
+        .await;
+        assert_eq!((outcome.stored, outcome.duplicates), (1, 1), "{}", t.engine);
+        assert_eq!(outcome.new_issues.len(), 1, "{}", t.engine);
+        let list = all_issues(&t.db, p).await;
+        assert_eq!(list.len(), 2, "no issue for the duplicate ({})", t.engine);
+        assert!(list.iter().all(|i| i.times_seen == 1), "{}", t.engine);
+        let jobs = count(
+            &t.db,
+            "SELECT CAST(COUNT(*) AS BIGINT) AS value FROM jobs WHERE kind = 'issue.created'",
+        )
+        .await;
+        assert_eq!(jobs, 2, "one issue.created per real issue ({})", t.engine);
+        let unknown = count(
+            &t.db,
+            "SELECT CAST(COUNT(*) AS BIGINT) AS value FROM group_hashes WHERE hash = 'b'",
+        )
+        .await;
+        assert_eq!(
+            unknown, 0,
+            "the duplicate's hash is not attached ({})",
+            t.engine
+        );
+    }
+}
+
+#[tokio::test]
+async fn processing_failures_are_recorded_once_and_listed_newest_first() {
+    for t in engines().await {
+        let p = setup(&t.db).await.project_id;
+        let failure = |n: u32, reason| NewFailure {
+            project_id: p,
+            event_id: format!("{n:032x}"),
+            received_ms: 500,
+            reason,
+            detail: format!("failure {n}"),
+            payload: format!(r#"{{"message":"event {n}"}}"#).into_bytes(),
+        };
+        let first = [
+            failure(1, FailureReason::Panic),
+            failure(2, FailureReason::InvalidPayload),
+        ];
+        let mut tx = t.db.begin().await.unwrap();
+        processing_failures::record(&mut tx.conn(), &first, 1_000)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        // A replay records nothing twice; a new one is added.
+        let mut conn = t.db.write().await.unwrap();
+        let again = [
+            failure(1, FailureReason::Panic),
+            failure(3, FailureReason::RefusedByDatabase),
+        ];
+        processing_failures::record(&mut conn.conn(), &again, 2_000)
+            .await
+            .unwrap();
+        let listed = processing_failures::list(&mut conn.conn(), p, 10)
+            .await
+            .unwrap();
+        let got: Vec<(&str, FailureReason, i64)> = listed
+            .iter()
+            .map(|f| (&f.failure.event_id[30..], f.failure.reason, f.failed_ms))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("03", FailureReason::RefusedByDatabase, 2_000),
+                ("02", FailureReason::InvalidPayload, 1_000),
+                ("01", FailureReason::Panic, 1_000),
+            ],
+            "{}",
+            t.engine
+        );
+        assert_eq!(listed[2].failure, first[0], "{}", t.engine);
     }
 }
 

@@ -1,6 +1,8 @@
 //! The ingest write path: one transaction per worker batch.
 //!
 //! For each batch the worker hands over processed events; this module
+//! 0. drops events already stored (replays, SDK retries), so a duplicate opens no issue,
+//!    attaches no hash and records no outbox job,
 //! 1. resolves their grouping hashes to issues (an event joins the issue of its first known hash;
 //!    events whose hashes are all new open issues, sharing one when they share a hash),
 //! 2. inserts event index rows with `ON CONFLICT (project_id, event_id) DO NOTHING`, so a batch
@@ -16,8 +18,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use errhound_domain::JobKind;
+
 use crate::StoreError;
 use crate::db::{Engine, Tx};
+use reopen::reopen_resolved;
+
+mod reopen;
 use crate::query::{Arg, Query};
 
 /// Rows per multi-row statement, largest first. Splitting every row set into these few sizes
@@ -134,6 +141,9 @@ async fn write_project_batch(
             .await?;
     }
 
+    let fresh = drop_stored(tx, project_id, events).await?;
+    outcome.duplicates += fresh.duplicates;
+    let events = fresh.events;
     let known = lookup_hashes(tx, project_id, &events).await?;
     let assignment = assign_issues(&events, &known);
     let new_issue_ids = create_issues(tx, project_id, &events, &assignment).await?;
@@ -176,7 +186,11 @@ async fn write_project_batch(
     let mut jobs = Vec::new();
     for (group, &issue_id) in new_issue_ids.iter().enumerate() {
         let first_event = assignment.new_groups[group];
-        jobs.push(("issue.created", issue_id, &events[first_event].event_id));
+        jobs.push((
+            JobKind::IssueCreated,
+            issue_id,
+            &events[first_event].event_id,
+        ));
     }
     for &issue_id in &regressed {
         let event = stored
@@ -185,7 +199,7 @@ async fn write_project_batch(
             .map(|&(i, _)| &events[i])
             .max_by_key(|e| e.timestamp_ms);
         if let Some(event) = event {
-            jobs.push(("issue.regressed", issue_id, &event.event_id));
+            jobs.push((JobKind::IssueRegressed, issue_id, &event.event_id));
         }
     }
     for &(issue_id, kind, index) in &reopened.unignored {
@@ -195,6 +209,59 @@ async fn write_project_batch(
     outcome.new_issues.extend(new_issue_ids);
     outcome.regressed_issues.extend(regressed);
     Ok(())
+}
+
+/// A project's events of a batch that are not stored yet.
+struct Fresh {
+    events: Vec<NewEvent>,
+    /// Events dropped because they are stored already.
+    duplicates: usize,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredEventId {
+    event_id: Vec<u8>,
+}
+
+/// Drops events already stored (replays after a crash, SDK retries) before anything is derived
+/// from them: a duplicate's hashes must not open an issue, attach to one, or record an outbox
+/// job. Exact because a project's batches are written one at a time (the advisory lock on
+/// PostgreSQL, the single writer on SQLite); the insert's `ON CONFLICT` stays the last guard.
+async fn drop_stored(
+    tx: &mut Tx,
+    project_id: i64,
+    events: Vec<NewEvent>,
+) -> Result<Fresh, StoreError> {
+    let ids: Vec<Vec<u8>> = events.iter().map(|e| event_id_bytes(&e.event_id)).collect();
+    let mut stored: HashSet<Vec<u8>> = HashSet::new();
+    for chunk in shaped(&ids) {
+        let mut query = Query::builder();
+        query
+            .push("SELECT event_id FROM events WHERE project_id = ")
+            .push_bind(project_id)
+            .push(" AND event_id IN (")
+            .push_bind_list(chunk.iter().map(|id| Arg::Bytes(id.clone())))
+            .push(")");
+        let rows: Vec<StoredEventId> = query.fetch_all(&mut tx.conn()).await?;
+        stored.extend(rows.into_iter().map(|r| r.event_id));
+    }
+    if stored.is_empty() {
+        return Ok(Fresh {
+            events,
+            duplicates: 0,
+        });
+    }
+    let before = events.len();
+    let events: Vec<NewEvent> = events
+        .into_iter()
+        .zip(ids)
+        .filter(|(_, id)| !stored.contains(id))
+        .map(|(event, _)| event)
+        .collect();
+    Ok(Fresh {
+        duplicates: before - events.len(),
+        events,
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -740,328 +807,6 @@ fn padded(ids: &[i64]) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// What [`reopen_resolved`] changed.
-struct Reopened {
-    /// Resolved issues reopened (regressions), ascending.
-    regressed: Vec<i64>,
-    /// Ignored issues whose condition was met: `(issue, outbox job kind, index of the event)`.
-    unignored: Vec<(i64, &'static str, usize)>,
-}
-
-/// The workflow state of an issue that is not unresolved.
-#[derive(sqlx::FromRow)]
-struct ClosedIssueRow {
-    id: i64,
-    status: String,
-    resolved_at: Option<i64>,
-    times_seen: i64,
-    user_count: i64,
-    resolution_kind: Option<String>,
-    resolution_first_seen: Option<i64>,
-    resolution_release_id: Option<i64>,
-    snooze_issue_id: Option<i64>,
-    until_ms: Option<i64>,
-    snooze_count: Option<i64>,
-    window_minutes: Option<i64>,
-    snooze_user_count: Option<i64>,
-    user_window_minutes: Option<i64>,
-    times_seen_at: Option<i64>,
-    user_count_at: Option<i64>,
-}
-
-#[derive(sqlx::FromRow)]
-struct IssueSum {
-    issue_id: i64,
-    n: i64,
-}
-
-/// Reopens issues of the batch that its events bring back (one state query per batch; the
-/// transitions, their activity and the window counts only when there is something to do):
-///
-/// * a resolved issue regresses (`unresolved`/`regressed`, `set_regression`) on an event received
-///   after it was resolved whose release its resolution does not cover
-///   ([`crate::workflow::resolution_covers`]);
-/// * an ignored issue whose ignore condition is met is unresolved (`ongoing`/`set_unresolved` when
-///   the ignore had a time limit, else `escalating`/`set_escalating`); ignored forever stays.
-async fn reopen_resolved(
-    tx: &mut Tx,
-    events: &[NewEvent],
-    stored: &[(usize, i64)],
-    release_order: &ReleaseOrders,
-    now_ms: i64,
-) -> Result<Reopened, StoreError> {
-    use crate::activity::{ActivityType, NewActivity};
-    use crate::workflow::{ResolutionKind, SnoozeCheck, SnoozeEnd, resolution_covers};
-
-    let mut by_issue: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for &(index, issue) in stored {
-        by_issue.entry(issue).or_default().push(index);
-    }
-    let issues: Vec<i64> = by_issue.keys().copied().collect();
-    let mut closed: Vec<ClosedIssueRow> = Vec::new();
-    // A lookup, so the id list can be padded (by repeating its last id) to one of the fixed
-    // statement sizes: one statement for up to 512 issues, still a reused prepared statement.
-    for chunk in padded(&issues) {
-        let mut query = Query::builder();
-        query.push(
-            "SELECT i.id, i.status, i.resolved_at, i.times_seen, i.user_count, \
-             r.kind AS resolution_kind, rr.first_seen AS resolution_first_seen, \
-             rr.id AS resolution_release_id, s.issue_id AS snooze_issue_id, s.until_ms, \
-             s.count AS snooze_count, s.window_minutes, s.user_count AS snooze_user_count, \
-             s.user_window_minutes, s.times_seen_at, s.user_count_at \
-             FROM issues i LEFT JOIN issue_resolutions r ON r.issue_id = i.id \
-             LEFT JOIN releases rr ON rr.id = r.release_id \
-             LEFT JOIN issue_snoozes s ON s.issue_id = i.id \
-             WHERE i.status <> 'unresolved' AND i.id IN (",
-        );
-        query.push_bind_list(chunk.iter().copied()).push(")");
-        closed.extend(query.fetch_all::<ClosedIssueRow>(&mut tx.conn()).await?);
-    }
-    let mut outcome = Reopened {
-        regressed: Vec::new(),
-        unignored: Vec::new(),
-    };
-    if closed.is_empty() {
-        return Ok(outcome);
-    }
-
-    // The newest event of a list.
-    let newest = |indexes: &mut dyn Iterator<Item = usize>| {
-        indexes.max_by_key(|&i| (events[i].timestamp_ms, events[i].received_ms))
-    };
-    let mut regressions: Vec<(i64, usize)> = Vec::new();
-    let mut snoozed: Vec<(i64, SnoozeCheck)> = Vec::new();
-    for row in &closed {
-        let Some(indexes) = by_issue.get(&row.id) else {
-            continue;
-        };
-        if row.status == crate::workflow::status::RESOLVED {
-            let resolution = match (
-                row.resolution_kind.as_deref(),
-                row.resolution_first_seen,
-                row.resolution_release_id,
-            ) {
-                (Some(kind), Some(first_seen), Some(id)) => {
-                    let kind = if kind == ResolutionKind::InNextRelease.as_str() {
-                        ResolutionKind::InNextRelease
-                    } else {
-                        ResolutionKind::InRelease
-                    };
-                    Some((kind, (first_seen, id)))
-                }
-                _ => None,
-            };
-            let reopening = newest(&mut indexes.iter().copied().filter(|&i| {
-                let e = &events[i];
-                // Events received before the resolve were in flight: not a regression.
-                let after_resolve = row.resolved_at.is_none_or(|at| e.received_ms >= at);
-                let covered = resolution.is_some_and(|(kind, order)| {
-                    let event_release = e.release.as_ref().map(|r| {
-                        release_order
-                            .get(r)
-                            .copied()
-                            .unwrap_or((i64::MAX, i64::MAX))
-                    });
-                    resolution_covers(kind, order, event_release)
-                });
-                after_resolve && !covered
-            }));
-            if let Some(index) = reopening {
-                regressions.push((row.id, index));
-            }
-        } else if row.status == crate::workflow::status::IGNORED && row.snooze_issue_id.is_some() {
-            snoozed.push((
-                row.id,
-                SnoozeCheck {
-                    until_ms: row.until_ms,
-                    count: row.snooze_count,
-                    window_minutes: row.window_minutes,
-                    user_count: row.snooze_user_count,
-                    user_window_minutes: row.user_window_minutes,
-                    times_seen_at: row.times_seen_at.unwrap_or(0),
-                    user_count_at: row.user_count_at.unwrap_or(0),
-                    times_seen: row.times_seen,
-                    users: row.user_count,
-                    events_in_window: 0,
-                    users_in_window: 0,
-                },
-            ));
-        }
-    }
-
-    // Windowed conditions: events from the hourly counts, users from the `user` tag values
-    // whose latest event lies in the window; one statement each for the whole batch.
-    let event_windows: Vec<(i64, i64)> = snoozed
-        .iter()
-        .filter_map(|(id, c)| {
-            let minutes = c.window_minutes.filter(|_| c.count.is_some())?;
-            Some((*id, SnoozeCheck::window_start_hour(now_ms, minutes)))
-        })
-        .collect();
-    let user_windows: Vec<(i64, i64)> = snoozed
-        .iter()
-        .filter_map(|(id, c)| {
-            let minutes = c.user_window_minutes.filter(|_| c.user_count.is_some())?;
-            Some((*id, now_ms - minutes * 60_000))
-        })
-        .collect();
-    let mut events_in_window: HashMap<i64, i64> = HashMap::new();
-    let mut users_in_window: HashMap<i64, i64> = HashMap::new();
-    for (windows, sql, out) in [
-        (
-            &event_windows,
-            ") SELECT c.issue_id, CAST(SUM(c.count) AS BIGINT) AS n FROM issue_hourly_counts c \
-             JOIN w ON w.issue_id = c.issue_id WHERE c.hour >= w.since GROUP BY c.issue_id",
-            &mut events_in_window,
-        ),
-        (
-            &user_windows,
-            ") SELECT t.issue_id, COUNT(*) AS n FROM issue_tag_values t \
-             JOIN w ON w.issue_id = t.issue_id WHERE t.key = 'user' AND t.last_seen >= w.since \
-             GROUP BY t.issue_id",
-            &mut users_in_window,
-        ),
-    ] {
-        for chunk in shaped(windows) {
-            let mut query = Query::builder();
-            query.push("WITH w (issue_id, since) AS (VALUES ");
-            for (i, (issue, since)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    query.push(", ");
-                }
-                query
-                    .push("(")
-                    .push_bind(*issue)
-                    .push(", ")
-                    .push_bind(*since)
-                    .push(")");
-            }
-            query.push(sql);
-            let rows: Vec<IssueSum> = query.fetch_all(&mut tx.conn()).await?;
-            out.extend(rows.into_iter().map(|r| (r.issue_id, r.n)));
-        }
-    }
-    let mut unignored: Vec<(i64, SnoozeEnd, SnoozeCheck, usize)> = Vec::new();
-    for (id, mut check) in snoozed {
-        check.events_in_window = events_in_window.get(&id).copied().unwrap_or(0);
-        check.users_in_window = users_in_window.get(&id).copied().unwrap_or(0);
-        if let Some(end) = check.ended(now_ms)
-            && let Some(index) = by_issue
-                .get(&id)
-                .and_then(|l| newest(&mut l.iter().copied()))
-        {
-            unignored.push((id, end, check, index));
-        }
-    }
-    if regressions.is_empty() && unignored.is_empty() {
-        return Ok(outcome);
-    }
-
-    // One UPDATE for every transition; the status guard keeps a concurrent change intact.
-    let mut transitions: Vec<(i64, &str, &str)> = regressions
-        .iter()
-        .map(|&(id, _)| (id, "resolved", "regressed"))
-        .collect();
-    transitions.extend(unignored.iter().map(|&(id, end, _, _)| {
-        let sub = match end {
-            SnoozeEnd::Expired => "ongoing",
-            SnoozeEnd::Escalated => "escalating",
-        };
-        (id, "ignored", sub)
-    }));
-    transitions.sort_unstable();
-    let mut changed: HashSet<i64> = HashSet::new();
-    for chunk in shaped(&transitions) {
-        let mut query = Query::builder();
-        query.push("WITH v (issue_id, from_status, new_substatus) AS (VALUES ");
-        for (i, (issue, from, sub)) in chunk.iter().enumerate() {
-            if i > 0 {
-                query.push(", ");
-            }
-            query.push("(").push_bind(*issue).push(", ");
-            query.push_bind(*from).push(", ").push_bind(*sub).push(")");
-        }
-        query.push(
-            ") UPDATE issues SET status = 'unresolved', substatus = v.new_substatus, \
-             resolved_at = NULL FROM v WHERE issues.id = v.issue_id \
-             AND issues.status = v.from_status RETURNING id AS value",
-        );
-        let rows: Vec<crate::query::Int> = query.fetch_all(&mut tx.conn()).await?;
-        changed.extend(rows.into_iter().map(|r| r.value));
-    }
-    regressions.retain(|(id, _)| changed.contains(id));
-    unignored.retain(|(id, ..)| changed.contains(id));
-
-    for (table, ids) in [
-        (
-            "issue_resolutions",
-            regressions.iter().map(|r| r.0).collect::<Vec<i64>>(),
-        ),
-        (
-            "issue_snoozes",
-            unignored.iter().map(|u| u.0).collect::<Vec<i64>>(),
-        ),
-    ] {
-        for chunk in shaped(&ids) {
-            let mut query = Query::builder();
-            query
-                .push("DELETE FROM ")
-                .push(table)
-                .push(" WHERE issue_id IN (");
-            query.push_bind_list(chunk.iter().copied()).push(")");
-            query.execute(&mut tx.conn()).await?;
-        }
-    }
-
-    let mut activities: Vec<NewActivity> = Vec::new();
-    for &(issue_id, index) in &regressions {
-        let e = &events[index];
-        activities.push(NewActivity {
-            issue_id,
-            kind: ActivityType::SetRegression,
-            user_id: None,
-            data: serde_json::json!({
-                "version": e.release.clone().unwrap_or_default(),
-                "event_id": e.event_id,
-            }),
-        });
-    }
-    for (issue_id, end, check, index) in &unignored {
-        let event_id = &events[*index].event_id;
-        let (kind, data) = match end {
-            SnoozeEnd::Expired => (
-                ActivityType::SetUnresolved,
-                serde_json::json!({ "event_id": event_id }),
-            ),
-            SnoozeEnd::Escalated => (
-                ActivityType::SetEscalating,
-                serde_json::json!({ "event_id": event_id, "expired_snooze": check.details() }),
-            ),
-        };
-        activities.push(NewActivity {
-            issue_id: *issue_id,
-            kind,
-            user_id: None,
-            data,
-        });
-    }
-    crate::activity::record_many(&mut tx.conn(), &activities, now_ms).await?;
-
-    outcome.regressed = regressions.iter().map(|r| r.0).collect();
-    outcome.regressed.sort_unstable();
-    outcome.unignored = unignored
-        .iter()
-        .map(|&(id, end, _, index)| {
-            let kind = match end {
-                SnoozeEnd::Expired => "issue.unignored",
-                SnoozeEnd::Escalated => "issue.escalating",
-            };
-            (id, kind, index)
-        })
-        .collect();
-    Ok(outcome)
-}
-
 struct TagDelta {
     count: i64,
     first_seen: i64,
@@ -1210,7 +955,7 @@ async fn upsert_hourly_counts(
 async fn insert_jobs(
     tx: &mut Tx,
     project_id: i64,
-    jobs: &[(&str, i64, &String)],
+    jobs: &[(JobKind, i64, &String)],
     now_ms: i64,
 ) -> Result<(), StoreError> {
     for chunk in shaped(jobs) {
@@ -1228,7 +973,7 @@ async fn insert_jobs(
             .to_string();
             query
                 .push("(")
-                .push_bind(*kind)
+                .push_bind(kind.as_str())
                 .push(", ")
                 .push_bind(payload);
             query
@@ -1247,7 +992,7 @@ async fn insert_jobs(
 mod tests {
     use super::*;
 
-    fn event(id: &str, hashes: &[&str]) -> NewEvent {
+    pub(super) fn event(id: &str, hashes: &[&str]) -> NewEvent {
         NewEvent {
             project_id: 1,
             event_id: id.into(),

@@ -10,12 +10,15 @@
 //! everything waiting, writes it with one `write` call, `fdatasync`s, and only then answers each
 //! request, so a 2xx always means the record is on disk, and one fsync covers a whole group.
 //!
-//! A record is `len u32 | crc32 u32 | id u64 | body`, the CRC covering id and body, so a record
-//! torn by a crash is detected at start-up and the segment is cut there (it was never
+//! A record is `len u32 | crc32 u32 | id u64 | body`, the CRC covering id and body
+//! ([`record`]). Damage costs only the damaged records: readers resynchronise at the next valid
+//! record (with an error log and [`CORRUPT_RECORDS`]), and only damage with nothing valid after
+//! it, at the end of the last segment, is a torn write, cut at start-up (it was never
 //! acknowledged). Readers walk the log with an in-memory cursor from the `acked` hint, so after
 //! a restart everything not acknowledged is replayed; processing is idempotent, so replaying a
-//! little more than necessary (a stale hint) is harmless. A segment is deleted once every record
-//! in it is acknowledged.
+//! little more than necessary (a stale hint) is harmless. Acknowledgements advance the hint only
+//! over a contiguous prefix of handed-out records ([`acks`]), so a batch never acknowledged is
+//! never covered by a later one. A segment is deleted once every record in it is acknowledged.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -28,13 +31,18 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::{Backlog, Claimed, IngestQueue, QueueError, QueuedEvent, Receipt};
+use acks::Claims;
+use record::{HEADER, Header, MAX_RECORD, frame};
+
+mod acks;
+mod record;
+
+/// Counter: damaged spool records skipped (each logged with its segment and offset).
+pub const CORRUPT_RECORDS: &str = "errhound_spool_corrupt_records_total";
 
 /// zstd level for spooled payloads: level 1 compresses event JSON ~3x at ~500 MB/s, which cuts the
 /// bytes written and fsynced per event more than it costs in CPU.
 const PAYLOAD_LEVEL: i32 = 1;
-/// Largest record body accepted when reading (events are capped far below at ingest).
-const MAX_RECORD: usize = 64 << 20;
-const HEADER: usize = 16;
 const SEGMENT_SUFFIX: &str = ".seg";
 
 thread_local! {
@@ -95,8 +103,11 @@ struct Shared {
     durable: Mutex<Position>,
     /// Id of the last durable record.
     last_id: AtomicU64,
-    /// Id of the last acknowledged record.
+    /// Every record up to this id is acknowledged (or was skipped as damaged): the watermark of
+    /// `claims`, kept apart so the writer and the backlog gauge can read it without the lock.
     acked_id: AtomicU64,
+    /// Records handed out and not yet acknowledged.
+    claims: Mutex<Claims>,
     /// Bytes of durable records not yet acknowledged.
     pending_bytes: AtomicU64,
     reader: Mutex<Reader>,
@@ -190,70 +201,47 @@ fn decode_body(id: u64, body: &[u8]) -> Result<QueuedEvent, QueueError> {
     })
 }
 
-fn frame(id: u64, body: &[u8], out: &mut Vec<u8>) {
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&id.to_le_bytes());
-    crc.update(body);
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(&id.to_le_bytes());
-    out.extend_from_slice(body);
+/// What the live reader found at its position.
+enum Next {
+    Record { id: u64, body: Vec<u8>, size: u64 },
+    End,
+    Damaged,
 }
 
-/// Reads one record at the reader's position: `Ok(None)` at a clean end.
-fn read_record(file: &mut File) -> io::Result<Option<(u64, Vec<u8>, u64)>> {
+/// Reads the record at the file's position; it must end within the next `available` bytes
+/// (what is durable of the segment).
+fn read_record(file: &mut File, available: u64) -> io::Result<Next> {
+    if available == 0 {
+        return Ok(Next::End);
+    }
     let mut header = [0u8; HEADER];
+    if available < HEADER as u64 {
+        return Ok(Next::Damaged);
+    }
     match file.read_exact(&mut header) {
         Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        // Shorter than the segment's known length: damage, not a clean end.
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Next::Damaged),
         Err(e) => return Err(e),
     }
-    let len = u32::from_le_bytes(header[0..4].try_into().unwrap_or([0; 4])) as usize;
-    let crc = u32::from_le_bytes(header[4..8].try_into().unwrap_or([0; 4]));
-    let id = u64::from_le_bytes(header[8..16].try_into().unwrap_or([0; 8]));
-    if len > MAX_RECORD {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "record length out of range",
-        ));
+    let header = Header::parse(&header);
+    if header.len > MAX_RECORD || header.size() as u64 > available {
+        return Ok(Next::Damaged);
     }
-    let mut body = vec![0u8; len];
+    let mut body = vec![0u8; header.len];
     match file.read_exact(&mut body) {
         Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "torn record"));
-        }
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Next::Damaged),
         Err(e) => return Err(e),
     }
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&id.to_le_bytes());
-    hasher.update(&body);
-    if hasher.finalize() != crc {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "record checksum mismatch",
-        ));
+    if !header.matches(&body) {
+        return Ok(Next::Damaged);
     }
-    Ok(Some((id, body, (HEADER + len) as u64)))
-}
-
-/// Scans a segment, returning its last valid record id and the byte length of its valid prefix.
-fn scan_segment(path: &Path) -> io::Result<(u64, u64)> {
-    let mut file = File::open(path)?;
-    let mut last_id = 0;
-    let mut valid = 0;
-    loop {
-        match read_record(&mut file) {
-            Ok(Some((id, _, size))) => {
-                last_id = id;
-                valid += size;
-            }
-            Ok(None) => break,
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((last_id, valid))
+    Ok(Next::Record {
+        id: header.id,
+        body,
+        size: header.size() as u64,
+    })
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -307,23 +295,32 @@ fn recover(dir: PathBuf) -> Result<(Shared, File, u64), QueueError> {
     firsts.sort_unstable();
     let mut segments = VecDeque::new();
     let mut last_id = 0;
-    let count = firsts.len();
-    for (index, first) in firsts.into_iter().enumerate() {
+    for (index, &first) in firsts.iter().enumerate() {
         let path = segment_path(&dir, first);
-        let (seg_last, valid) = scan_segment(&path)?;
-        let size = fs::metadata(&path)?.len();
-        if valid < size {
-            if index + 1 == count {
-                tracing::warn!(segment = %path.display(), valid, size, "cutting a torn spool tail (never acknowledged)");
-                OpenOptions::new().write(true).open(&path)?.set_len(valid)?;
+        let bytes = fs::read(&path)?;
+        let walk = record::walk(&bytes, first.saturating_sub(1));
+        // Ids run on across segments, so an older segment holds every id up to the next one's
+        // first, readable or not.
+        let next_first = firsts.get(index + 1).copied();
+        let seg_last = match next_first {
+            Some(next) => next - 1,
+            None => walk.last_id,
+        };
+        if walk.valid_end < bytes.len() as u64 {
+            if next_first.is_none() {
+                tracing::warn!(segment = %path.display(), valid = walk.valid_end, size = bytes.len(), "cutting a torn spool tail: damage with no valid record after it (a write cut by a crash)");
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)?
+                    .set_len(walk.valid_end)?;
             } else {
-                return Err(QueueError::Corrupt(format!(
-                    "damaged spool segment {}",
-                    path.display()
-                )));
+                // Not a torn write: the segment was complete when the next one started. The
+                // reader stops at the last valid record; the damaged ones are lost.
+                tracing::error!(segment = %path.display(), offset = walk.valid_end, size = bytes.len(), "skipping damaged records at the end of a spool segment");
+                metrics::counter!(CORRUPT_RECORDS).increment(1);
             }
         }
-        if seg_last != 0 && seg_last <= acked_hint && index + 1 < count {
+        if seg_last != 0 && seg_last <= acked_hint && next_first.is_some() {
             fs::remove_file(&path)?;
             continue;
         }
@@ -331,7 +328,7 @@ fn recover(dir: PathBuf) -> Result<(Shared, File, u64), QueueError> {
         segments.push_back(Segment {
             first_id: first,
             last_id: seg_last,
-            bytes: valid,
+            bytes: walk.valid_end,
         });
     }
     let next_id = last_id + 1;
@@ -362,6 +359,7 @@ fn recover(dir: PathBuf) -> Result<(Shared, File, u64), QueueError> {
         }),
         last_id: AtomicU64::new(last_id),
         acked_id: AtomicU64::new(acked_id),
+        claims: Mutex::new(Claims::new(acked_id)),
         pending_bytes: AtomicU64::new(pending_bytes),
         reader: Mutex::new(Reader {
             position: Position {
@@ -518,64 +516,53 @@ fn rotate(shared: &Shared, first_id: u64) -> io::Result<File> {
 }
 
 impl Shared {
-    /// Reads up to `max` durable records after the reader's cursor.
+    /// Reads up to `max` durable records after the reader's cursor, skipping damaged ones.
     fn read_next(&self, max: usize) -> Result<Vec<Claimed>, QueueError> {
         let durable = *self.durable.lock().unwrap_or_else(|e| e.into_inner());
         let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         while out.len() < max {
             let position = reader.position;
             if position == durable {
                 break;
             }
-            let at_segment_end = {
+            // How far this segment may be read, and which segment follows it.
+            let (end, next) = {
                 let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
-                let current = segments.iter().find(|s| s.first_id == position.segment);
-                match current {
-                    Some(segment) => {
-                        position.offset >= segment.bytes && position.segment != durable.segment
-                    }
-                    // The segment was deleted (fully acked) or the cursor is before the first
-                    // one: continue from the oldest remaining segment.
-                    None => {
-                        let next = segments
-                            .iter()
-                            .find(|s| s.first_id > position.segment)
-                            .map(|s| s.first_id);
-                        drop(segments);
-                        match next {
-                            Some(first) => {
-                                reader.position = Position {
-                                    segment: first,
-                                    offset: 0,
-                                };
-                                reader.file = None;
-                                continue;
-                            }
-                            None => break,
+                let end = segments
+                    .iter()
+                    .find(|s| s.first_id == position.segment)
+                    .map(|s| {
+                        if s.first_id == durable.segment {
+                            durable.offset
+                        } else {
+                            s.bytes
                         }
-                    }
-                }
-            };
-            if at_segment_end {
-                let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+                    });
                 let next = segments
                     .iter()
                     .find(|s| s.first_id > position.segment)
                     .map(|s| s.first_id);
-                drop(segments);
-                match next {
+                (end, next)
+            };
+            let end = match end {
+                Some(end) if position.offset < end => end,
+                // Done with this segment, or it was deleted (fully acknowledged), or the cursor
+                // is before the first one: continue from the next remaining segment.
+                _ => match next {
                     Some(first) => {
                         reader.position = Position {
                             segment: first,
                             offset: 0,
                         };
                         reader.file = None;
+                        claims.passed(first - 1);
                         continue;
                     }
                     None => break,
-                }
-            }
+                },
+            };
             if reader.file.as_ref().map(|(s, _)| *s) != Some(position.segment) {
                 let mut file = File::open(segment_path(&self.dir, position.segment))?;
                 file.seek(SeekFrom::Start(position.offset))?;
@@ -584,52 +571,78 @@ impl Shared {
             let Some((_, file)) = reader.file.as_mut() else {
                 break;
             };
-            match read_record(file) {
-                Ok(Some((id, body, size))) => {
+            match read_record(file, end - position.offset)? {
+                Next::Record { id, body, size } => {
                     reader.position.offset += size;
                     // Left over from before a restart and already processed.
                     if id <= self.acked_id.load(Ordering::Acquire) {
+                        claims.passed(id);
                         continue;
                     }
-                    let receipt = Receipt {
-                        id: id as i64,
-                        bytes: size,
-                    };
+                    claims.claimed(id, size);
                     out.push(Claimed {
-                        receipt,
+                        receipt: Receipt {
+                            id: id as i64,
+                            bytes: size,
+                        },
                         event: decode_body(id, &body),
                     });
                 }
-                Ok(None) => break,
-                Err(error) => {
-                    return Err(QueueError::Corrupt(format!(
-                        "spool segment {} at byte {}: {error}",
-                        position.segment, position.offset
-                    )));
+                Next::End => break,
+                Next::Damaged => {
+                    let skipped = skip_damage(file, position, end, claims.read_through())?;
+                    reader.position.offset += skipped;
                 }
             }
         }
         Ok(out)
     }
 
-    /// Records acknowledgements and deletes segments whose records are all acknowledged.
+    /// Records acknowledgements, advances the watermark over what is done, and deletes segments
+    /// whose records are all done.
     fn ack(&self, receipts: &[Receipt]) -> Result<(), QueueError> {
-        let Some(max) = receipts.iter().map(|r| r.id as u64).max() else {
+        if receipts.is_empty() {
             return Ok(());
+        }
+        let (freed, watermark) = {
+            let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+            let freed = claims.acknowledge(receipts.iter().map(|r| r.id as u64));
+            (freed, claims.watermark())
         };
-        let bytes: u64 = receipts.iter().map(|r| r.bytes).sum();
         let _ = self
             .pending_bytes
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                Some(v.saturating_sub(bytes))
+                Some(v.saturating_sub(freed))
             });
-        // Batches are acknowledged in claim order, so the highest id acknowledges everything
-        // before it.
-        let acked = self.acked_id.fetch_max(max, Ordering::AcqRel).max(max);
+        let acked = self
+            .acked_id
+            .fetch_max(watermark, Ordering::AcqRel)
+            .max(watermark);
         let _ = fs::write(self.dir.join("acked"), acked.to_string());
         self.delete_acknowledged_segments();
         Ok(())
     }
+}
+
+/// Moves `file` past damage at `at` (a record failing its checks before `end`, the durable end
+/// of its segment), to the next valid record after `last_id` or to `end`; returns the bytes
+/// skipped. Logged and counted: nothing but this bad luck is lost.
+fn skip_damage(file: &mut File, at: Position, end: u64, last_id: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(at.offset))?;
+    let mut rest = Vec::new();
+    Read::by_ref(file)
+        .take(end - at.offset)
+        .read_to_end(&mut rest)?;
+    let skipped = record::resync(&rest, last_id).map_or(end - at.offset, |skip| skip as u64);
+    file.seek(SeekFrom::Start(at.offset + skipped))?;
+    tracing::error!(
+        spool.segment = at.segment,
+        spool.offset = at.offset,
+        skipped.bytes = skipped,
+        "skipping a damaged spool record"
+    );
+    metrics::counter!(CORRUPT_RECORDS).increment(1);
+    Ok(skipped)
 }
 
 impl Shared {
@@ -894,5 +907,195 @@ mod tests {
             .await
             .unwrap();
         assert!(spool.claim(10).await.unwrap().is_empty());
+    }
+
+    fn segment_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(SEGMENT_SUFFIX))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Flips a byte inside the body of the `nth` record of `segment`.
+    fn damage_record(segment: &Path, nth: usize) {
+        let mut bytes = fs::read(segment).unwrap();
+        let mut offset = 0;
+        for _ in 0..nth {
+            let len = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap());
+            offset += 16 + len as usize;
+        }
+        bytes[offset + 16 + 30] ^= 0xff;
+        fs::write(segment, bytes).unwrap();
+    }
+
+    /// Small segments: three or four records each.
+    fn small_segments() -> SpoolOptions {
+        SpoolOptions {
+            segment_bytes: 400,
+            ..SpoolOptions::default()
+        }
+    }
+
+    async fn wait_for_segments(dir: &Path, count: usize) -> usize {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while segment_files(dir).len() != count && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        segment_files(dir).len()
+    }
+
+    #[tokio::test]
+    async fn a_later_batch_acked_first_does_not_acknowledge_an_earlier_one() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let spool = Spool::open(dir.path(), SpoolOptions::default())
+                .await
+                .unwrap();
+            for n in 0..10 {
+                spool.append(event(n)).await.unwrap();
+            }
+            let lost = spool.claim(5).await.unwrap();
+            let later = spool.claim(5).await.unwrap();
+            assert_eq!(ids(&lost).len() + ids(&later).len(), 10);
+            spool
+                .ack(later.iter().map(|c| c.receipt).collect())
+                .await
+                .unwrap();
+            assert_eq!(spool.backlog().events, 10, "the first batch is not done");
+        }
+        // The unacknowledged batch (and the one after it, harmlessly) is replayed.
+        let spool = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap();
+        let replay = spool.claim(100).await.unwrap();
+        assert_eq!(
+            ids(&replay),
+            (0..10).map(|n| format!("{n:032x}")).collect::<Vec<_>>()
+        );
+        spool
+            .ack(replay.iter().map(|c| c.receipt).collect())
+            .await
+            .unwrap();
+        assert_eq!(spool.backlog().events, 0);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_middle_record_of_a_live_spool_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), small_segments()).await.unwrap();
+        for n in 0..12 {
+            spool.append(event(n)).await.unwrap();
+        }
+        let segments = segment_files(dir.path());
+        assert!(segments.len() > 2, "small segments rotate");
+        damage_record(&segments[0], 1);
+        let claimed = spool.claim(100).await.unwrap();
+        let expected: Vec<String> = (0..12)
+            .filter(|&n| n != 1)
+            .map(|n| format!("{n:032x}"))
+            .collect();
+        assert_eq!(ids(&claimed), expected, "every record after the damage");
+        spool
+            .ack(claimed.iter().map(|c| c.receipt).collect())
+            .await
+            .unwrap();
+        assert_eq!(spool.backlog().events, 0);
+        assert_eq!(wait_for_segments(dir.path(), 1).await, 1);
+        assert!(!segments[0].exists(), "the damaged segment is deleted");
+        // Later appends are read as usual.
+        spool.append(event(50)).await.unwrap();
+        assert_eq!(
+            ids(&spool.claim(10).await.unwrap()),
+            vec![format!("{:032x}", 50)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_damaged_middle_record_costs_only_itself_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let spool = Spool::open(dir.path(), SpoolOptions::default())
+                .await
+                .unwrap();
+            for n in 0..10 {
+                spool.append(event(n)).await.unwrap();
+            }
+        }
+        let segments = segment_files(dir.path());
+        assert_eq!(segments.len(), 1);
+        damage_record(&segments[0], 4);
+        let spool = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap();
+        spool.append(event(99)).await.unwrap();
+        let claimed = spool.claim(100).await.unwrap();
+        let expected: Vec<String> = (0..10)
+            .filter(|&n| n != 4)
+            .chain([99])
+            .map(|n| format!("{n:032x}"))
+            .collect();
+        assert_eq!(
+            ids(&claimed),
+            expected,
+            "the records after the damage are kept"
+        );
+        spool
+            .ack(claimed.iter().map(|c| c.receipt).collect())
+            .await
+            .unwrap();
+        assert_eq!(spool.backlog().events, 0);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_older_segment_does_not_stop_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let spool = Spool::open(dir.path(), small_segments()).await.unwrap();
+            for n in 0..12 {
+                spool.append(event(n)).await.unwrap();
+            }
+        }
+        let segments = segment_files(dir.path());
+        assert!(segments.len() > 2);
+        damage_record(&segments[0], 1);
+        let spool = Spool::open(dir.path(), small_segments()).await.unwrap();
+        let claimed = spool.claim(100).await.unwrap();
+        assert_eq!(ids(&claimed).len(), 11);
+        assert!(!ids(&claimed).contains(&format!("{:032x}", 1)));
+        spool
+            .ack(claimed.iter().map(|c| c.receipt).collect())
+            .await
+            .unwrap();
+        assert_eq!(wait_for_segments(dir.path(), 1).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_newest_record_of_a_live_spool_is_skipped_and_later_appends_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap();
+        for n in 0..3 {
+            spool.append(event(n)).await.unwrap();
+        }
+        damage_record(&segment_files(dir.path())[0], 2);
+        let claimed = spool.claim(10).await.unwrap();
+        assert_eq!(
+            ids(&claimed),
+            vec![format!("{:032x}", 0), format!("{:032x}", 1)]
+        );
+        spool.append(event(3)).await.unwrap();
+        let later = spool.claim(10).await.unwrap();
+        assert_eq!(ids(&later), vec![format!("{:032x}", 3)]);
+        let receipts = claimed.iter().chain(&later).map(|c| c.receipt).collect();
+        spool.ack(receipts).await.unwrap();
+        assert_eq!(
+            spool.backlog().events,
+            0,
+            "the damaged record counts as done"
+        );
     }
 }

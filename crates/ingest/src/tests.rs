@@ -1,0 +1,201 @@
+//! The pipeline end to end on both engines: a real spool in, a real store out.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use errhound_queue::{IngestQueue, Queue, QueuedEvent, Spool, SpoolOptions};
+use errhound_store::payload::PayloadDictionaries;
+use errhound_store::processing_failures::{self, FailureReason};
+use errhound_store::{Db, events, orgs, projects};
+use errhound_test_utils::engines;
+
+use crate::failures::PANIC_MARKER;
+use crate::{Pipeline, PipelineOptions};
+
+async fn project(db: &Db) -> i64 {
+    let mut conn = db.write().await.unwrap();
+    let mut c = conn.conn();
+    let org = orgs::create(&mut c, "acme", "Acme", 1).await.unwrap();
+    projects::create(
+        &mut c,
+        org.id,
+        "shop",
+        "Shop",
+        Some("python"),
+        "errhound:2026-11",
+        1,
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+fn queued(project_id: i64, n: u32, payload: String) -> QueuedEvent {
+    QueuedEvent {
+        project_id,
+        event_id: format!("{n:032x}"),
+        received_ms: 1_000 + i64::from(n),
+        sent_at: None,
+        client_ip: None,
+        payload: payload.into_bytes(),
+    }
+}
+
+/// Waits (at most 30 s) until the queue has nothing left to process.
+async fn drained(queue: &Queue) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while queue.backlog().events > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        queue.backlog().events,
+        0,
+        "the pipeline acknowledged everything"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_on_one_event_costs_that_event_only_and_is_recorded() {
+    for t in engines().await {
+        let p = project(&t.db).await;
+        let dir = tempfile::tempdir().unwrap();
+        let queue: Queue = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap()
+            .into();
+        let panics = 3;
+        let invalid = 5;
+        let mut sent = Vec::new();
+        for n in 0..8 {
+            let payload = match n {
+                _ if n == panics => format!(r#"{{"message":"{PANIC_MARKER}"}}"#),
+                _ if n == invalid => "[1, 2".to_owned(),
+                _ => format!(r#"{{"message":"event {n}"}}"#),
+            };
+            let event = queued(p, n, payload);
+            sent.push(event.clone());
+            queue.append(event).await.unwrap();
+        }
+        let pipeline = Pipeline::start(
+            queue.clone(),
+            t.db.clone(),
+            Arc::new(PayloadDictionaries::new()),
+            PipelineOptions {
+                batch_size: 100,
+                threads: 3,
+                linger: Duration::from_millis(50),
+            },
+        );
+        drained(&queue).await;
+        pipeline.shutdown().await;
+
+        let mut conn = t.db.write().await.unwrap();
+        for event in &sent {
+            let stored = events::find(&mut conn.conn(), p, &event.event_id)
+                .await
+                .unwrap();
+            let failed = [panics, invalid].map(|n| format!("{n:032x}"));
+            assert_eq!(
+                stored.is_some(),
+                !failed.contains(&event.event_id),
+                "event {} ({})",
+                event.event_id,
+                t.engine
+            );
+        }
+        let recorded = processing_failures::list(&mut conn.conn(), p, 10)
+            .await
+            .unwrap();
+        let mut got: Vec<(String, FailureReason, Vec<u8>)> = recorded
+            .into_iter()
+            .map(|f| (f.failure.event_id, f.failure.reason, f.failure.payload))
+            .collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        let expected = vec![
+            (
+                sent[panics as usize].event_id.clone(),
+                FailureReason::Panic,
+                sent[panics as usize].payload.clone(),
+            ),
+            (
+                sent[invalid as usize].event_id.clone(),
+                FailureReason::InvalidPayload,
+                sent[invalid as usize].payload.clone(),
+            ),
+        ];
+        assert_eq!(got, expected, "{}", t.engine);
+        drop(conn);
+
+        // Everything was acknowledged: nothing comes back after a restart.
+        drop(queue);
+        let reopened = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap();
+        assert!(
+            reopened.claim(100).await.unwrap().is_empty(),
+            "{}",
+            t.engine
+        );
+    }
+}
+
+/// PostgreSQL refuses text with a NUL character (SQLite stores it), which makes a deterministic
+/// "event the database refuses": its batch falls back to one-by-one writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_database_refuses_is_recorded_and_the_rest_of_its_batch_stored() {
+    for t in engines().await {
+        let p = project(&t.db).await;
+        let dir = tempfile::tempdir().unwrap();
+        let queue: Queue = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap()
+            .into();
+        let refused = queued(p, 1, r#"{"message":"nul \u0000 inside"}"#.to_owned());
+        let fine = queued(p, 2, r#"{"message":"fine"}"#.to_owned());
+        queue.append(refused.clone()).await.unwrap();
+        queue.append(fine.clone()).await.unwrap();
+        let pipeline = Pipeline::start(
+            queue.clone(),
+            t.db.clone(),
+            Arc::new(PayloadDictionaries::new()),
+            PipelineOptions {
+                batch_size: 100,
+                threads: 1,
+                linger: Duration::from_millis(50),
+            },
+        );
+        drained(&queue).await;
+        pipeline.shutdown().await;
+
+        let mut conn = t.db.write().await.unwrap();
+        let stored = |id: String| {
+            let db = t.db.clone();
+            async move {
+                let mut conn = db.read().await.unwrap();
+                events::find(&mut conn.conn(), p, &id)
+                    .await
+                    .unwrap()
+                    .is_some()
+            }
+        };
+        let failures = processing_failures::list(&mut conn.conn(), p, 10)
+            .await
+            .unwrap();
+        drop(conn);
+        assert!(stored(fine.event_id.clone()).await, "{}", t.engine);
+        if t.engine == "postgres" {
+            assert!(!stored(refused.event_id.clone()).await);
+            assert_eq!(failures.len(), 1);
+            let failure = &failures[0].failure;
+            assert_eq!(failure.reason, FailureReason::RefusedByDatabase);
+            assert_eq!(failure.event_id, refused.event_id);
+            assert!(failure.detail.contains("0x00"), "{}", failure.detail);
+            // The normalized event, readable without the project's dictionary.
+            let payload: serde_json::Value = serde_json::from_slice(&failure.payload).unwrap();
+            assert_eq!(payload["title"], "nul \u{0} inside");
+        } else {
+            assert!(stored(refused.event_id.clone()).await);
+            assert!(failures.is_empty());
+        }
+    }
+}
