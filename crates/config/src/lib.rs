@@ -192,6 +192,11 @@ pub struct Overrides {
     pub bind: Option<String>,
     /// `--database-url`.
     pub database_url: Option<String>,
+    /// `ERRHOUND_*` environment variables that the command line reads as arguments of a command
+    /// (`ERRHOUND_NEW_USER_PASSWORD`), not as configuration keys: the loader skips them, where it
+    /// would otherwise refuse them as unknown keys. The binary derives this list from its clap
+    /// definitions.
+    pub argument_env: Vec<String>,
 }
 
 /// Why the configuration could not be loaded.
@@ -208,13 +213,30 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Environment variables with the `ERRHOUND_` prefix that are not configuration keys.
-const NOT_CONFIG_KEYS: &[&str] = &["config"];
+/// The prefix of every configuration environment variable.
+const ENV_PREFIX: &str = "ERRHOUND_";
+
+/// `ERRHOUND_CONFIG` names the configuration file; it is read before the file, not a key in it.
+const CONFIG_FILE_ENV: &str = "ERRHOUND_CONFIG";
+
+/// The `ERRHOUND_*` environment variables that are configuration keys: all of them except
+/// `ERRHOUND_CONFIG` and the `argument_env` variables that belong to commands.
+fn config_env(argument_env: &[String]) -> Env {
+    // Figment hands the filter the name without the prefix, in the case it was set in.
+    let not_keys: Vec<String> = std::iter::once(CONFIG_FILE_ENV)
+        .chain(argument_env.iter().map(String::as_str))
+        .filter_map(|name| name.strip_prefix(ENV_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    Env::prefixed(ENV_PREFIX)
+        .filter(move |key| !not_keys.iter().any(|name| key == name.as_str()))
+        .split("__")
+}
 
 impl Config {
     /// Loads the configuration from the file, the environment and the flags, and validates it.
     pub fn load(config_path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
-        let env_path = std::env::var_os("ERRHOUND_CONFIG").map(PathBuf::from);
+        let env_path = std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from);
         let explicit = config_path.map(Path::to_path_buf).or(env_path);
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match explicit {
@@ -226,11 +248,7 @@ impl Config {
                 }
             }
         }
-        figment = figment.merge(
-            Env::prefixed("ERRHOUND_")
-                .split("__")
-                .filter(|key| !NOT_CONFIG_KEYS.contains(&key.as_str())),
-        );
+        figment = figment.merge(config_env(&overrides.argument_env));
         if let Some(dir) = &overrides.data_dir {
             figment = figment.merge(Serialized::default("data_dir", dir));
         }
@@ -390,6 +408,49 @@ mod tests {
                 config.admin_password.as_ref().map(Secret::expose),
                 Some("123456")
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail API returns figment::Error"
+    )]
+    fn command_argument_variables_are_not_configuration() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("other.toml", "bind = \"127.0.0.1:7001\"\n")?;
+            jail.set_env("ERRHOUND_CONFIG", "other.toml");
+            jail.set_env("ERRHOUND_NEW_USER_PASSWORD", "hunter22");
+            jail.set_env("ERRHOUND_LOG__LEVEL", "debug");
+            let overrides = Overrides {
+                argument_env: vec!["ERRHOUND_NEW_USER_PASSWORD".to_owned()],
+                ..Default::default()
+            };
+            let config = Config::load(None, &overrides).map_err(|e| e.to_string())?;
+            assert_eq!(config.bind, "127.0.0.1:7001");
+            assert_eq!(config.log.level, "debug");
+
+            // Only the variables named as arguments are skipped: a misspelt key still fails.
+            jail.set_env("ERRHOUND_LOG__LEVL", "debug");
+            let err = Config::load(None, &overrides).unwrap_err().to_string();
+            assert!(err.contains("levl"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail API returns figment::Error"
+    )]
+    fn unknown_environment_variables_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ERRHOUND_NEW_USER_PASSWORD", "hunter22");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("new_user_password"), "{err}");
             Ok(())
         });
     }

@@ -10,6 +10,7 @@ mod node_sdk;
 mod python_sdk;
 mod rust_sdk;
 mod scrubbing;
+mod startup;
 mod ui;
 mod workflow;
 
