@@ -51,6 +51,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Event processing workers.
     pub worker: WorkerConfig,
+    /// Periodic maintenance run by `serve`.
+    pub tasks: TasksConfig,
 }
 
 /// Logging.
@@ -125,6 +127,21 @@ pub struct WorkerConfig {
     pub linger_ms: u64,
 }
 
+/// Periodic maintenance tasks run by `serve`. Each run has a time limit; a run that fails is
+/// logged and tried again next period.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TasksConfig {
+    /// Seconds between sweeps that reopen issues ignored until a time that has passed (an event
+    /// for such an issue reopens it at once; the sweep handles the issues that get none).
+    /// Default 60. Env `ERRHOUND_TASKS__EXPIRED_SNOOZES_SECS`.
+    pub expired_snoozes_secs: u64,
+    /// Seconds between sweeps that delete expired UI sessions (expired sessions never log anyone
+    /// in; the sweep only keeps the table small). Default 3600.
+    /// Env `ERRHOUND_TASKS__EXPIRED_SESSIONS_SECS`.
+    pub expired_sessions_secs: u64,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -138,6 +155,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             ingest: IngestConfig::default(),
             worker: WorkerConfig::default(),
+            tasks: TasksConfig::default(),
         }
     }
 }
@@ -179,6 +197,15 @@ impl Default for WorkerConfig {
             batch_size: 1000,
             threads: std::thread::available_parallelism().map_or(2, usize::from),
             linger_ms: 200,
+        }
+    }
+}
+
+impl Default for TasksConfig {
+    fn default() -> Self {
+        TasksConfig {
+            expired_snoozes_secs: 60,
+            expired_sessions_secs: 3600,
         }
     }
 }
@@ -318,6 +345,9 @@ impl Config {
         }
         if self.worker.batch_size == 0 || self.worker.threads == 0 {
             return invalid("worker.batch_size and worker.threads must be positive".to_owned());
+        }
+        if self.tasks.expired_snoozes_secs == 0 || self.tasks.expired_sessions_secs == 0 {
+            return invalid("tasks periods must be at least 1 second".to_owned());
         }
         Ok(())
     }
@@ -461,6 +491,8 @@ mod tests {
         assert!(err.to_string().contains("max_evnt_bytes"), "{err}");
         let err = Config::from_toml_str("bind = \"nowhere\"").unwrap_err();
         assert!(err.to_string().contains("bind"), "{err}");
+        let err = Config::from_toml_str("[tasks]\nexpired_snoozes_secs = 0\n").unwrap_err();
+        assert!(err.to_string().contains("tasks"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! processing workers, on SQLite by default or PostgreSQL with `--database-url`.
 
 mod bootstrap;
+mod maintenance;
 mod serve;
+mod tasks;
 
 use std::path::PathBuf;
 

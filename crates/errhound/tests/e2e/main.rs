@@ -6,6 +6,7 @@ mod backlog;
 mod crash;
 mod grouping;
 mod hostile;
+mod maintenance;
 mod node_sdk;
 mod python_sdk;
 mod rust_sdk;
