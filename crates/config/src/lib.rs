@@ -51,6 +51,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Event processing workers.
     pub worker: WorkerConfig,
+    /// Periodic maintenance run by `serve`.
+    pub tasks: TasksConfig,
 }
 
 /// Logging.
@@ -125,6 +127,21 @@ pub struct WorkerConfig {
     pub linger_ms: u64,
 }
 
+/// Periodic maintenance tasks run by `serve`. Each run has a time limit; a run that fails is
+/// logged and tried again next period.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TasksConfig {
+    /// Seconds between sweeps that reopen issues ignored until a time that has passed (an event
+    /// for such an issue reopens it at once; the sweep handles the issues that get none).
+    /// Default 60. Env `ERRHOUND_TASKS__EXPIRED_SNOOZES_SECS`.
+    pub expired_snoozes_secs: u64,
+    /// Seconds between sweeps that delete expired UI sessions (expired sessions never log anyone
+    /// in; the sweep only keeps the table small). Default 3600.
+    /// Env `ERRHOUND_TASKS__EXPIRED_SESSIONS_SECS`.
+    pub expired_sessions_secs: u64,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -138,6 +155,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             ingest: IngestConfig::default(),
             worker: WorkerConfig::default(),
+            tasks: TasksConfig::default(),
         }
     }
 }
@@ -183,6 +201,15 @@ impl Default for WorkerConfig {
     }
 }
 
+impl Default for TasksConfig {
+    fn default() -> Self {
+        TasksConfig {
+            expired_snoozes_secs: 60,
+            expired_sessions_secs: 3600,
+        }
+    }
+}
+
 /// Values from command-line flags, which override every other source.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -192,6 +219,11 @@ pub struct Overrides {
     pub bind: Option<String>,
     /// `--database-url`.
     pub database_url: Option<String>,
+    /// `ERRHOUND_*` environment variables that the command line reads as arguments of a command
+    /// (`ERRHOUND_NEW_USER_PASSWORD`), not as configuration keys: the loader skips them, where it
+    /// would otherwise refuse them as unknown keys. The binary derives this list from its clap
+    /// definitions.
+    pub argument_env: Vec<String>,
 }
 
 /// Why the configuration could not be loaded.
@@ -208,13 +240,30 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Environment variables with the `ERRHOUND_` prefix that are not configuration keys.
-const NOT_CONFIG_KEYS: &[&str] = &["config"];
+/// The prefix of every configuration environment variable.
+const ENV_PREFIX: &str = "ERRHOUND_";
+
+/// `ERRHOUND_CONFIG` names the configuration file; it is read before the file, not a key in it.
+const CONFIG_FILE_ENV: &str = "ERRHOUND_CONFIG";
+
+/// The `ERRHOUND_*` environment variables that are configuration keys: all of them except
+/// `ERRHOUND_CONFIG` and the `argument_env` variables that belong to commands.
+fn config_env(argument_env: &[String]) -> Env {
+    // Figment hands the filter the name without the prefix, in the case it was set in.
+    let not_keys: Vec<String> = std::iter::once(CONFIG_FILE_ENV)
+        .chain(argument_env.iter().map(String::as_str))
+        .filter_map(|name| name.strip_prefix(ENV_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    Env::prefixed(ENV_PREFIX)
+        .filter(move |key| !not_keys.iter().any(|name| key == name.as_str()))
+        .split("__")
+}
 
 impl Config {
     /// Loads the configuration from the file, the environment and the flags, and validates it.
     pub fn load(config_path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
-        let env_path = std::env::var_os("ERRHOUND_CONFIG").map(PathBuf::from);
+        let env_path = std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from);
         let explicit = config_path.map(Path::to_path_buf).or(env_path);
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match explicit {
@@ -226,11 +275,7 @@ impl Config {
                 }
             }
         }
-        figment = figment.merge(
-            Env::prefixed("ERRHOUND_")
-                .split("__")
-                .filter(|key| !NOT_CONFIG_KEYS.contains(&key.as_str())),
-        );
+        figment = figment.merge(config_env(&overrides.argument_env));
         if let Some(dir) = &overrides.data_dir {
             figment = figment.merge(Serialized::default("data_dir", dir));
         }
@@ -300,6 +345,9 @@ impl Config {
         }
         if self.worker.batch_size == 0 || self.worker.threads == 0 {
             return invalid("worker.batch_size and worker.threads must be positive".to_owned());
+        }
+        if self.tasks.expired_snoozes_secs == 0 || self.tasks.expired_sessions_secs == 0 {
+            return invalid("tasks periods must be at least 1 second".to_owned());
         }
         Ok(())
     }
@@ -395,11 +443,56 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail API returns figment::Error"
+    )]
+    fn command_argument_variables_are_not_configuration() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("other.toml", "bind = \"127.0.0.1:7001\"\n")?;
+            jail.set_env("ERRHOUND_CONFIG", "other.toml");
+            jail.set_env("ERRHOUND_NEW_USER_PASSWORD", "hunter22");
+            jail.set_env("ERRHOUND_LOG__LEVEL", "debug");
+            let overrides = Overrides {
+                argument_env: vec!["ERRHOUND_NEW_USER_PASSWORD".to_owned()],
+                ..Default::default()
+            };
+            let config = Config::load(None, &overrides).map_err(|e| e.to_string())?;
+            assert_eq!(config.bind, "127.0.0.1:7001");
+            assert_eq!(config.log.level, "debug");
+
+            // Only the variables named as arguments are skipped: a misspelt key still fails.
+            jail.set_env("ERRHOUND_LOG__LEVL", "debug");
+            let err = Config::load(None, &overrides).unwrap_err().to_string();
+            assert!(err.contains("levl"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail API returns figment::Error"
+    )]
+    fn unknown_environment_variables_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ERRHOUND_NEW_USER_PASSWORD", "hunter22");
+            let err = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("new_user_password"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let err = Config::from_toml_str("[ingest]\nmax_evnt_bytes = 1\n").unwrap_err();
         assert!(err.to_string().contains("max_evnt_bytes"), "{err}");
         let err = Config::from_toml_str("bind = \"nowhere\"").unwrap_err();
         assert!(err.to_string().contains("bind"), "{err}");
+        let err = Config::from_toml_str("[tasks]\nexpired_snoozes_secs = 0\n").unwrap_err();
+        assert!(err.to_string().contains("tasks"), "{err}");
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! processing workers, on SQLite by default or PostgreSQL with `--database-url`.
 
 mod bootstrap;
+mod maintenance;
 mod serve;
+mod tasks;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use errhound_config::{Config, LogFormat, Overrides};
 
 #[global_allocator]
@@ -98,6 +100,27 @@ enum UserCommand {
     },
 }
 
+/// The environment variables clap reads as command arguments (`env = ...` on an argument), so the
+/// configuration loader does not mistake them for configuration keys.
+fn argument_env_vars() -> Vec<String> {
+    fn collect(command: &clap::Command, out: &mut Vec<String>) {
+        out.extend(
+            command
+                .get_arguments()
+                .filter_map(clap::Arg::get_env)
+                .map(|name| name.to_string_lossy().into_owned()),
+        );
+        for sub in command.get_subcommands() {
+            collect(sub, out);
+        }
+    }
+    let mut out = Vec::new();
+    collect(&Cli::command(), &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("RUST_LOG")
@@ -124,6 +147,7 @@ fn main() -> anyhow::Result<()> {
         data_dir: cli.data_dir.clone(),
         bind,
         database_url: cli.database_url.clone(),
+        argument_env: argument_env_vars(),
     };
     let config =
         Config::load(cli.config.as_deref(), &overrides).context("cannot load the configuration")?;
@@ -199,5 +223,14 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn argument_variables_come_from_the_clap_definitions() {
+        let names = super::argument_env_vars();
+        assert!(
+            names.contains(&"ERRHOUND_NEW_USER_PASSWORD".to_owned()),
+            "{names:?}"
+        );
     }
 }

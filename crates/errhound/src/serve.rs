@@ -1,5 +1,6 @@
-//! `errhound serve`: wires the database, the spool, the processing pipeline and HTTP together,
-//! and shuts them down in order (stop accepting, drain requests, finish the batch in flight).
+//! `errhound serve`: wires the database, the spool, the processing pipeline, the background
+//! tasks and HTTP together, and shuts them down in order (stop accepting, drain requests, stop
+//! the background tasks, finish the batch in flight).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use errhound_store::payload::PayloadDictionaries;
 use errhound_web::AppState;
 use metrics_exporter_prometheus::PrometheusBuilder;
 
-use crate::bootstrap;
+use crate::tasks::Runner;
+use crate::{bootstrap, maintenance};
 
 /// Slowest whole request (including the body upload) before the server answers 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,6 +54,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
     );
 
+    let tasks = Runner::start(maintenance::tasks(&db, &config.tasks));
+
     let public_url = config.public_url();
     let settings = pipeline.settings().clone();
     let state = AppState::new(db.clone(), queue, dictionaries, config, Some(metrics))
@@ -73,6 +77,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .context("the HTTP server failed")?;
 
     tracing::info!("stopping: finishing the batch in flight");
+    tasks.shutdown().await;
     pipeline.shutdown().await;
     db.close().await;
     tracing::info!("stopped");

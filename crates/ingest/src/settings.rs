@@ -74,7 +74,7 @@ impl SettingsCache {
 
     async fn read(&self, project_id: i64) -> Result<ProjectSettings, StoreError> {
         // The ingest path reads from the primary: a replica could serve old rules.
-        let mut conn = self.db.write().await?;
+        let mut conn = self.db.read_latest().await?;
         let Some(project) = projects::get(&mut conn.conn(), project_id).await? else {
             return Ok(ProjectSettings::default());
         };

@@ -1,15 +1,25 @@
 //! Engines, pools and read/write routing.
 //!
-//! Callers never see a pool: they ask for [`Db::write`] (the primary: SQLite's single writer
-//! connection, or the PostgreSQL primary), [`Db::read`] (a read-only SQLite connection, or a
-//! PostgreSQL replica falling back to the primary when none answers) or [`Db::begin`] (a write
-//! transaction). SQLite's one-writer/many-readers split has the same shape as a primary with
-//! replicas, so one API serves both scales.
+//! Callers never see a pool. They ask for:
+//!
+//! * [`Db::write`]: the primary (SQLite's single writer connection, or the PostgreSQL primary),
+//!   for writes only: on SQLite it is one connection, so whatever else uses it queues behind
+//!   every ingest batch;
+//! * [`Db::begin`]: a write transaction on the primary;
+//! * [`Db::read_latest`]: reads that must see the latest committed write (sessions, DSN keys,
+//!   project settings, readiness): SQLite's read-only pool (in WAL mode a reader sees every
+//!   committed write and never waits for the writer), or the PostgreSQL primary;
+//! * [`Db::read`]: reads that may lag slightly (UI and API pages): SQLite's read-only pool, or a
+//!   PostgreSQL replica (see [`replicas`]), falling back to the primary when none is up.
+//!
+//! SQLite's one-writer/many-readers split has the same shape as a primary with replicas, so one
+//! API serves both scales.
+
+mod replicas;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -19,6 +29,7 @@ use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::error::StoreError;
 use crate::query::Conn;
+use replicas::Replicas;
 
 /// Which database engine backs the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +60,7 @@ enum Pools {
     },
     Postgres {
         primary: PgPool,
-        replicas: Vec<PgPool>,
-        next_replica: AtomicUsize,
+        replicas: Arc<Replicas>,
     },
 }
 
@@ -117,20 +127,18 @@ static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/s
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Db {
-    /// Connects (creating an SQLite file if needed). Does not migrate.
+    /// Connects (creating an SQLite file if needed). Does not migrate. The primary must answer;
+    /// replicas are connected on first use, so an unreachable one does not stop the start.
     pub async fn connect(options: &DbOptions) -> Result<Db, StoreError> {
         let url = options.url.trim();
         let pools = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let primary = pg_pool(url, options.max_connections).await?;
-            let mut replicas = Vec::new();
-            for replica in &options.replica_urls {
-                replicas.push(pg_pool(replica, options.max_connections).await?);
-            }
-            Pools::Postgres {
-                primary,
-                replicas,
-                next_replica: AtomicUsize::new(0),
-            }
+            let replicas = Arc::new(Replicas::new(
+                &options.replica_urls,
+                options.max_connections,
+            )?);
+            replicas.spawn_checks();
+            Pools::Postgres { primary, replicas }
         } else {
             let path = url
                 .strip_prefix("sqlite://")
@@ -160,7 +168,8 @@ impl Db {
         Ok(())
     }
 
-    /// A connection to the primary, for writes and for reads that must see the latest writes.
+    /// A connection to the primary, for writes. Reads go to [`Db::read_latest`] or [`Db::read`]:
+    /// on SQLite this is the single writer connection, which ingest batches hold for seconds.
     pub async fn write(&self) -> Result<PoolConn, StoreError> {
         Ok(match &*self.pools {
             Pools::Sqlite { write, .. } => PoolConn::Sqlite(write.acquire().await?),
@@ -168,29 +177,35 @@ impl Db {
         })
     }
 
-    /// A connection for reads that may lag slightly (UI and API reads).
+    /// A connection for reads that must see every committed write, without queueing behind
+    /// the writer: SQLite's read-only pool, the PostgreSQL primary.
+    pub async fn read_latest(&self) -> Result<PoolConn, StoreError> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { read, .. } => PoolConn::Sqlite(read.acquire().await?),
+            Pools::Postgres { primary, .. } => PoolConn::Postgres(primary.acquire().await?),
+        })
+    }
+
+    /// A connection for reads that may lag slightly (UI and API reads): a PostgreSQL replica
+    /// that is up, else the primary.
     pub async fn read(&self) -> Result<PoolConn, StoreError> {
         match &*self.pools {
             Pools::Sqlite { read, .. } => Ok(PoolConn::Sqlite(read.acquire().await?)),
-            Pools::Postgres {
-                primary,
-                replicas,
-                next_replica,
-            } => {
-                if !replicas.is_empty() {
-                    let start = next_replica.fetch_add(1, Ordering::Relaxed);
-                    for offset in 0..replicas.len() {
-                        let replica = &replicas[(start + offset) % replicas.len()];
-                        match replica.acquire().await {
-                            Ok(conn) => return Ok(PoolConn::Postgres(conn)),
-                            Err(error) => tracing::warn!(
-                                error = %error,
-                                "read replica unavailable, trying the next one or the primary"
-                            ),
-                        }
-                    }
-                }
-                Ok(PoolConn::Postgres(primary.acquire().await?))
+            Pools::Postgres { primary, replicas } => match replicas.acquire().await {
+                Some(conn) => Ok(PoolConn::Postgres(conn)),
+                None => Ok(PoolConn::Postgres(primary.acquire().await?)),
+            },
+        }
+    }
+
+    /// Checks every PostgreSQL replica now and marks it up or down (the background check does
+    /// this every few seconds); returns how many are up. `0` on SQLite.
+    pub async fn check_replicas(&self) -> usize {
+        match &*self.pools {
+            Pools::Sqlite { .. } => 0,
+            Pools::Postgres { replicas, .. } => {
+                replicas.check().await;
+                replicas.up_count()
             }
         }
     }
@@ -218,12 +233,8 @@ impl Db {
                 read.close().await;
                 write.close().await;
             }
-            Pools::Postgres {
-                primary, replicas, ..
-            } => {
-                for replica in replicas {
-                    replica.close().await;
-                }
+            Pools::Postgres { primary, replicas } => {
+                replicas.close().await;
                 primary.close().await;
             }
         }

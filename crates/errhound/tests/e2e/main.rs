@@ -6,10 +6,12 @@ mod backlog;
 mod crash;
 mod grouping;
 mod hostile;
+mod maintenance;
 mod node_sdk;
 mod python_sdk;
 mod rust_sdk;
 mod scrubbing;
+mod startup;
 mod ui;
 mod workflow;
 

@@ -5,4 +5,5 @@ mod fixtures;
 mod ingest;
 mod migrations;
 mod queries;
+mod routing;
 mod workflow;

@@ -59,7 +59,7 @@ struct StoredSettings {
 }
 
 async fn load(state: &AppState, project: &Project) -> Result<StoredSettings, ApiError> {
-    let mut conn = state.db.read().await?;
+    let mut conn = state.db.read_latest().await?;
     let mut stored = StoredSettings::default();
     for option in options::list(&mut conn.conn(), project.id).await? {
         let value = option.value.as_str();
@@ -387,7 +387,7 @@ async fn update(
         "project settings changed"
     );
 
-    let mut conn = state.db.write().await?;
+    let mut conn = state.db.read_latest().await?;
     let project = projects::get(&mut conn.conn(), project.id)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -51,7 +51,8 @@ impl KeyCache {
         if let Some(entry) = self.cached(public_key) {
             return Ok(entry);
         }
-        let mut conn = self.db.read().await?;
+        // Never a replica: a key created a moment ago must work, and a disabled one must stop.
+        let mut conn = self.db.read_latest().await?;
         let found = projects::find_key(&mut conn.conn(), public_key)
             .await?
             .map(|k| KeyInfo {
@@ -89,5 +90,65 @@ impl KeyCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(public_key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use errhound_store::{DbOptions, orgs};
+    use errhound_test_utils::postgres;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_key_is_looked_up_on_the_primary_not_on_a_replica() {
+        // The "replica" is an empty database: a key read there is not found, as a key created a
+        // moment ago on a lagging replica would not be.
+        let replica = postgres::fresh_database().await;
+        let db = Db::connect(&DbOptions {
+            url: postgres::fresh_database().await,
+            replica_urls: vec![replica.clone()],
+            max_connections: 4,
+        })
+        .await
+        .unwrap();
+        db.migrate().await.unwrap();
+        let lagging = Db::connect(&DbOptions {
+            url: replica,
+            replica_urls: vec![],
+            max_connections: 2,
+        })
+        .await
+        .unwrap();
+        lagging.migrate().await.unwrap();
+        lagging.close().await;
+        assert_eq!(db.check_replicas().await, 1, "the replica is up");
+
+        let mut conn = db.write().await.unwrap();
+        let org = orgs::create(&mut conn.conn(), "acme", "Acme", 1)
+            .await
+            .unwrap();
+        let project = projects::create(&mut conn.conn(), org.id, "shop", "Shop", None, "g", 1)
+            .await
+            .unwrap();
+        let key = projects::create_key(&mut conn.conn(), project.id, "Default", 1)
+            .await
+            .unwrap();
+        drop(conn);
+
+        let found = KeyCache::new(db.clone())
+            .get(&key.public_key)
+            .await
+            .unwrap();
+        assert_eq!(
+            found,
+            Some(KeyInfo {
+                project_id: project.id,
+                active: true,
+            })
+        );
+        db.close().await;
     }
 }

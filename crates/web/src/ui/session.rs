@@ -92,9 +92,9 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        // Sessions are written on the primary; read them there too, so a login is seen by the
-        // very next request even with lagging replicas.
-        let mut conn = self.db.write().await.map_err(backend)?;
+        // Every request loads its session: never a lagging replica (a login must be seen by the
+        // very next request), and never SQLite's writer, which ingest batches hold.
+        let mut conn = self.db.read_latest().await.map_err(backend)?;
         let Some(stored) = sessions::load(&mut conn.conn(), &id.to_string(), now_ms())
             .await
             .map_err(backend)?
@@ -147,4 +147,39 @@ pub async fn csrf_token(session: &Session) -> Result<String, tower_sessions::ses
     let token = new_token();
     session.insert(CSRF, &token).await?;
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Far below SQLite's 60 s writer acquire timeout the old load waited out; a bound, not a
+    /// benchmark.
+    const BOUND: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn loading_a_session_does_not_queue_behind_a_write_transaction() {
+        for t in errhound_test_utils::engines().await {
+            let store = DbSessionStore::new(t.db.clone());
+            let mut record = Record {
+                id: Id::default(),
+                data: [("uid".to_owned(), serde_json::json!(7))].into(),
+                expiry_date: time::OffsetDateTime::now_utc() + ANONYMOUS_FOR,
+            };
+            store.create(&mut record).await.unwrap();
+            // An ingest batch holding the writer (SQLite: the only write connection).
+            let tx = t.db.begin().await.unwrap();
+            let loaded = tokio::time::timeout(BOUND, store.load(&record.id))
+                .await
+                .unwrap_or_else(|_| panic!("{}: the session load waited for the writer", t.engine))
+                .unwrap()
+                .expect("the session just created");
+            assert_eq!(loaded.data["uid"], 7, "{}", t.engine);
+            drop(tx);
+        }
+    }
 }

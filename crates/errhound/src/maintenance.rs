@@ -1,0 +1,68 @@
+//! The periodic maintenance tasks of `serve` (run by [`crate::tasks::Runner`]).
+//!
+//! Both work in small batches, one short transaction each, so that on SQLite they never hold
+//! the single writer long enough to delay an ingest batch noticeably.
+
+use std::time::Duration;
+
+use errhound_config::TasksConfig;
+use errhound_store::{Db, now_ms, sessions, workflow};
+
+use crate::tasks::Task;
+
+/// Rows changed per transaction.
+const BATCH: i64 = 500;
+/// The time limit of each maintenance run; a run stopped by it continues next period, since
+/// every batch it committed stays committed.
+const TIME_LIMIT: Duration = Duration::from_secs(30);
+
+/// Every maintenance task.
+pub fn tasks(db: &Db, config: &TasksConfig) -> Vec<Task> {
+    let snoozes = db.clone();
+    let sessions = db.clone();
+    vec![
+        Task::new(
+            "clear_expired_snoozes",
+            Duration::from_secs(config.expired_snoozes_secs),
+            TIME_LIMIT,
+            move || clear_expired_snoozes(snoozes.clone()),
+        ),
+        Task::new(
+            "delete_expired_sessions",
+            Duration::from_secs(config.expired_sessions_secs),
+            TIME_LIMIT,
+            move || delete_expired_sessions(sessions.clone()),
+        ),
+    ]
+}
+
+/// Reopens the issues ignored until a time that has passed.
+async fn clear_expired_snoozes(db: Db) -> anyhow::Result<()> {
+    loop {
+        let mut tx = db.begin().await?;
+        let reopened = workflow::clear_expired_snoozes(&mut tx, now_ms(), BATCH).await?;
+        tx.commit().await?;
+        if !reopened.is_empty() {
+            tracing::info!(
+                issues = reopened.len(),
+                "reopened issues whose ignore period ended"
+            );
+        }
+        if reopened.len() < BATCH as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// Deletes the UI sessions that have expired.
+async fn delete_expired_sessions(db: Db) -> anyhow::Result<()> {
+    loop {
+        let mut conn = db.write().await?;
+        let deleted = sessions::delete_expired(&mut conn.conn(), now_ms(), BATCH).await?;
+        drop(conn);
+        tracing::debug!(sessions = deleted, "deleted expired sessions");
+        if deleted < BATCH as u64 {
+            return Ok(());
+        }
+    }
+}
