@@ -54,11 +54,11 @@ pub async fn first_start(db: &Db, config: &Config) -> anyhow::Result<Option<Firs
         .unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_owned());
     let (password, generated) = match &config.admin_password {
         Some(secret) => (secret.expose().to_owned(), false),
-        None => (errhound_web::auth::random_password(20), true),
+        None => (errhound_web::password::random_password(20), true),
     };
     let hash = {
         let password = password.clone();
-        tokio::task::spawn_blocking(move || errhound_web::auth::hash_password(&password))
+        tokio::task::spawn_blocking(move || errhound_web::password::hash_password(&password))
             .await?
             .map_err(anyhow::Error::msg)?
     };
@@ -144,7 +144,7 @@ pub async fn create_user(
 ) -> anyhow::Result<()> {
     let hash = {
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || errhound_web::auth::hash_password(&password))
+        tokio::task::spawn_blocking(move || errhound_web::password::hash_password(&password))
             .await?
             .map_err(anyhow::Error::msg)?
     };

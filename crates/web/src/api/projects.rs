@@ -11,8 +11,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Router, http::StatusCode};
-use errhound_domain::grouping::enhancements::Enhancements;
-use errhound_domain::grouping::rules::FingerprintingRules;
+use errhound_domain::grouping::fingerprint_rules::FingerprintingRules;
+use errhound_domain::grouping::stack_rules::Enhancements;
 use errhound_domain::scrub::ScrubbingConfig;
 use errhound_domain::settings::{
     ENHANCEMENTS_KEY, FINGERPRINTING_RULES_KEY, RuleError, SCRUBBING_KEY, SECONDARY_GROUPING_KEY,

@@ -25,13 +25,13 @@ use serde_json::Value;
 use tower_sessions::Session;
 
 use super::access;
-use super::auth::UiUser;
 use super::error::{UiError, UiResult};
 use super::event::{self, EventView};
 use super::form::{self, FormData};
 use super::format;
 use super::issues::{assignee_name, badges};
 use super::layout::{FLASH, Nav};
+use super::login::UiUser;
 use super::markdown;
 use crate::AppState;
 

@@ -22,12 +22,12 @@ use errhound_store::workflow::{self, Assignee, IssueState};
 use errhound_store::{Conn, now_ms, releases};
 
 use super::access;
-use super::auth::UiUser;
 use super::error::{UiError, UiResult};
 use super::form::{self, FormData};
 use super::format::{self, Series};
 use super::issue::{self as issue_page, AssignOption};
 use super::layout::Nav;
+use super::login::UiUser;
 use super::query;
 use crate::AppState;
 use crate::api::pagination::{Cursor, finish_page, page_for};

@@ -10,13 +10,13 @@ use errhound_store::projects::{self, ProjectChanges, ProjectKey};
 use errhound_store::{StoreError, keys, now_ms, teams};
 
 use super::access;
-use super::auth::UiUser;
 use super::error::{UiError, UiResult};
 use super::form::FormData;
 use super::format;
 use super::issue::flash;
 use super::issues::dsn;
 use super::layout::Nav;
+use super::login::UiUser;
 use crate::AppState;
 
 /// Longest project name or key label.

@@ -1,5 +1,5 @@
-//! The issue workflow through the API: status, assignment, bookmarks, comments, merges, the
-//! activity timeline, and the lists the workflow needs (teams, members, releases, environments).
+//! Issue updates through the API: status, assignment, bookmarks and merges of one issue or
+//! many, and unmerge.
 //!
 //! Paths and bodies follow Sentry's:
 //!
@@ -14,11 +14,6 @@
 //!   plus `merge: 1`. Answers what was applied, e.g. `{"status": "resolved", "statusDetails": {}}`
 //!   or `{"merge": {"parent": "1", "children": ["2"]}}`.
 //! * `PUT` or `DELETE /issues/{id}/hashes/?id=<hash>`: unmerge (202).
-//! * `GET`/`POST /issues/{id}/notes/` (alias `comments`), `PUT`/`DELETE .../notes/{note}/`.
-//! * `GET /issues/{id}/activities/`: `{"activity": [...]}`.
-//! * `GET`/`POST /organizations/{org}/teams/`, `GET /organizations/{org}/members/`,
-//!   `POST`/`DELETE /organizations/{org}/members/{member}/teams/{team}/`.
-//! * `GET /projects/{org}/{project}/releases/` and `/environments/`.
 //!
 //! Every write runs in one transaction (`state.db.begin()`), so a request that changes status,
 //! assignee and bookmark together either applies all of it or nothing.
@@ -27,58 +22,32 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post, put};
-use errhound_store::activity::{self as activity_store, UserRef};
+use axum::response::IntoResponse;
+use axum::routing::put;
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, Page};
-use errhound_store::orgs::{self as org_store, Organization};
+use errhound_store::orgs::Organization;
 use errhound_store::projects::{self as project_store, Project};
-use errhound_store::releases::{self as release_store, Environment, Release};
 use errhound_store::teams::{self as team_store, UserLookup};
 use errhound_store::users::User;
 use errhound_store::workflow::{
     self, AssigneeRef, IgnoreConditions, Merged, ResolutionKind, StatusChange,
 };
 use errhound_store::{Tx, now_ms};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::access::{self, ApiUser};
+use super::both;
 use super::issue_extras;
-use super::pagination::{Cursor, finish_page, link_header, page_for};
 use super::params::Params;
+use super::request::{IssuePath, Reply, begin, json_response, parse_body};
 use super::{search, views};
 use crate::AppState;
 use crate::error::ApiError;
 
 /// Most issues one bulk update may touch (Sentry's `BULK_MUTATION_LIMIT`).
 const BULK_LIMIT: i64 = 1000;
-const MAX_PER_PAGE: usize = 100;
-
-/// Registers a route with and without its trailing slash.
-fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -> Router<AppState> {
-    let bare = path.trim_end_matches('/');
-    router.route(path, handler.clone()).route(bare, handler)
-}
-
-/// The issue a route names, `/issues/{issue}/...` or `/organizations/{org}/issues/{issue}/...`
-/// (one handler serves both), and the comment of the comment routes.
-#[derive(Debug, Deserialize)]
-pub struct IssuePath {
-    #[serde(default)]
-    org: Option<String>,
-    issue: String,
-    #[serde(default)]
-    note: Option<String>,
-}
-
-impl IssuePath {
-    fn note(&self) -> &str {
-        self.note.as_deref().unwrap_or_default()
-    }
-}
 
 /// Routes of this module (merged into `/api/0`).
 pub fn routes() -> Router<AppState> {
@@ -93,111 +62,7 @@ pub fn routes() -> Router<AppState> {
         "/organizations/{org}/issues/{issue}/hashes/",
         put(unmerge).delete(unmerge),
     );
-    for name in ["notes", "comments"] {
-        r = both(
-            r,
-            &format!("/issues/{{issue}}/{name}/"),
-            get(list_notes).post(add_note),
-        );
-        r = both(
-            r,
-            &format!("/organizations/{{org}}/issues/{{issue}}/{name}/"),
-            get(list_notes).post(add_note),
-        );
-        r = both(
-            r,
-            &format!("/issues/{{issue}}/{name}/{{note}}/"),
-            put(edit_note).delete(delete_note),
-        );
-        r = both(
-            r,
-            &format!("/organizations/{{org}}/issues/{{issue}}/{name}/{{note}}/"),
-            put(edit_note).delete(delete_note),
-        );
-    }
-    r = both(r, "/issues/{issue}/activities/", get(activities));
-    r = both(
-        r,
-        "/organizations/{org}/issues/{issue}/activities/",
-        get(activities),
-    );
-    r = both(
-        r,
-        "/organizations/{org}/teams/",
-        get(list_teams).post(create_team),
-    );
-    r = both(r, "/organizations/{org}/members/", get(list_members));
-    r = both(
-        r,
-        "/organizations/{org}/members/{member}/teams/{team}/",
-        post(join_team).delete(leave_team),
-    );
-    r = both(r, "/projects/{org}/{project}/releases/", get(list_releases));
-    r = both(
-        r,
-        "/projects/{org}/{project}/environments/",
-        get(list_environments),
-    );
     r
-}
-
-// ------------------------------------------------------------------------------------------------
-// Errors.
-
-impl From<workflow::WorkflowError> for ApiError {
-    fn from(error: workflow::WorkflowError) -> ApiError {
-        use workflow::WorkflowError as E;
-        match error {
-            E::Store(e) => ApiError::from(e),
-            E::NotFound("release") => ApiError::invalid_fields(json!({
-                "statusDetails": {"inRelease": ["Unable to find the given release."]}
-            })),
-            E::NotFound(_) => ApiError::not_found(),
-            E::Invalid(message) => ApiError::bad_request(message),
-            E::Conflict(message) => ApiError::new(StatusCode::CONFLICT, message),
-        }
-    }
-}
-
-type Reply = Result<Response, ApiError>;
-
-fn json_response(status: StatusCode, body: Value) -> Response {
-    (status, axum::Json(body)).into_response()
-}
-
-/// Parses a JSON object body (an empty body is `{}`).
-fn parse_body(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid data. Expected a dictionary.",
-        )),
-        Err(error) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("JSON parse error - {error}"),
-        )),
-    }
-}
-
-async fn begin(state: &AppState) -> Result<Tx, ApiError> {
-    Ok(state.db.begin().await?)
-}
-
-async fn role_in(
-    state: &AppState,
-    org: &Organization,
-    user: &User,
-) -> Result<Option<String>, ApiError> {
-    let mut conn = state.db.read().await?;
-    Ok(org_store::member_role(&mut conn.conn(), org.id, user.id).await?)
-}
-
-fn is_admin_role(role: Option<&str>) -> bool {
-    matches!(role, Some("admin" | "manager" | "owner"))
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -728,9 +593,6 @@ pub async fn bulk_in_org(
     bulk(state, user, org, project_ids, params, body).await
 }
 
-// ------------------------------------------------------------------------------------------------
-// Unmerge.
-
 async fn do_unmerge(
     state: AppState,
     caller: User,
@@ -759,477 +621,6 @@ pub async fn unmerge(
     params: Params,
 ) -> Reply {
     do_unmerge(state, user, path.org.as_deref(), &path.issue, params).await
-}
-
-// ------------------------------------------------------------------------------------------------
-// Comments and activity.
-
-fn note_text(body: &Map<String, Value>) -> Result<String, ApiError> {
-    match body.get("text") {
-        None | Some(Value::Null) => Err(ApiError::invalid_field("text", "This field is required.")),
-        Some(Value::String(text)) if text.trim().is_empty() => Err(ApiError::invalid_field(
-            "text",
-            "This field may not be blank.",
-        )),
-        Some(Value::String(text)) => Ok(text.clone()),
-        Some(_) => Err(ApiError::invalid_field("text", "Not a valid string.")),
-    }
-}
-
-fn comment_error(error: workflow::WorkflowError) -> ApiError {
-    match error {
-        // Sentry answers a repeated comment with 400.
-        workflow::WorkflowError::Conflict(message) => {
-            ApiError::new(StatusCode::BAD_REQUEST, message)
-        }
-        workflow::WorkflowError::Invalid(message) => {
-            let message = message
-                .strip_prefix("text: ")
-                .map(str::to_owned)
-                .unwrap_or(message);
-            ApiError::invalid_field("text", message)
-        }
-        other => ApiError::from(other),
-    }
-}
-
-async fn notes_list(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
-    params: Params,
-) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
-    let per_page = params.per_page(MAX_PER_PAGE)?;
-    let cursor = Cursor::parse(params.get("cursor"))?;
-    let mut conn = state.db.read().await?;
-    let rows = activity_store::comments(
-        &mut conn.conn(),
-        issue.id,
-        page_for(cursor),
-        per_page as i64 + 1,
-    )
-    .await?;
-    let (rows, links) = finish_page(rows, per_page, cursor, |a| (a.created_at, a.id));
-    let path = match org_slug {
-        Some(org) => format!("/api/0/organizations/{org}/issues/{issue_ref}/notes/"),
-        None => format!("/api/0/issues/{issue_ref}/notes/"),
-    };
-    let link = link_header(
-        &format!("{}{path}", state.config.public_url()),
-        params.raw(),
-        &links,
-    );
-    let body: Vec<Value> = rows.iter().map(issue_extras::activity_json).collect();
-    Ok(([link], axum::Json(body)).into_response())
-}
-
-async fn notes_add(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
-    body: Bytes,
-) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
-    let body = parse_body(&body)?;
-    let text = note_text(&body)?;
-    let mut tx = begin(&state).await?;
-    let note = activity_store::add_comment(&mut tx, issue.id, caller.id, &text, now_ms())
-        .await
-        .map_err(comment_error)?;
-    tx.commit().await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        issue_extras::activity_json(&note),
-    ))
-}
-
-fn note_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>().map_err(|_| ApiError::not_found())
-}
-
-async fn notes_edit(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
-    note: &str,
-    body: Bytes,
-) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
-    let note = note_id(note)?;
-    let body = parse_body(&body)?;
-    let text = note_text(&body)?;
-    let mut tx = begin(&state).await?;
-    let note = activity_store::edit_comment(&mut tx, issue.id, note, caller.id, &text, now_ms())
-        .await
-        .map_err(comment_error)?;
-    tx.commit().await?;
-    Ok(json_response(
-        StatusCode::OK,
-        issue_extras::activity_json(&note),
-    ))
-}
-
-async fn notes_delete(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
-    note: &str,
-) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
-    let note = note_id(note)?;
-    let mut tx = begin(&state).await?;
-    activity_store::delete_comment(&mut tx, issue.id, note, caller.id)
-        .await
-        .map_err(comment_error)?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// `GET /api/0/issues/{issue}/notes/` (and under `/organizations/{org}/`): comments, newest first
-/// (paginated).
-pub async fn list_notes(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-    params: Params,
-) -> Reply {
-    notes_list(state, user, path.org.as_deref(), &path.issue, params).await
-}
-
-/// `POST /api/0/issues/{issue}/notes/` (and under `/organizations/{org}/`) with
-/// `{"text": "..."}`: 201 and the note.
-pub async fn add_note(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-    body: Bytes,
-) -> Reply {
-    notes_add(state, user, path.org.as_deref(), &path.issue, body).await
-}
-
-/// `PUT /api/0/issues/{issue}/notes/{note}/` with `{"text": "..."}` (the author only).
-pub async fn edit_note(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-    body: Bytes,
-) -> Reply {
-    notes_edit(
-        state,
-        user,
-        path.org.as_deref(),
-        &path.issue,
-        path.note(),
-        body,
-    )
-    .await
-}
-
-/// `DELETE /api/0/issues/{issue}/notes/{note}/` (the author only): 204.
-pub async fn delete_note(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-) -> Reply {
-    notes_delete(state, user, path.org.as_deref(), &path.issue, path.note()).await
-}
-
-async fn activity_list(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
-) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
-    let mut conn = state.db.read().await?;
-    let list =
-        activity_store::timeline(&mut conn.conn(), issue.id, issue_extras::ACTIVITY_LIMIT).await?;
-    let body: Vec<Value> = list.iter().map(issue_extras::activity_json).collect();
-    Ok(json_response(StatusCode::OK, json!({ "activity": body })))
-}
-
-/// `GET /api/0/issues/{issue}/activities/` (and under `/organizations/{org}/`): the timeline.
-pub async fn activities(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-) -> Reply {
-    activity_list(state, user, path.org.as_deref(), &path.issue).await
-}
-
-// ------------------------------------------------------------------------------------------------
-// Teams and members.
-
-/// `GET /api/0/organizations/{org}/teams/`
-pub async fn list_teams(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(org): Path<String>,
-) -> Reply {
-    let org = access::organization(&state, &user, &org).await?;
-    let mut conn = state.db.read().await?;
-    let teams = team_store::list_for_org(&mut conn.conn(), org.id).await?;
-    let mine = team_store::team_ids_of_user(&mut conn.conn(), org.id, user.id).await?;
-    let body: Vec<Value> = teams
-        .iter()
-        .map(|t| issue_extras::team_json(t, mine.contains(&t.id)))
-        .collect();
-    Ok(json_response(StatusCode::OK, Value::Array(body)))
-}
-
-fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.trim().to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            slug.push(c);
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.trim_matches('-').chars().take(50).collect()
-}
-
-/// `POST /api/0/organizations/{org}/teams/` with `{"slug": ..., "name": ...}` (organization
-/// admins, managers and owners): 201 and the team.
-pub async fn create_team(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(org): Path<String>,
-    body: Bytes,
-) -> Reply {
-    let org = access::organization(&state, &user, &org).await?;
-    let role = role_in(&state, &org, &user).await?;
-    if !user.is_superuser && !is_admin_role(role.as_deref()) {
-        return Err(ApiError::forbidden());
-    }
-    let body = parse_body(&body)?;
-    let text = |key: &str| {
-        body.get(key)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let name = text("name");
-    let slug = match (text("slug"), &name) {
-        (Some(slug), _) => slug,
-        (None, Some(name)) => slugify(name),
-        (None, None) => return Err(ApiError::invalid_field("slug", "This field is required.")),
-    };
-    if !team_store::valid_slug(&slug) {
-        return Err(ApiError::invalid_field(
-            "slug",
-            "Enter a valid slug consisting of lowercase letters, numbers, underscores or \
-             hyphens. It cannot be entirely numeric.",
-        ));
-    }
-    let name = name.unwrap_or_else(|| slug.clone());
-    let mut tx = begin(&state).await?;
-    let team = match team_store::create(&mut tx.conn(), org.id, &slug, &name, now_ms()).await {
-        Ok(team) => team,
-        Err(e) if e.is_unique_violation() => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "A team with this slug already exists.",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    tx.commit().await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        issue_extras::team_json(&team, false),
-    ))
-}
-
-/// `GET /api/0/organizations/{org}/members/`: who issues can be assigned to.
-pub async fn list_members(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(org): Path<String>,
-) -> Reply {
-    let org = access::organization(&state, &user, &org).await?;
-    let mut conn = state.db.read().await?;
-    let members = team_store::org_members(&mut conn.conn(), org.id).await?;
-    let body: Vec<Value> = members.iter().map(issue_extras::member_json).collect();
-    Ok(json_response(StatusCode::OK, Value::Array(body)))
-}
-
-/// The member (`me` or a membership id) and team of a team-membership route, checking that the
-/// caller may change it: admins for anyone, members for themselves.
-async fn team_membership(
-    state: &AppState,
-    caller: &User,
-    org: &str,
-    member: &str,
-    team: &str,
-) -> Result<(UserRef, i64, Value), ApiError> {
-    let org = access::organization(state, caller, org).await?;
-    let mut conn = state.db.read().await?;
-    let member = if member == "me" {
-        team_store::find_org_user(&mut conn.conn(), org.id, UserLookup::Id(caller.id)).await?
-    } else {
-        let id = member.parse::<i64>().map_err(|_| ApiError::not_found())?;
-        team_store::org_member(&mut conn.conn(), org.id, id)
-            .await?
-            .map(|m| m.user)
-    }
-    .ok_or_else(ApiError::not_found)?;
-    let team = team_store::find_by_slug(&mut conn.conn(), org.id, team)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let role = org_store::member_role(&mut conn.conn(), org.id, caller.id).await?;
-    if !(caller.is_superuser || is_admin_role(role.as_deref()) || member.id == caller.id) {
-        return Err(ApiError::forbidden());
-    }
-    let mine = team_store::team_ids_of_user(&mut conn.conn(), org.id, caller.id).await?;
-    let json = issue_extras::team_json(&team, mine.contains(&team.id));
-    Ok((member, team.id, json))
-}
-
-/// `POST /api/0/organizations/{org}/members/{member}/teams/{team}/`: adds the member (`me` or a
-/// member id) to the team; 201 (204 when already a member).
-pub async fn join_team(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, member, team)): Path<(String, String, String)>,
-) -> Reply {
-    let (member, team_id, _) = team_membership(&state, &user, &org, &member, &team).await?;
-    let mut tx = begin(&state).await?;
-    let added = team_store::add_member(&mut tx.conn(), team_id, member.id, now_ms()).await?;
-    tx.commit().await?;
-    if !added {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let mut conn = state.db.write().await?;
-    let team = team_store::get(&mut conn.conn(), team_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        issue_extras::team_json(&team, member.id == user.id),
-    ))
-}
-
-/// `DELETE /api/0/organizations/{org}/members/{member}/teams/{team}/`: 200 and the team.
-pub async fn leave_team(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, member, team)): Path<(String, String, String)>,
-) -> Reply {
-    let (member, team_id, mut json) = team_membership(&state, &user, &org, &member, &team).await?;
-    let mut tx = begin(&state).await?;
-    team_store::remove_member(&mut tx.conn(), team_id, member.id).await?;
-    tx.commit().await?;
-    if member.id == user.id {
-        json["isMember"] = json!(false);
-    }
-    Ok(json_response(StatusCode::OK, json))
-}
-
-// ------------------------------------------------------------------------------------------------
-// Releases and environments.
-
-fn release_json(release: &Release, project: &Project) -> Value {
-    json!({
-        "id": release.id,
-        "version": release.version,
-        "shortVersion": release.version,
-        "versionInfo": null,
-        "ref": null,
-        "url": null,
-        "dateReleased": null,
-        "dateCreated": views::date(release.created_at),
-        "data": {},
-        "newGroups": release.new_issues,
-        "owner": null,
-        "commitCount": 0,
-        "lastCommit": null,
-        "deployCount": 0,
-        "lastDeploy": null,
-        "authors": [],
-        "projects": [{
-            "id": project.id,
-            "slug": project.slug,
-            "name": project.name,
-            "newGroups": release.new_issues,
-            "platform": project.platform,
-            "platforms": project.platform.iter().collect::<Vec<_>>(),
-            "hasHealthData": false,
-        }],
-        "firstEvent": views::date(release.first_seen),
-        "lastEvent": views::date(release.last_seen),
-        "currentProjectMeta": {},
-        "userAgent": null,
-        "status": "open",
-        "eventCount": release.event_count,
-    })
-}
-
-/// `GET /api/0/projects/{org}/{project}/releases/`: newest first by first event; `query`
-/// filters versions; `per_page` and `cursor` paginate.
-pub async fn list_releases(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
-    params: Params,
-) -> Reply {
-    let (org, project) = access::project(&state, &user, &org, &project).await?;
-    let per_page = params.per_page(MAX_PER_PAGE)?;
-    let cursor = Cursor::parse(params.get("cursor"))?;
-    let mut conn = state.db.read().await?;
-    let rows = release_store::list(
-        &mut conn.conn(),
-        project.id,
-        params.get("query"),
-        page_for(cursor),
-        per_page as i64 + 1,
-    )
-    .await?;
-    let (rows, links) = finish_page(rows, per_page, cursor, |r| (r.first_seen, r.id));
-    let path = format!("/api/0/projects/{}/{}/releases/", org.slug, project.slug);
-    let link = link_header(
-        &format!("{}{path}", state.config.public_url()),
-        params.raw(),
-        &links,
-    );
-    let body: Vec<Value> = rows.iter().map(|r| release_json(r, &project)).collect();
-    Ok(([link], axum::Json(body)).into_response())
-}
-
-fn environment_json(environment: &Environment) -> Value {
-    json!({
-        "id": environment.id.to_string(),
-        "name": environment.name,
-        "isHidden": false,
-        "firstSeen": views::date(environment.first_seen),
-        "lastSeen": views::date(environment.last_seen),
-        "eventCount": environment.event_count,
-        "newIssues": environment.new_issues,
-    })
-}
-
-/// `GET /api/0/projects/{org}/{project}/environments/`: by name (`visibility=hidden` lists none:
-/// environments cannot be hidden yet).
-pub async fn list_environments(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
-    params: Params,
-) -> Reply {
-    let (_, project) = access::project(&state, &user, &org, &project).await?;
-    if params.get("visibility") == Some("hidden") {
-        return Ok(json_response(StatusCode::OK, json!([])));
-    }
-    let mut conn = state.db.read().await?;
-    let list = release_store::environments(&mut conn.conn(), project.id).await?;
-    let body: Vec<Value> = list.iter().map(environment_json).collect();
-    Ok(json_response(StatusCode::OK, Value::Array(body)))
 }
 
 #[cfg(test)]
@@ -1325,11 +716,5 @@ mod tests {
         assert_eq!(u.assigned_to, Some(None));
         assert_eq!(u.bookmarked, Some(true));
         assert!(u.merge);
-    }
-
-    #[test]
-    fn team_slugs_from_names() {
-        assert_eq!(slugify("Backend Team"), "backend-team");
-        assert_eq!(slugify("  Ops / SRE "), "ops-sre");
     }
 }
