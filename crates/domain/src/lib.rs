@@ -11,7 +11,9 @@ pub mod normalize;
 pub mod process;
 pub mod scrub;
 pub mod settings;
+pub mod slug;
 pub mod tags;
+pub mod time;
 pub mod trim;
 mod value;
 

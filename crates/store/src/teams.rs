@@ -28,17 +28,6 @@ pub struct Team {
 const TEAM_COLUMNS: &str = "t.id, t.organization_id, t.slug, t.name, t.created_at, \
     (SELECT COUNT(*) FROM team_members tm WHERE tm.team_id = t.id) AS member_count";
 
-/// Whether `slug` is a valid team slug (Sentry's: lowercase letters, digits, `-` and `_`, not only
-/// digits, at most 50 characters).
-pub fn valid_slug(slug: &str) -> bool {
-    !slug.is_empty()
-        && slug.len() <= 50
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && !slug.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Creates a team ([`StoreError::AlreadyExists`] when the slug is taken in the organization).
 pub async fn create(
     conn: &mut Conn<'_>,

@@ -1,12 +1,11 @@
 //! Rules the ingest path applies per batch to decide whether an event reopens a resolved or
 //! ignored issue (pure, so they are unit-tested here).
 
+use errhound_domain::time::{MINUTE_MS, hour_of};
 use serde_json::{Value, json};
 
 use super::resolution::ResolutionKind;
 use crate::activity;
-
-const MINUTE_MS: i64 = 60_000;
 
 /// A release's place in its project's order: `(first_seen, id)`.
 pub(crate) type ReleaseOrder = (i64, i64);
@@ -59,7 +58,7 @@ pub(crate) enum SnoozeEnd {
 impl SnoozeCheck {
     /// The start of the event window, as a Unix hour (the hour holding `now - window` counts).
     pub(crate) fn window_start_hour(now_ms: i64, window_minutes: i64) -> i64 {
-        (now_ms - window_minutes * MINUTE_MS).div_euclid(3_600_000)
+        hour_of(now_ms - window_minutes * MINUTE_MS)
     }
 
     /// Whether the ignore has ended (Sentry's `GroupSnooze.is_valid` turned false), and how.

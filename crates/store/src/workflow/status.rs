@@ -1,6 +1,7 @@
 //! Issue statuses and changes between them: [`change_status`] dispatches to resolving
 //! ([`super::resolution`]), ignoring ([`super::ignore`]) and [`unresolve`].
 
+use errhound_domain::time::DAY_MS;
 use serde_json::json;
 
 use super::ignore::delete_snooze;
@@ -37,7 +38,6 @@ pub mod substatus {
     pub const FOREVER: &str = "archived_forever";
 }
 
-const DAY_MS: i64 = 86_400_000;
 /// An issue unignored within this long of its first event is `new` again (Sentry: 7 days).
 const NEW_FOR_MS: i64 = 7 * DAY_MS;
 

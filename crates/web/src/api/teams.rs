@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
 use errhound_store::activity::UserRef;
 use errhound_store::now_ms;
 use errhound_store::orgs::{self as org_store, Organization};
@@ -66,18 +67,6 @@ pub async fn list_teams(
     Ok(json_response(StatusCode::OK, Value::Array(body)))
 }
 
-fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.trim().to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            slug.push(c);
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.trim_matches('-').chars().take(50).collect()
-}
-
 /// `POST /api/0/organizations/{org}/teams/` with `{"slug": ..., "name": ...}` (organization
 /// admins, managers and owners): 201 and the team.
 pub async fn create_team(
@@ -105,12 +94,8 @@ pub async fn create_team(
         (None, Some(name)) => slugify(name),
         (None, None) => return Err(ApiError::invalid_field("slug", "This field is required.")),
     };
-    if !team_store::valid_slug(&slug) {
-        return Err(ApiError::invalid_field(
-            "slug",
-            "Enter a valid slug consisting of lowercase letters, numbers, underscores or \
-             hyphens. It cannot be entirely numeric.",
-        ));
+    if !is_valid_slug(&slug) {
+        return Err(ApiError::invalid_field("slug", INVALID_SLUG_MESSAGE));
     }
     let name = name.unwrap_or_else(|| slug.clone());
     let mut tx = begin(&state).await?;
@@ -201,15 +186,4 @@ pub async fn leave_team(
         json["isMember"] = json!(false);
     }
     Ok(json_response(StatusCode::OK, json))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn team_slugs_from_names() {
-        assert_eq!(slugify("Backend Team"), "backend-team");
-        assert_eq!(slugify("  Ops / SRE "), "ops-sre");
-    }
 }

@@ -12,6 +12,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use errhound_domain::time::HourBuckets;
 use errhound_store::activity::{self, Activity};
 use errhound_store::events::{self as event_store, StoredEvent};
 use errhound_store::issues::{self as issue_store, Issue};
@@ -34,8 +35,6 @@ use super::layout::{FLASH, Nav};
 use super::login::UiUser;
 use super::markdown;
 use crate::AppState;
-
-const HOUR_MS: i64 = 3_600_000;
 
 /// Stores a one-time message for the next page.
 pub async fn flash(session: &Session, message: &str) {
@@ -542,20 +541,8 @@ async fn load_event(
     })
 }
 
-fn series_of(rows: &[issue_store::HourlyCount], bucket_hours: i64, buckets: i64) -> format::Series {
-    let now_hour = now_ms().div_euclid(HOUR_MS);
-    let last = now_hour.div_euclid(bucket_hours);
-    let first = last - buckets + 1;
-    let mut series: format::Series = (first..=last)
-        .map(|b| (b * bucket_hours * HOUR_MS, 0))
-        .collect();
-    for row in rows {
-        let bucket = row.hour.div_euclid(bucket_hours);
-        if (first..=last).contains(&bucket) {
-            series[(bucket - first) as usize].1 += row.count;
-        }
-    }
-    series
+fn series_of(rows: &[issue_store::HourlyCount], buckets: HourBuckets) -> format::Series {
+    buckets.fill(now_ms(), rows.iter().map(|r| (r.hour, r.count)))
 }
 
 async fn render(
@@ -601,13 +588,13 @@ async fn render(
             String::new(),
         ),
     };
+    let (hours, days) = (HourBuckets::new(1, 24), HourBuckets::new(24, 30));
     let day =
-        issue_store::hourly_counts(&mut conn.conn(), &[issue.id], now.div_euclid(HOUR_MS) - 23)
-            .await?;
-    let month_from = (now.div_euclid(HOUR_MS).div_euclid(24) - 29) * 24;
-    let month = issue_store::hourly_counts(&mut conn.conn(), &[issue.id], month_from).await?;
-    let chart_day = format::bar_chart(&series_of(&day, 1, 24), &format::short_datetime);
-    let chart_month = format::bar_chart(&series_of(&month, 24, 30), &|ms| {
+        issue_store::hourly_counts(&mut conn.conn(), &[issue.id], hours.first_hour(now)).await?;
+    let month =
+        issue_store::hourly_counts(&mut conn.conn(), &[issue.id], days.first_hour(now)).await?;
+    let chart_day = format::bar_chart(&series_of(&day, hours), &format::short_datetime);
+    let chart_month = format::bar_chart(&series_of(&month, days), &|ms| {
         format::short_datetime(ms)
             .get(..10)
             .unwrap_or("")
