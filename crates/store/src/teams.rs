@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use errhound_domain::Role;
+
 use crate::StoreError;
 use crate::activity::UserRef;
 use crate::query::{Conn, Query};
@@ -201,7 +203,7 @@ pub struct OrgMember {
     /// Whether the user account is active.
     pub is_active: bool,
     /// `member`, `admin`, `manager` or `owner`.
-    pub role: String,
+    pub role: Role,
     /// When they joined, epoch ms.
     pub created_at: i64,
     /// Slugs of the organization's teams they belong to, sorted.
@@ -257,7 +259,7 @@ async fn with_teams(
                 name: r.name,
             },
             is_active: r.is_active,
-            role: r.role,
+            role: crate::orgs::stored_role(&r.role),
             created_at: r.created_at,
             teams: teams.remove(&r.user_id).unwrap_or_default(),
         })

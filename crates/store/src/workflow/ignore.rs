@@ -1,9 +1,10 @@
 //! Ignoring an issue, forever or until a condition, and ending time-limited ignores.
 
+use errhound_domain::{IssueStatus, Substatus};
 use serde_json::json;
 
 use super::resolution::delete_resolution;
-use super::status::{self, set_status, substatus};
+use super::status::set_status;
 use super::{WorkflowError, load_issue};
 use crate::StoreError;
 use crate::activity::{self, ActivityType};
@@ -109,15 +110,15 @@ pub async fn ignore(
         user_count: c.user_count,
         user_window_minutes: c.user_window_minutes,
     });
-    if issue.status == status::IGNORED && previous == wanted {
+    if issue.has_status(IssueStatus::Ignored) && previous == wanted {
         return Ok(false);
     }
     let sub = if c.is_forever() {
-        substatus::FOREVER
+        Substatus::Forever
     } else {
-        substatus::UNTIL_CONDITION_MET
+        Substatus::UntilConditionMet
     };
-    set_status(tx, issue_id, status::IGNORED, Some(sub), None).await?;
+    set_status(tx, issue_id, IssueStatus::Ignored, Some(sub), None).await?;
     delete_resolution(tx, issue_id).await?;
     if c.is_forever() {
         delete_snooze(tx, issue_id).await?;
@@ -176,9 +177,10 @@ pub async fn clear_expired_snoozes(
 ) -> Result<Vec<i64>, StoreError> {
     let rows: Vec<Int> = Query::new(
         "SELECT s.issue_id AS value FROM issue_snoozes s JOIN issues i ON i.id = s.issue_id \
-         WHERE s.until_ms <= $1 AND i.status = 'ignored' ORDER BY s.issue_id LIMIT $2",
+         WHERE s.until_ms <= $1 AND i.status = $2 ORDER BY s.issue_id LIMIT $3",
     )
     .bind(now_ms)
+    .bind(IssueStatus::Ignored.as_str())
     .bind(limit)
     .fetch_all(&mut tx.conn())
     .await?;
@@ -187,10 +189,14 @@ pub async fn clear_expired_snoozes(
         return Ok(ids);
     }
     let mut query = Query::builder();
-    query.push(
-        "UPDATE issues SET status = 'unresolved', substatus = 'ongoing' \
-         WHERE status = 'ignored' AND id IN (",
-    );
+    query
+        .push("UPDATE issues SET status = ")
+        .push_bind(IssueStatus::Unresolved.as_str())
+        .push(", substatus = ")
+        .push_bind(Substatus::Ongoing.as_str())
+        .push(" WHERE status = ")
+        .push_bind(IssueStatus::Ignored.as_str())
+        .push(" AND id IN (");
     query.push_bind_list(ids.iter().copied()).push(")");
     query.execute(&mut tx.conn()).await?;
     let mut query = Query::builder();

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use errhound_domain::{IssueStatus, Substatus};
 use serde_json::json;
 
 use super::{WorkflowError, load_issue, lock_project};
@@ -291,10 +292,12 @@ pub async fn unmerge(
     let created: Int = Query::new(
         "INSERT INTO issues (project_id, short_id, status, substatus, level, event_type, title, \
          culprit, metadata, platform, logger, first_seen, last_seen, times_seen, user_count) \
-         SELECT project_id, $1, 'unresolved', 'new', level, event_type, title, culprit, metadata, \
-         platform, logger, $2, $2, 0, 0 FROM issues WHERE id = $3 RETURNING id AS value",
+         SELECT project_id, $1, $2, $3, level, event_type, title, culprit, metadata, \
+         platform, logger, $4, $4, 0, 0 FROM issues WHERE id = $5 RETURNING id AS value",
     )
     .bind(reserved.value - 1)
+    .bind(IssueStatus::Unresolved.as_str())
+    .bind(Substatus::New.as_str())
     .bind(now_ms)
     .bind(issue_id)
     .fetch_one(&mut tx.conn())

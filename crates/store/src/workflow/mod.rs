@@ -50,7 +50,6 @@ pub use merge::{Merged, merge, redirect, redirect_short_id, unmerge};
 pub(crate) use reopen::{ReleaseOrder, SnoozeCheck, SnoozeEnd, resolution_covers};
 pub use resolution::{ResolutionKind, resolve, resolve_in_next_release, resolve_in_release};
 pub use state::{IssueState, ResolutionInfo, SnoozeInfo, issue_states};
-pub use status::substatus;
 pub use status::{StatusChange, StatusOutcome, change_status, unresolve};
 
 use crate::StoreError;

@@ -1,9 +1,10 @@
 //! Resolving an issue: plainly, in a release, or in the next release.
 
+use errhound_domain::IssueStatus;
 use serde_json::json;
 
 use super::ignore::delete_snooze;
-use super::status::{self, StatusOutcome, set_status};
+use super::status::{StatusOutcome, set_status};
 use super::{WorkflowError, load_issue};
 use crate::StoreError;
 use crate::activity::{self, ActivityType};
@@ -201,10 +202,10 @@ async fn mark_resolved(
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     let previous = current_resolution(tx, issue.id).await?;
-    if issue.status == status::RESOLVED && previous == resolution {
+    if issue.has_status(IssueStatus::Resolved) && previous == resolution {
         return Ok(false);
     }
-    set_status(tx, issue.id, status::RESOLVED, None, Some(now_ms)).await?;
+    set_status(tx, issue.id, IssueStatus::Resolved, None, Some(now_ms)).await?;
     delete_snooze(tx, issue.id).await?;
     match resolution {
         None => delete_resolution(tx, issue.id).await?,

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
+use errhound_domain::IssueStatus;
+
 use super::assignment::Assignee;
 use super::resolution::ResolutionKind;
-use super::status;
 use crate::StoreError;
 use crate::activity::{self, UserRef};
 use crate::issues::Issue;
@@ -121,7 +122,7 @@ pub async fn issue_states(
 
     let resolved: Vec<i64> = issues
         .iter()
-        .filter(|i| i.status == status::RESOLVED)
+        .filter(|i| i.has_status(IssueStatus::Resolved))
         .map(|i| i.id)
         .collect();
     if !resolved.is_empty() {
@@ -160,7 +161,7 @@ pub async fn issue_states(
 
     let ignored: Vec<i64> = issues
         .iter()
-        .filter(|i| i.status == status::IGNORED)
+        .filter(|i| i.has_status(IssueStatus::Ignored))
         .map(|i| i.id)
         .collect();
     if !ignored.is_empty() {

@@ -2,6 +2,7 @@
 //! ([`super::resolution`]), ignoring ([`super::ignore`]) and [`unresolve`].
 
 use errhound_domain::time::DAY_MS;
+use errhound_domain::{IssueStatus, Substatus};
 use serde_json::json;
 
 use super::ignore::delete_snooze;
@@ -13,29 +14,22 @@ use super::{
 use crate::StoreError;
 use crate::activity::{self, ActivityType};
 use crate::db::Tx;
+use crate::issues::Issue;
 use crate::query::Query;
 
-/// Open.
-pub const UNRESOLVED: &str = "unresolved";
-/// Resolved (possibly in a release).
-pub const RESOLVED: &str = "resolved";
-/// Ignored (archived), forever or until a condition.
-pub const IGNORED: &str = "ignored";
+// The stored names, for code that compares rows' `status` text; new code uses [`IssueStatus`].
+/// `unresolved`.
+pub const UNRESOLVED: &str = IssueStatus::Unresolved.as_str();
+/// `resolved`.
+pub const RESOLVED: &str = IssueStatus::Resolved.as_str();
+/// `ignored`.
+pub const IGNORED: &str = IssueStatus::Ignored.as_str();
 
-/// Sentry's substatuses.
-pub mod substatus {
-    /// Unresolved, first seen recently.
-    pub const NEW: &str = "new";
-    /// Unresolved.
-    pub const ONGOING: &str = "ongoing";
-    /// Reopened by an event after being resolved.
-    pub const REGRESSED: &str = "regressed";
-    /// Reopened because its ignore condition was met.
-    pub const ESCALATING: &str = "escalating";
-    /// Ignored with conditions.
-    pub const UNTIL_CONDITION_MET: &str = "archived_until_condition_met";
-    /// Ignored forever.
-    pub const FOREVER: &str = "archived_forever";
+impl Issue {
+    /// Whether the issue has `status`.
+    pub fn has_status(&self, status: IssueStatus) -> bool {
+        self.status == status.as_str()
+    }
 }
 
 /// An issue unignored within this long of its first event is `new` again (Sentry: 7 days).
@@ -101,15 +95,15 @@ pub async fn unresolve(
     now_ms: i64,
 ) -> Result<bool, WorkflowError> {
     let issue = load_issue(tx, issue_id).await?;
-    if issue.status == UNRESOLVED {
+    if issue.has_status(IssueStatus::Unresolved) {
         return Ok(false);
     }
-    let sub = if issue.status == IGNORED && issue.first_seen > now_ms - NEW_FOR_MS {
-        substatus::NEW
+    let sub = if issue.has_status(IssueStatus::Ignored) && issue.first_seen > now_ms - NEW_FOR_MS {
+        Substatus::New
     } else {
-        substatus::ONGOING
+        Substatus::Ongoing
     };
-    set_status(tx, issue_id, UNRESOLVED, Some(sub), None).await?;
+    set_status(tx, issue_id, IssueStatus::Unresolved, Some(sub), None).await?;
     delete_snooze(tx, issue_id).await?;
     delete_resolution(tx, issue_id).await?;
     activity::record(
@@ -127,13 +121,13 @@ pub async fn unresolve(
 pub(super) async fn set_status(
     tx: &mut Tx,
     issue_id: i64,
-    status: &str,
-    substatus: Option<&str>,
+    status: IssueStatus,
+    substatus: Option<Substatus>,
     resolved_at: Option<i64>,
 ) -> Result<(), StoreError> {
     Query::new("UPDATE issues SET status = $1, substatus = $2, resolved_at = $3 WHERE id = $4")
-        .bind(status)
-        .bind(substatus)
+        .bind(status.as_str())
+        .bind(substatus.map(Substatus::as_str))
         .bind(resolved_at)
         .bind(issue_id)
         .execute(&mut tx.conn())

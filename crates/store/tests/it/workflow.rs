@@ -2,6 +2,7 @@
 //! releases and ignore conditions, assignment, bookmarks, comments, the activity timeline, merge
 //! and unmerge, releases and environments, and the list filters they add.
 
+use errhound_domain::Role;
 use errhound_store::activity::{self, ActivityType};
 use errhound_store::ingest::{BatchOutcome, NewEvent, write_batch};
 use errhound_store::issues::{self, Issue, IssueFilter, IssueSort, Page};
@@ -45,7 +46,7 @@ async fn world(t: &errhound_test_utils::TestDb) -> World {
         .await
         .unwrap()
         .id;
-    orgs::add_member(&mut c, org_id, alice, "member", 1)
+    orgs::add_member(&mut c, org_id, alice, Role::Member, 1)
         .await
         .unwrap();
     World {

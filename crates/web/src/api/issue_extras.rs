@@ -183,12 +183,6 @@ pub fn team_json(team: &Team, is_member: bool) -> Value {
 
 /// An organization member as Sentry's `OrganizationMemberSerializer` shows them.
 pub fn member_json(member: &OrgMember) -> Value {
-    let role_name = match member.role.as_str() {
-        "owner" => "Owner",
-        "manager" => "Manager",
-        "admin" => "Admin",
-        _ => "Member",
-    };
     let mut user = user_json(&member.user);
     user["isActive"] = json!(member.is_active);
     json!({
@@ -196,9 +190,9 @@ pub fn member_json(member: &OrgMember) -> Value {
         "email": member.user.email,
         "name": if member.user.name.is_empty() { &member.user.email } else { &member.user.name },
         "user": user,
-        "role": member.role,
-        "roleName": role_name,
-        "orgRole": member.role,
+        "role": member.role.as_str(),
+        "roleName": member.role.display_name(),
+        "orgRole": member.role.as_str(),
         "pending": false,
         "expired": false,
         "flags": {"sso:linked": false, "sso:invalid": false, "member-limit:restricted": false},

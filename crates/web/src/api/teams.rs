@@ -10,7 +10,6 @@ use axum::routing::{get, post};
 use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
 use errhound_store::activity::UserRef;
 use errhound_store::now_ms;
-use errhound_store::orgs::{self as org_store, Organization};
 use errhound_store::teams::{self as team_store, UserLookup};
 use errhound_store::users::User;
 use serde_json::{Value, json};
@@ -38,18 +37,6 @@ pub fn routes() -> Router<AppState> {
     r
 }
 
-async fn role_in(
-    state: &AppState,
-    org: &Organization,
-    user: &User,
-) -> Result<Option<String>, ApiError> {
-    let mut conn = state.db.read().await?;
-    Ok(org_store::member_role(&mut conn.conn(), org.id, user.id).await?)
-}
-
-fn is_admin_role(role: Option<&str>) -> bool {
-    matches!(role, Some("admin" | "manager" | "owner"))
-}
 /// `GET /api/0/organizations/{org}/teams/`
 pub async fn list_teams(
     State(state): State<AppState>,
@@ -76,10 +63,7 @@ pub async fn create_team(
     body: Bytes,
 ) -> Reply {
     let org = access::organization(&state, &user, &org).await?;
-    let role = role_in(&state, &org, &user).await?;
-    if !user.is_superuser && !is_admin_role(role.as_deref()) {
-        return Err(ApiError::forbidden());
-    }
+    access::require_admin(&state, &user, &org).await?;
     let body = parse_body(&body)?;
     let text = |key: &str| {
         body.get(key)
@@ -126,6 +110,7 @@ async fn team_membership(
     team: &str,
 ) -> Result<(UserRef, i64, Value), ApiError> {
     let org = access::organization(state, caller, org).await?;
+    let admin = access::can_administer(state, caller, &org).await?;
     let mut conn = state.db.read().await?;
     let member = if member == "me" {
         team_store::find_org_user(&mut conn.conn(), org.id, UserLookup::Id(caller.id)).await?
@@ -139,8 +124,7 @@ async fn team_membership(
     let team = team_store::find_by_slug(&mut conn.conn(), org.id, team)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let role = org_store::member_role(&mut conn.conn(), org.id, caller.id).await?;
-    if !(caller.is_superuser || is_admin_role(role.as_deref()) || member.id == caller.id) {
+    if !(admin || member.id == caller.id) {
         return Err(ApiError::forbidden());
     }
     let mine = team_store::team_ids_of_user(&mut conn.conn(), org.id, caller.id).await?;
