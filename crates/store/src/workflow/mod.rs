@@ -36,6 +36,7 @@
 
 mod assignment;
 mod bookmarks;
+mod changes;
 mod ignore;
 mod merge;
 mod reopen;
@@ -45,6 +46,9 @@ pub mod status;
 
 pub use assignment::{Assignee, AssigneeFilter, AssigneeRef, assign, unassign};
 pub use bookmarks::set_bookmark;
+pub use changes::{
+    AssigneeName, ChangeError, ChangeOutcome, IssueChange, apply_changes, resolve_assignee,
+};
 pub use ignore::{IgnoreConditions, clear_expired_snoozes, ignore};
 pub use merge::{Merged, merge, redirect, redirect_short_id, unmerge};
 pub(crate) use reopen::{ReleaseOrder, SnoozeCheck, SnoozeEnd, resolution_covers};

@@ -25,14 +25,14 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::put;
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, Page};
+use errhound_store::now_ms;
 use errhound_store::orgs::Organization;
 use errhound_store::projects::{self as project_store, Project};
-use errhound_store::teams::{self as team_store, UserLookup};
 use errhound_store::users::User;
 use errhound_store::workflow::{
-    self, AssigneeRef, IgnoreConditions, Merged, ResolutionKind, StatusChange,
+    self, AssigneeName, ChangeError, IgnoreConditions, IssueChange, Merged, ResolutionKind,
+    StatusChange,
 };
-use errhound_store::{Tx, now_ms};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -67,26 +67,6 @@ pub fn routes() -> Router<AppState> {
 
 // ------------------------------------------------------------------------------------------------
 // The update body.
-
-/// How `assignedTo` names the assignee.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum AssigneeSpec {
-    UserId(i64),
-    TeamId(i64),
-    TeamSlug(String),
-    Email(String),
-    Me,
-}
-
-/// A parsed `PUT` body.
-#[derive(Debug, Default)]
-struct Update {
-    status: Option<StatusChange>,
-    /// `Some(None)` unassigns.
-    assigned_to: Option<Option<AssigneeSpec>>,
-    bookmarked: Option<bool>,
-    merge: bool,
-}
 
 fn truthy(value: &Value) -> bool {
     match value {
@@ -137,14 +117,14 @@ fn parse_datetime(text: &str) -> Option<i64> {
     i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-fn parse_assignee(value: &Value) -> Result<Option<AssigneeSpec>, ApiError> {
+fn parse_assignee(value: &Value) -> Result<Option<AssigneeName>, ApiError> {
     let text = match value {
         Value::Null => return Ok(None),
         Value::String(s) => s.trim(),
         Value::Number(n) => {
             return n
                 .as_i64()
-                .map(|id| Some(AssigneeSpec::UserId(id)))
+                .map(|id| Some(AssigneeName::UserId(id)))
                 .ok_or_else(|| ApiError::invalid_field("assignedTo", "Unknown actor input"));
         }
         _ => return Err(ApiError::invalid_field("assignedTo", "Unknown actor input")),
@@ -158,22 +138,23 @@ fn parse_assignee(value: &Value) -> Result<Option<AssigneeSpec>, ApiError> {
         })
     };
     Ok(Some(if let Some(rest) = text.strip_prefix("user:") {
-        AssigneeSpec::UserId(id(rest)?)
+        AssigneeName::UserId(id(rest)?)
     } else if let Some(rest) = text.strip_prefix("team:") {
-        AssigneeSpec::TeamId(id(rest)?)
+        AssigneeName::TeamId(id(rest)?)
     } else if let Some(slug) = text.strip_prefix('#') {
-        AssigneeSpec::TeamSlug(slug.to_owned())
+        AssigneeName::TeamSlug(slug.to_owned())
     } else if text == "me" {
-        AssigneeSpec::Me
+        AssigneeName::Me
     } else if text.bytes().all(|b| b.is_ascii_digit()) {
-        AssigneeSpec::UserId(id(text)?)
+        AssigneeName::UserId(id(text)?)
     } else {
-        AssigneeSpec::Email(text.to_owned())
+        AssigneeName::Email(text.to_owned())
     }))
 }
 
-fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, ApiError> {
-    let mut update = Update::default();
+/// The change a `PUT` body asks for.
+fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<IssueChange, ApiError> {
+    let mut update = IssueChange::default();
     let empty = Map::new();
     let details = match body.get("statusDetails") {
         None | Some(Value::Null) => &empty,
@@ -255,7 +236,7 @@ fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, ApiErr
         });
     }
     if let Some(value) = body.get("assignedTo") {
-        update.assigned_to = Some(parse_assignee(value)?);
+        update.assignee = Some(parse_assignee(value)?);
     }
     if let Some(value) = body.get("isBookmarked").filter(|v| !v.is_null()) {
         update.bookmarked = Some(boolean("isBookmarked", value)?);
@@ -266,42 +247,26 @@ fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, ApiErr
     Ok(update)
 }
 
-/// Resolves an `assignedTo` within the organization.
-async fn resolve_assignee(
-    tx: &mut Tx,
-    org: &Organization,
-    caller: &User,
-    spec: &AssigneeSpec,
-) -> Result<AssigneeRef, ApiError> {
-    let non_member = || ApiError::invalid_field("assignedTo", "Cannot assign to non-member");
-    match spec {
-        AssigneeSpec::UserId(id) => {
-            team_store::find_org_user(&mut tx.conn(), org.id, UserLookup::Id(*id))
-                .await?
-                .map(|u| AssigneeRef::User(u.id))
-                .ok_or_else(non_member)
+/// How a refused change reads in Sentry's API.
+fn change_error(error: ChangeError) -> ApiError {
+    match error {
+        ChangeError::ReleaseAcrossProjects { next: false } => {
+            ApiError::bad_request("Cannot set resolved in release for multiple projects.")
         }
-        AssigneeSpec::Me => {
-            team_store::find_org_user(&mut tx.conn(), org.id, UserLookup::Id(caller.id))
-                .await?
-                .map(|u| AssigneeRef::User(u.id))
-                .ok_or_else(non_member)
+        ChangeError::ReleaseAcrossProjects { next: true } => {
+            ApiError::bad_request("Cannot set resolved in next release for multiple projects.")
         }
-        AssigneeSpec::Email(email) => {
-            team_store::find_org_user(&mut tx.conn(), org.id, UserLookup::Email(email))
-                .await?
-                .map(|u| AssigneeRef::User(u.id))
-                .ok_or_else(non_member)
+        ChangeError::MergeAcrossProjects => {
+            ApiError::bad_request("Merging across multiple projects is not supported")
         }
-        AssigneeSpec::TeamId(id) => team_store::get(&mut tx.conn(), *id)
-            .await?
-            .filter(|t| t.organization_id == org.id)
-            .map(|t| AssigneeRef::Team(t.id))
-            .ok_or_else(|| ApiError::invalid_field("assignedTo", "Unknown team")),
-        AssigneeSpec::TeamSlug(slug) => team_store::find_by_slug(&mut tx.conn(), org.id, slug)
-            .await?
-            .map(|t| AssigneeRef::Team(t.id))
-            .ok_or_else(|| ApiError::invalid_field("assignedTo", "Unknown team")),
+        ChangeError::MergeNeedsTwoIssues => {
+            ApiError::bad_request("Only multiple issues can be merged.")
+        }
+        ChangeError::NotAMember => {
+            ApiError::invalid_field("assignedTo", "Cannot assign to non-member")
+        }
+        ChangeError::UnknownTeam => ApiError::invalid_field("assignedTo", "Unknown team"),
+        ChangeError::Workflow(error) => ApiError::from(error),
     }
 }
 
@@ -312,48 +277,26 @@ async fn apply_update(
     org: &Organization,
     caller: &User,
     issues: &[Issue],
-    update: &Update,
+    update: &IssueChange,
     now: i64,
 ) -> Result<Map<String, Value>, ApiError> {
-    let mut result = Map::new();
-    let project_count = {
-        let mut ids: Vec<i64> = issues.iter().map(|i| i.project_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids.len()
-    };
     let mut tx = begin(state).await?;
-    let actor = Some(caller.id);
+    let outcome = workflow::apply_changes(&mut tx, org.id, caller.id, issues, update, now)
+        .await
+        .map_err(change_error)?;
+    let mut result = Map::new();
     let caller_json = issue_extras::user_json(&issue_extras::user_ref(caller));
     if let Some(change) = &update.status {
-        if project_count > 1
-            && matches!(
-                change,
-                StatusChange::ResolveInNextRelease | StatusChange::ResolveInRelease(_)
-            )
-        {
-            let what = if matches!(change, StatusChange::ResolveInRelease(_)) {
-                "Cannot set resolved in release for multiple projects."
-            } else {
-                "Cannot set resolved in next release for multiple projects."
-            };
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, what));
-        }
-        let mut resolution = None;
-        for issue in issues {
-            let outcome = workflow::change_status(&mut tx, issue.id, change, actor, now).await?;
-            resolution = resolution.or(outcome.resolution);
-        }
         let (status, details) = match change {
             StatusChange::Resolve => ("resolved", json!({})),
-            StatusChange::ResolveInNextRelease => match &resolution {
+            StatusChange::ResolveInNextRelease => match &outcome.resolution {
                 Some(_) => (
                     "resolved",
                     json!({"inNextRelease": true, "actor": caller_json}),
                 ),
                 None => ("resolved", json!({"inNextRelease": true})),
             },
-            StatusChange::ResolveInRelease(_) => match &resolution {
+            StatusChange::ResolveInRelease(_) => match &outcome.resolution {
                 Some((ResolutionKind::InRelease, version)) => (
                     "resolved",
                     json!({"inRelease": version, "actor": caller_json}),
@@ -384,43 +327,25 @@ async fn apply_update(
             result.insert("inbox".into(), Value::Null);
         }
     }
-    if let Some(assignee) = &update.assigned_to {
-        match assignee {
-            None => {
-                for issue in issues {
-                    workflow::unassign(&mut tx, issue.id, actor, now).await?;
-                }
-                result.insert("assignedTo".into(), Value::Null);
-            }
-            Some(spec) => {
-                let target = resolve_assignee(&mut tx, org, caller, spec).await?;
-                for issue in issues {
-                    workflow::assign(&mut tx, issue.id, target, actor, now).await?;
-                }
-                let states = workflow::issue_states(&mut tx.conn(), &issues[..1], None).await?;
-                let shown = states
-                    .get(&issues[0].id)
+    if update.assignee.is_some() {
+        let shown = match (outcome.assignee, issues.first()) {
+            (Some(_), Some(first)) => {
+                let states =
+                    workflow::issue_states(&mut tx.conn(), std::slice::from_ref(first), None)
+                        .await?;
+                states
+                    .get(&first.id)
                     .and_then(|s| s.assignee.as_ref())
-                    .map_or(Value::Null, issue_extras::actor_json);
-                result.insert("assignedTo".into(), shown);
+                    .map_or(Value::Null, issue_extras::actor_json)
             }
-        }
+            _ => Value::Null,
+        };
+        result.insert("assignedTo".into(), shown);
     }
     if let Some(bookmarked) = update.bookmarked {
-        for issue in issues {
-            workflow::set_bookmark(&mut tx, issue.id, caller.id, bookmarked, now).await?;
-        }
         result.insert("isBookmarked".into(), json!(bookmarked));
     }
-    if update.merge && issues.len() > 1 {
-        if project_count > 1 {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "Merging across multiple projects is not supported",
-            ));
-        }
-        let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
-        let Merged { parent, children } = workflow::merge(&mut tx, &ids, actor, now).await?;
+    if let Some(Merged { parent, children }) = &outcome.merged {
         result.insert(
             "merge".into(),
             json!({
@@ -460,7 +385,9 @@ async fn update_one(
     let (org, project, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
     let body = parse_body(&body)?;
     let now = now_ms();
-    let update = parse_update(&body, now)?;
+    let mut update = parse_update(&body, now)?;
+    // Merging needs several issues; on one issue Sentry ignores `merge`.
+    update.merge = false;
     let result = apply_update(
         &state,
         &org,
@@ -546,11 +473,13 @@ async fn bulk(
 ) -> Reply {
     let body = parse_body(&body)?;
     let now = now_ms();
-    let update = parse_update(&body, now)?;
+    let mut update = parse_update(&body, now)?;
     let issues = bulk_targets(&state, &params, project_ids).await?;
     if issues.is_empty() {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
+    // Sentry ignores `merge` when only one issue matches.
+    update.merge &= issues.len() > 1;
     let result = apply_update(&state, &org, &caller, &issues, &update, now).await?;
     Ok(json_response(StatusCode::OK, Value::Object(result)))
 }
@@ -693,18 +622,18 @@ mod tests {
     #[test]
     fn assignee_bodies() {
         let parse = |v: Value| parse_assignee(&v).ok().flatten();
-        assert_eq!(parse(json!("user:12")), Some(AssigneeSpec::UserId(12)));
-        assert_eq!(parse(json!("team:3")), Some(AssigneeSpec::TeamId(3)));
-        assert_eq!(parse(json!("7")), Some(AssigneeSpec::UserId(7)));
+        assert_eq!(parse(json!("user:12")), Some(AssigneeName::UserId(12)));
+        assert_eq!(parse(json!("team:3")), Some(AssigneeName::TeamId(3)));
+        assert_eq!(parse(json!("7")), Some(AssigneeName::UserId(7)));
         assert_eq!(
             parse(json!("#backend")),
-            Some(AssigneeSpec::TeamSlug("backend".into()))
+            Some(AssigneeName::TeamSlug("backend".into()))
         );
         assert_eq!(
             parse(json!("a@b.c")),
-            Some(AssigneeSpec::Email("a@b.c".into()))
+            Some(AssigneeName::Email("a@b.c".into()))
         );
-        assert_eq!(parse(json!("me")), Some(AssigneeSpec::Me));
+        assert_eq!(parse(json!("me")), Some(AssigneeName::Me));
         assert_eq!(parse(json!("")), None);
         assert_eq!(parse(Value::Null), None);
         assert!(parse_assignee(&json!("user:x")).is_err());
@@ -713,7 +642,7 @@ mod tests {
             0,
         )
         .unwrap();
-        assert_eq!(u.assigned_to, Some(None));
+        assert_eq!(u.assignee, Some(None));
         assert_eq!(u.bookmarked, Some(true));
         assert!(u.merge);
     }

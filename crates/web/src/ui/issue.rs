@@ -18,9 +18,11 @@ use errhound_store::events::{self as event_store, StoredEvent};
 use errhound_store::issues::{self as issue_store, Issue};
 use errhound_store::orgs::Organization;
 use errhound_store::projects::Project;
-use errhound_store::teams::{self, UserLookup};
+use errhound_store::teams;
 use errhound_store::users::User;
-use errhound_store::workflow::{self, AssigneeRef, IgnoreConditions, StatusChange};
+use errhound_store::workflow::{
+    self, AssigneeName, ChangeError, ChangeOutcome, IgnoreConditions, IssueChange, StatusChange,
+};
 use errhound_store::{Conn, StoreError, now_ms, releases, tag_values};
 use serde_json::Value;
 use tower_sessions::Session;
@@ -111,39 +113,58 @@ pub fn status_change(action: &str, form: &FormData, now: i64) -> Result<StatusCh
     })
 }
 
-/// The assignee a form names: `user:ID`, `team:ID`, `me`, or empty to unassign; only members
-/// and teams of the organization.
-async fn assignee(
-    conn: &mut Conn<'_>,
-    org: &Organization,
-    caller: &User,
-    value: &str,
-) -> Result<Option<AssigneeRef>, UiError> {
-    let unknown = || {
-        UiError::bad_request(
-            "Issues can only be assigned to members and teams of the organization.",
-        )
-    };
-    let id = |text: &str| text.parse::<i64>().map_err(|_| unknown());
+/// The assignee a form names: `user:ID`, `team:ID`, `me`, or empty to unassign (`None`).
+fn assignee(value: &str) -> Result<Option<AssigneeName>, UiError> {
+    let id = |text: &str| text.parse::<i64>().map_err(|_| not_assignable());
     if value.is_empty() {
         return Ok(None);
     }
-    if let Some(team) = value.strip_prefix("team:") {
-        let team = teams::get(conn, id(team)?)
-            .await?
-            .filter(|t| t.organization_id == org.id)
-            .ok_or_else(unknown)?;
-        return Ok(Some(AssigneeRef::Team(team.id)));
+    Ok(Some(if let Some(team) = value.strip_prefix("team:") {
+        AssigneeName::TeamId(id(team)?)
+    } else if let Some(user) = value.strip_prefix("user:") {
+        AssigneeName::UserId(id(user)?)
+    } else if value == "me" {
+        AssigneeName::Me
+    } else {
+        return Err(not_assignable());
+    }))
+}
+
+fn not_assignable() -> UiError {
+    UiError::bad_request("Issues can only be assigned to members and teams of the organization.")
+}
+
+/// The change a form `action` asks for (see [`status_change`] for the status actions).
+pub fn issue_change(action: &str, form: &FormData, now: i64) -> Result<IssueChange, UiError> {
+    let mut change = IssueChange::default();
+    match action {
+        "resolve" | "resolveInNextRelease" | "resolveInRelease" | "unresolve" | "ignore" => {
+            change.status = Some(status_change(action, form, now).map_err(UiError::bad_request)?);
+        }
+        "assign" => change.assignee = Some(assignee(form.text("assignee").unwrap_or(""))?),
+        "bookmark" => change.bookmarked = Some(true),
+        "unbookmark" => change.bookmarked = Some(false),
+        "merge" => change.merge = true,
+        other => return Err(UiError::bad_request(format!("Unknown action {other:?}."))),
     }
-    let user_id = match value.strip_prefix("user:") {
-        Some(user) => id(user)?,
-        None if value == "me" => caller.id,
-        None => return Err(unknown()),
-    };
-    let user = teams::find_org_user(conn, org.id, UserLookup::Id(user_id))
-        .await?
-        .ok_or_else(unknown)?;
-    Ok(Some(AssigneeRef::User(user.id)))
+    Ok(change)
+}
+
+/// How a refused change reads on a page.
+fn change_error(error: ChangeError) -> UiError {
+    match error {
+        ChangeError::ReleaseAcrossProjects { .. } => UiError::bad_request(
+            "Resolving in a release works for issues of one project at a time.",
+        ),
+        ChangeError::MergeAcrossProjects => {
+            UiError::bad_request("Only issues of the same project can be merged.")
+        }
+        ChangeError::MergeNeedsTwoIssues => {
+            UiError::bad_request("Select at least two issues to merge.")
+        }
+        ChangeError::NotAMember | ChangeError::UnknownTeam => not_assignable(),
+        ChangeError::Workflow(error) => UiError::from(error),
+    }
 }
 
 fn plural(n: usize, one: &str) -> String {
@@ -165,96 +186,46 @@ pub async fn apply_action(
     form: &FormData,
 ) -> UiResult<String> {
     let now = now_ms();
-    let actor = Some(caller.id);
-    let what = plural(issues.len(), "issue");
-    let mut projects: Vec<i64> = issues.iter().map(|i| i.project_id).collect();
-    projects.sort_unstable();
-    projects.dedup();
+    let change = issue_change(action, form, now)?;
     let mut tx = state.db.begin().await?;
-    let message = match action {
-        "resolve" | "resolveInNextRelease" | "resolveInRelease" | "unresolve" | "ignore" => {
-            let change = status_change(action, form, now).map_err(UiError::bad_request)?;
-            if projects.len() > 1
-                && matches!(
-                    change,
-                    StatusChange::ResolveInNextRelease | StatusChange::ResolveInRelease(_)
-                )
-            {
-                return Err(UiError::bad_request(
-                    "Resolving in a release works for issues of one project at a time.",
-                ));
-            }
-            let mut changed = 0;
-            for issue in issues {
-                if workflow::change_status(&mut tx, issue.id, &change, actor, now)
-                    .await?
-                    .changed
-                {
-                    changed += 1;
-                }
-            }
-            let done = match &change {
-                StatusChange::Resolve => "resolved".to_owned(),
-                StatusChange::ResolveInNextRelease => "resolved in the next release".to_owned(),
-                StatusChange::ResolveInRelease(v) => format!("resolved in {v}"),
-                StatusChange::Unresolve => "unresolved".to_owned(),
-                StatusChange::Ignore(c) => format!("ignored {}", describe_ignore(c)),
-            };
-            if changed == 0 {
-                format!("Nothing changed: {what} already {done}.")
-            } else {
-                format!("{} {done}.", plural(changed, "issue"))
-            }
-        }
-        "assign" => {
-            let value = form.text("assignee").unwrap_or("");
-            match assignee(&mut tx.conn(), org, caller, value).await? {
-                Some(target) => {
-                    for issue in issues {
-                        workflow::assign(&mut tx, issue.id, target, actor, now).await?;
-                    }
-                    format!("Assigned {what}.")
-                }
-                None => {
-                    for issue in issues {
-                        workflow::unassign(&mut tx, issue.id, actor, now).await?;
-                    }
-                    format!("Unassigned {what}.")
-                }
-            }
-        }
-        "bookmark" | "unbookmark" => {
-            let on = action == "bookmark";
-            for issue in issues {
-                workflow::set_bookmark(&mut tx, issue.id, caller.id, on, now).await?;
-            }
-            if on {
-                format!("Bookmarked {what}.")
-            } else {
-                format!("Removed the bookmark of {what}.")
-            }
-        }
-        "merge" => {
-            if issues.len() < 2 {
-                return Err(UiError::bad_request("Select at least two issues to merge."));
-            }
-            if projects.len() > 1 {
-                return Err(UiError::bad_request(
-                    "Only issues of the same project can be merged.",
-                ));
-            }
-            let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
-            let merged = workflow::merge(&mut tx, &ids, actor, now).await?;
-            format!(
-                "Merged {} into issue {}.",
-                plural(merged.children.len(), "issue"),
-                merged.parent
-            )
-        }
-        other => return Err(UiError::bad_request(format!("Unknown action {other:?}."))),
-    };
+    let outcome = workflow::apply_changes(&mut tx, org.id, caller.id, issues, &change, now)
+        .await
+        .map_err(change_error)?;
     tx.commit().await?;
-    Ok(message)
+    Ok(change_message(&change, &outcome, issues.len()))
+}
+
+/// What a change did to `count` issues, for the flash message.
+fn change_message(change: &IssueChange, outcome: &ChangeOutcome, count: usize) -> String {
+    let what = plural(count, "issue");
+    if let Some(status) = &change.status {
+        let done = match status {
+            StatusChange::Resolve => "resolved".to_owned(),
+            StatusChange::ResolveInNextRelease => "resolved in the next release".to_owned(),
+            StatusChange::ResolveInRelease(v) => format!("resolved in {v}"),
+            StatusChange::Unresolve => "unresolved".to_owned(),
+            StatusChange::Ignore(c) => format!("ignored {}", describe_ignore(c)),
+        };
+        return if outcome.status_changed == 0 {
+            format!("Nothing changed: {what} already {done}.")
+        } else {
+            format!("{} {done}.", plural(outcome.status_changed, "issue"))
+        };
+    }
+    if let Some(merged) = &outcome.merged {
+        return format!(
+            "Merged {} into issue {}.",
+            plural(merged.children.len(), "issue"),
+            merged.parent
+        );
+    }
+    match (&change.assignee, change.bookmarked) {
+        (Some(Some(_)), _) => format!("Assigned {what}."),
+        (Some(None), _) => format!("Unassigned {what}."),
+        (None, Some(true)) => format!("Bookmarked {what}."),
+        (None, Some(false)) => format!("Removed the bookmark of {what}."),
+        (None, None) => "Nothing to change.".to_owned(),
+    }
 }
 
 /// The message to show for an action's outcome: what was done, or why it was refused when the
