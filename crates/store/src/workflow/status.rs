@@ -30,6 +30,16 @@ impl Issue {
     pub fn has_status(&self, status: IssueStatus) -> bool {
         self.status == status.as_str()
     }
+
+    /// The status as a type (`None` for a name this version does not know).
+    pub fn status_kind(&self) -> Option<IssueStatus> {
+        IssueStatus::parse(&self.status)
+    }
+
+    /// The substatus as a type (`None` when unset or unknown).
+    pub fn substatus_kind(&self) -> Option<Substatus> {
+        self.substatus.as_deref().and_then(Substatus::parse)
+    }
 }
 
 /// An issue unignored within this long of its first event is `new` again (Sentry: 7 days).

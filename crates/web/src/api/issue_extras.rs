@@ -5,6 +5,7 @@
 //! Lists call [`decorate`] once per page (a handful of queries for the whole page); the detail
 //! calls [`decorate_detail`].
 
+use errhound_domain::{IssueStatus, Scope};
 use errhound_store::activity::{self, Activity, UserRef};
 use errhound_store::issues::Issue;
 use errhound_store::teams::{OrgMember, Team};
@@ -57,11 +58,21 @@ pub fn actor_json(assignee: &Assignee) -> Value {
     }
 }
 
+/// What a team grants its members (Sentry's team `access` list).
+const MEMBER_TEAM_ACCESS: [Scope; 6] = [
+    Scope::EventRead,
+    Scope::EventWrite,
+    Scope::ProjectRead,
+    Scope::TeamRead,
+    Scope::MemberRead,
+    Scope::OrgRead,
+];
+
 /// Sentry's `statusDetails` of an issue.
 pub fn status_details(issue: &Issue, state: &IssueState) -> Value {
     let mut details = Map::new();
     let actor = |a: &Option<UserRef>| a.as_ref().map_or(Value::Null, user_json);
-    if issue.status == workflow::status::RESOLVED
+    if issue.has_status(IssueStatus::Resolved)
         && let Some(resolution) = &state.resolution
     {
         match resolution.kind {
@@ -74,7 +85,7 @@ pub fn status_details(issue: &Issue, state: &IssueState) -> Value {
         }
         details.insert("actor".into(), actor(&resolution.actor));
     }
-    if issue.status == workflow::status::IGNORED
+    if issue.has_status(IssueStatus::Ignored)
         && let Some(snooze) = &state.snooze
     {
         if let Some(until) = snooze.until_ms {
@@ -173,7 +184,7 @@ pub fn team_json(team: &Team, is_member: bool) -> Value {
         "isMember": is_member,
         "teamRole": if is_member { json!("contributor") } else { Value::Null },
         "flags": {"idp:provisioned": false},
-        "access": ["event:read", "event:write", "project:read", "team:read", "member:read", "org:read"],
+        "access": MEMBER_TEAM_ACCESS.map(Scope::as_str),
         "hasAccess": true,
         "isPending": false,
         "memberCount": team.member_count,

@@ -13,6 +13,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use errhound_domain::time::HourBuckets;
+use errhound_domain::{IssueStatus, Substatus};
 use errhound_store::activity::{self, Activity};
 use errhound_store::events::{self as event_store, StoredEvent};
 use errhound_store::issues::{self as issue_store, Issue};
@@ -624,19 +625,15 @@ async fn render(
     .collect();
     let hashes = issue_store::hashes(&mut conn.conn(), issue.id).await?;
     drop(conn);
-    let status_text = match (
-        issue.status.as_str(),
-        &state_of.resolution,
-        &state_of.snooze,
-    ) {
-        ("resolved", Some(r), _) => match r.kind {
+    let status_text = match (issue.status_kind(), &state_of.resolution, &state_of.snooze) {
+        (Some(IssueStatus::Resolved), Some(r), _) => match r.kind {
             workflow::ResolutionKind::InRelease => format!("Resolved in release {}", r.version),
             workflow::ResolutionKind::InNextRelease => {
                 format!("Resolved in the release after {}", r.version)
             }
         },
-        ("resolved", None, _) => "Resolved".to_owned(),
-        ("ignored", _, Some(s)) => {
+        (Some(IssueStatus::Resolved), None, _) => "Resolved".to_owned(),
+        (Some(IssueStatus::Ignored), _, Some(s)) => {
             let mut parts = Vec::new();
             if let Some(until) = s.until_ms {
                 parts.push(format!("until {}", format::datetime(until)));
@@ -650,10 +647,10 @@ async fn render(
             }
             format!("Ignored {}", parts.join(" or "))
         }
-        ("ignored", _, None) => "Ignored forever".to_owned(),
-        (_, _, _) => match issue.substatus.as_deref() {
-            Some("regressed") => "Unresolved: regressed after it was resolved".to_owned(),
-            Some("escalating") => "Unresolved: escalating after it was ignored".to_owned(),
+        (Some(IssueStatus::Ignored), _, None) => "Ignored forever".to_owned(),
+        (_, _, _) => match issue.substatus_kind() {
+            Some(Substatus::Regressed) => "Unresolved: regressed after it was resolved".to_owned(),
+            Some(Substatus::Escalating) => "Unresolved: escalating after it was ignored".to_owned(),
             _ => "Unresolved".to_owned(),
         },
     };
@@ -1074,6 +1071,77 @@ mod tests {
             Ok(StatusChange::Unresolve)
         );
         assert!(status_change("delete", &form(""), 0).is_err());
+    }
+
+    #[test]
+    fn forms_become_issue_changes() {
+        let change = |action: &str, body: &str| issue_change(action, &form(body), 0);
+        assert_eq!(
+            change("assign", "assignee=team%3A3").unwrap().assignee,
+            Some(Some(AssigneeName::TeamId(3)))
+        );
+        assert_eq!(
+            change("assign", "assignee=me").unwrap().assignee,
+            Some(Some(AssigneeName::Me))
+        );
+        assert_eq!(change("assign", "assignee=").unwrap().assignee, Some(None));
+        for refused in ["assignee=5", "assignee=user%3Ax", "assignee=bob%40x.test"] {
+            assert_eq!(
+                change("assign", refused).unwrap_err().status,
+                StatusCode::BAD_REQUEST
+            );
+        }
+        assert_eq!(change("unbookmark", "").unwrap().bookmarked, Some(false));
+        assert!(change("merge", "").unwrap().merge);
+        assert_eq!(
+            change("resolve", "").unwrap().status,
+            Some(StatusChange::Resolve)
+        );
+        assert!(change("delete", "").is_err());
+    }
+
+    #[test]
+    fn change_messages_say_what_happened() {
+        let resolve = IssueChange {
+            status: Some(StatusChange::Resolve),
+            ..IssueChange::default()
+        };
+        let none = ChangeOutcome::default();
+        assert_eq!(
+            change_message(&resolve, &none, 2),
+            "Nothing changed: 2 issues already resolved."
+        );
+        let one = ChangeOutcome {
+            status_changed: 1,
+            ..ChangeOutcome::default()
+        };
+        assert_eq!(change_message(&resolve, &one, 2), "1 issue resolved.");
+        let merged = ChangeOutcome {
+            merged: Some(workflow::Merged {
+                parent: 7,
+                children: vec![8, 9],
+            }),
+            ..ChangeOutcome::default()
+        };
+        let merge = IssueChange {
+            merge: true,
+            ..IssueChange::default()
+        };
+        assert_eq!(
+            change_message(&merge, &merged, 3),
+            "Merged 2 issues into issue 7."
+        );
+        assert_eq!(
+            change_message(
+                &IssueChange {
+                    assignee: Some(None),
+                    ..IssueChange::default()
+                },
+                &none,
+                1
+            ),
+            "Unassigned 1 issue."
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect};
 use errhound_domain::time::HourBuckets;
+use errhound_domain::{IssueStatus, Substatus};
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, TagFilter};
 use errhound_store::projects::{self, Project, ProjectKey};
 use errhound_store::workflow::{self, Assignee, IssueState};
@@ -208,12 +209,12 @@ pub struct IssueRow {
 /// Status badges of an issue.
 pub fn badges(issue: &Issue, state: Option<&IssueState>) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    match (issue.status.as_str(), issue.substatus.as_deref()) {
-        ("resolved", _) => out.push(("badge-resolved", "Resolved".to_owned())),
-        ("ignored", _) => out.push(("badge-ignored", "Ignored".to_owned())),
-        (_, Some("new")) => out.push(("badge-new", "New".to_owned())),
-        (_, Some("regressed")) => out.push(("badge-regressed", "Regressed".to_owned())),
-        (_, Some("escalating")) => out.push(("badge-escalating", "Escalating".to_owned())),
+    match (issue.status_kind(), issue.substatus_kind()) {
+        (Some(IssueStatus::Resolved), _) => out.push(("badge-resolved", "Resolved".to_owned())),
+        (Some(IssueStatus::Ignored), _) => out.push(("badge-ignored", "Ignored".to_owned())),
+        (_, Some(Substatus::New)) => out.push(("badge-new", "New".to_owned())),
+        (_, Some(Substatus::Regressed)) => out.push(("badge-regressed", "Regressed".to_owned())),
+        (_, Some(Substatus::Escalating)) => out.push(("badge-escalating", "Escalating".to_owned())),
         _ => {}
     }
     if let Some(resolution) = state.and_then(|s| s.resolution.as_ref()) {
