@@ -186,6 +186,18 @@ pub async fn apply_action(
     action: &str,
     form: &FormData,
 ) -> UiResult<String> {
+    Ok(apply(state, org, caller, issues, action, form).await?.0)
+}
+
+/// [`apply_action`], also returning what the change did.
+async fn apply(
+    state: &AppState,
+    org: &Organization,
+    caller: &User,
+    issues: &[Issue],
+    action: &str,
+    form: &FormData,
+) -> UiResult<(String, ChangeOutcome)> {
     let now = now_ms();
     let change = issue_change(action, form, now)?;
     let mut tx = state.db.begin().await?;
@@ -193,7 +205,7 @@ pub async fn apply_action(
         .await
         .map_err(change_error)?;
     tx.commit().await?;
-    Ok(change_message(&change, &outcome, issues.len()))
+    Ok((change_message(&change, &outcome, issues.len()), outcome))
 }
 
 /// What a change did to `count` issues, for the flash message.
@@ -980,16 +992,9 @@ async fn merge_named(
             "Name at least one other issue to merge with.",
         ));
     }
-    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
-    let message = apply_action(state, org, user, &issues, "merge", form).await?;
-    // The survivor is the issue with the most events: the one of them that still exists.
-    let mut conn = state.db.write().await?;
-    for id in ids {
-        if issue_store::get(&mut conn.conn(), id).await?.is_some() {
-            return Ok((message, id));
-        }
-    }
-    Ok((message, issue.id))
+    let (message, outcome) = apply(state, org, user, &issues, "merge", form).await?;
+    let survivor = outcome.merged.map_or(issue.id, |m| m.parent);
+    Ok((message, survivor))
 }
 
 /// `POST .../unmerge/`: splits the grouping hash `hash` off into a new issue.
