@@ -16,13 +16,11 @@ use serde_json::{Map, Value};
 use super::access::{self, ApiUser};
 use super::both;
 use super::issue_extras;
-use super::pagination::{Cursor, finish_page, link_header, page_for};
+use super::pagination::{Cursor, MAX_PER_PAGE, finish_page, link_header, page_for};
 use super::params::Params;
 use super::request::{IssuePath, Reply, begin, json_response, parse_body};
 use crate::AppState;
 use crate::error::ApiError;
-
-const MAX_PER_PAGE: usize = 100;
 
 /// Routes of this module (merged into `/api/0`).
 pub fn routes() -> Router<AppState> {

@@ -12,13 +12,11 @@ use serde_json::{Value, json};
 
 use super::access::{self, ApiUser};
 use super::both;
-use super::pagination::{Cursor, finish_page, link_header, page_for};
+use super::pagination::{Cursor, MAX_PER_PAGE, finish_page, link_header, page_for};
 use super::params::Params;
 use super::request::{Reply, json_response};
 use super::views;
 use crate::AppState;
-
-const MAX_PER_PAGE: usize = 100;
 
 /// Routes of this module (merged into `/api/0`).
 pub fn routes() -> Router<AppState> {
