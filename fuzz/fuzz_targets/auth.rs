@@ -3,7 +3,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use errhound_protocol::auth::{
+use errhound_protocol::sentry_auth::{
     AuthError, AuthSources, ClientAuth, MAX_PROTOCOL_VERSION, from_request, merge_envelope_dsn,
 };
 use errhound_protocol::dsn::Dsn;

@@ -5,18 +5,24 @@
 
 pub mod frames;
 pub mod grouping;
+pub mod issue_status;
 pub mod jobs;
 pub mod level;
 pub mod metadata;
 pub mod normalize;
 pub mod process;
+pub mod roles;
 pub mod scrub;
 pub mod settings;
+pub mod slug;
 pub mod tags;
+pub mod time;
 pub mod trim;
 mod value;
 
+pub use issue_status::{IssueStatus, Substatus};
 pub use jobs::JobKind;
 pub use level::Level;
 pub use process::{ProcessContext, ProcessedEvent, process_event};
+pub use roles::{Role, Scope};
 pub use settings::ProjectSettings;

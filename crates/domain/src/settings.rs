@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::grouping::CONFIG_ID;
-use crate::grouping::enhancements::Enhancements;
-use crate::grouping::rules::FingerprintingRules;
+use crate::grouping::fingerprint_rules::FingerprintingRules;
+use crate::grouping::stack_rules::Enhancements;
 use crate::scrub::ScrubbingConfig;
 
 /// Option key of a grouping config transition ([`SecondaryGrouping`]).

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use errhound_config::Config;
+use errhound_domain::Role;
 use errhound_domain::grouping::CONFIG_ID;
 use errhound_store::{Db, DbOptions, now_ms, orgs, projects, users};
 
@@ -54,11 +55,11 @@ pub async fn first_start(db: &Db, config: &Config) -> anyhow::Result<Option<Firs
         .unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_owned());
     let (password, generated) = match &config.admin_password {
         Some(secret) => (secret.expose().to_owned(), false),
-        None => (errhound_web::auth::random_password(20), true),
+        None => (errhound_web::password::random_password(20), true),
     };
     let hash = {
         let password = password.clone();
-        tokio::task::spawn_blocking(move || errhound_web::auth::hash_password(&password))
+        tokio::task::spawn_blocking(move || errhound_web::password::hash_password(&password))
             .await?
             .map_err(anyhow::Error::msg)?
     };
@@ -74,7 +75,7 @@ pub async fn first_start(db: &Db, config: &Config) -> anyhow::Result<Option<Firs
         now,
     )
     .await?;
-    orgs::add_member(&mut tx.conn(), org.id, user.id, "owner", now).await?;
+    orgs::add_member(&mut tx.conn(), org.id, user.id, Role::Owner, now).await?;
     let project = projects::create(
         &mut tx.conn(),
         org.id,
@@ -144,7 +145,7 @@ pub async fn create_user(
 ) -> anyhow::Result<()> {
     let hash = {
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || errhound_web::auth::hash_password(&password))
+        tokio::task::spawn_blocking(move || errhound_web::password::hash_password(&password))
             .await?
             .map_err(anyhow::Error::msg)?
     };
@@ -155,7 +156,7 @@ pub async fn create_user(
         let Some(org) = orgs::find_by_slug(&mut tx.conn(), slug).await? else {
             bail!("no organization {slug}");
         };
-        orgs::add_member(&mut tx.conn(), org.id, user.id, "member", now).await?;
+        orgs::add_member(&mut tx.conn(), org.id, user.id, Role::Member, now).await?;
     }
     tx.commit().await?;
     Ok(())

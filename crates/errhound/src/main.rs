@@ -201,7 +201,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         } => {
             let db = bootstrap::open_database(&config).await?;
             let generated = password.is_none();
-            let password = password.unwrap_or_else(|| errhound_web::auth::random_password(20));
+            let password = password.unwrap_or_else(|| errhound_web::password::random_password(20));
             let result =
                 bootstrap::create_user(&db, &email, &password, superuser, organization.as_deref())
                     .await;

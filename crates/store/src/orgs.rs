@@ -1,5 +1,7 @@
 //! Organizations and their members.
 
+use errhound_domain::Role;
+
 use crate::StoreError;
 use crate::query::{Conn, Query};
 
@@ -15,9 +17,6 @@ pub struct Organization {
     /// Creation time, epoch ms.
     pub created_at: i64,
 }
-
-/// Member roles, least to most privileged (Sentry's organization roles).
-pub const ROLES: &[&str] = &["member", "admin", "manager", "owner"];
 
 /// Creates an organization.
 pub async fn create(
@@ -81,6 +80,12 @@ pub async fn list_for_user(
     Ok(query.fetch_all(conn).await?)
 }
 
+/// A stored role name as a [`Role`]. Only this code writes roles, so an unknown name means a
+/// newer version wrote it; it grants the least (still a member).
+pub(crate) fn stored_role(name: &str) -> Role {
+    Role::parse(name).unwrap_or(Role::Member)
+}
+
 #[derive(sqlx::FromRow)]
 struct RoleRow {
     role: String,
@@ -91,7 +96,7 @@ pub async fn member_role(
     conn: &mut Conn<'_>,
     organization_id: i64,
     user_id: i64,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Role>, StoreError> {
     let row: Option<RoleRow> = Query::new(
         "SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2",
     )
@@ -99,7 +104,7 @@ pub async fn member_role(
     .bind(user_id)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| r.role))
+    Ok(row.map(|r| stored_role(&r.role)))
 }
 
 /// Adds a member (or changes the role of an existing one).
@@ -107,7 +112,7 @@ pub async fn add_member(
     conn: &mut Conn<'_>,
     organization_id: i64,
     user_id: i64,
-    role: &str,
+    role: Role,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     Query::new(
@@ -117,7 +122,7 @@ pub async fn add_member(
     )
     .bind(organization_id)
     .bind(user_id)
-    .bind(role)
+    .bind(role.as_str())
     .bind(now_ms)
     .execute(conn)
     .await?;

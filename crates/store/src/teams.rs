@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use errhound_domain::Role;
+
 use crate::StoreError;
 use crate::activity::UserRef;
 use crate::query::{Conn, Query};
@@ -27,17 +29,6 @@ pub struct Team {
 
 const TEAM_COLUMNS: &str = "t.id, t.organization_id, t.slug, t.name, t.created_at, \
     (SELECT COUNT(*) FROM team_members tm WHERE tm.team_id = t.id) AS member_count";
-
-/// Whether `slug` is a valid team slug (Sentry's: lowercase letters, digits, `-` and `_`, not only
-/// digits, at most 50 characters).
-pub fn valid_slug(slug: &str) -> bool {
-    !slug.is_empty()
-        && slug.len() <= 50
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && !slug.bytes().all(|b| b.is_ascii_digit())
-}
 
 /// Creates a team ([`StoreError::AlreadyExists`] when the slug is taken in the organization).
 pub async fn create(
@@ -212,7 +203,7 @@ pub struct OrgMember {
     /// Whether the user account is active.
     pub is_active: bool,
     /// `member`, `admin`, `manager` or `owner`.
-    pub role: String,
+    pub role: Role,
     /// When they joined, epoch ms.
     pub created_at: i64,
     /// Slugs of the organization's teams they belong to, sorted.
@@ -268,7 +259,7 @@ async fn with_teams(
                 name: r.name,
             },
             is_active: r.is_active,
-            role: r.role,
+            role: crate::orgs::stored_role(&r.role),
             created_at: r.created_at,
             teams: teams.remove(&r.user_id).unwrap_or_default(),
         })

@@ -12,6 +12,8 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use errhound_store::StoreError;
+use errhound_store::workflow::WorkflowError;
+use serde_json::json;
 
 /// An error response.
 #[derive(Debug)]
@@ -103,6 +105,22 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         ApiError::internal(error)
+    }
+}
+
+/// How a refused workflow change (see `store::workflow`) reads in Sentry's API.
+impl From<WorkflowError> for ApiError {
+    fn from(error: WorkflowError) -> ApiError {
+        use WorkflowError as E;
+        match error {
+            E::Store(e) => ApiError::from(e),
+            E::NotFound("release") => ApiError::invalid_fields(json!({
+                "statusDetails": {"inRelease": ["Unable to find the given release."]}
+            })),
+            E::NotFound(_) => ApiError::not_found(),
+            E::Invalid(message) => ApiError::bad_request(message),
+            E::Conflict(message) => ApiError::new(StatusCode::CONFLICT, message),
+        }
     }
 }
 

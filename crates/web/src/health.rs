@@ -89,7 +89,7 @@ mod tests {
                 .unwrap();
             let state = AppState::new(
                 t.db.clone(),
-                spool,
+                spool.into(),
                 Arc::new(PayloadDictionaries::new()),
                 errhound_config::Config::default(),
                 None,

@@ -5,10 +5,10 @@
 //! and unexpected errors are logged once there and become 500.
 
 pub mod api;
-pub mod auth;
 pub mod error;
 mod health;
 pub mod ingest;
+pub mod password;
 pub mod ui;
 
 use std::sync::Arc;

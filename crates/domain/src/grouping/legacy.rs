@@ -10,9 +10,9 @@
 use serde_json::{Map, Value};
 
 use super::component::{Component, Node, hash_from_values};
-use super::enhancements::FrameDecision;
 use super::message::normalize_message;
 use super::prepare::{Prepared, StackDecisions, StackId};
+use super::stack_rules::FrameDecision;
 use super::{CONFIG_2026_11, Grouping, Variant, VariantKind};
 use crate::value::{get_str, values};
 
@@ -659,7 +659,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::grouping::enhancements::InAppSource;
+    use crate::grouping::stack_rules::InAppSource;
 
     #[test]
     fn rust_hash_suffix_is_trimmed() {

@@ -14,9 +14,9 @@
 //! Unknown config ids are grouped with the default.
 //!
 //! [`group_event_with`] runs, in order: the built-in stack trace rules and the project's
-//! ([`enhancements`]; in-app flips are written into the stored event, grouping flags only change
+//! ([`stack_rules`]; in-app flips are written into the stored event, grouping flags only change
 //! hashing), in-app detection for frames nobody marked, the project's fingerprinting rules
-//! ([`rules`]; the first match replaces `fingerprint` and may set a title), then the config's
+//! ([`fingerprint_rules`]; the first match replaces `fingerprint` and may set a title), then the config's
 //! algorithm. Strategies run in precedence order; the first whose component contributes wins and
 //! yields the variants: `app` (in-app frames only) and `system` (all frames) for stack-based
 //! strategies, `default` for messages. Every contributing variant gives one hash (the MD5 of its
@@ -33,24 +33,24 @@
 
 mod component;
 mod demangle;
-pub mod enhancements;
 mod fingerprint;
+pub mod fingerprint_rules;
 mod glob;
 mod legacy;
 pub mod message;
 pub mod parameterization;
 pub(crate) mod platform;
 mod prepare;
-pub mod rules;
+pub mod stack_rules;
 mod strategies;
 
 use serde_json::{Value, json};
 
 pub use component::{Component, Node, hash_from_values};
 
-use enhancements::{BASE, Enhancements};
 use fingerprint::FingerprintSource;
 use prepare::{Plan, Prepared, prepare};
+use stack_rules::{BASE, Enhancements};
 
 use crate::metadata::CUSTOM_TITLE_FIELD;
 use crate::settings::GroupingSettings;
@@ -356,7 +356,7 @@ pub fn group_event_with(event: &mut Value, settings: &GroupingSettings, now_ms: 
         object.insert("fingerprint".to_owned(), json!(matched.fingerprint));
     }
     if let Some(template) = matched.as_ref().and_then(|m| m.title.as_deref()) {
-        let title = rules::expand_title(template, event, &primary_prepared);
+        let title = fingerprint_rules::expand_title(template, event, &primary_prepared);
         if let Value::Object(object) = event
             && !title.trim().is_empty()
         {

@@ -9,11 +9,11 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::enhancements::{
+use super::platform::{FrameFields, trim_function_name};
+use super::stack_rules::{
     Enhancements, ExceptionData, FrameDecision, InAppSource, MatchFrame, StackVars,
     apply_modifications, apply_updates,
 };
-use super::platform::{FrameFields, trim_function_name};
 use crate::value::values;
 
 /// The decisions about one stack trace.
@@ -296,7 +296,7 @@ mod tests {
             {"module": "sentry_sdk.hub", "abs_path": "/srv/app/sentry_sdk/hub.py", "in_app": true}
         ]}}]}});
         let plan = Plan {
-            builtin: Some(&super::super::enhancements::BASE),
+            builtin: Some(&super::super::stack_rules::BASE),
             project: &project,
             detect: true,
             legacy_panic: false,

@@ -15,7 +15,6 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::component::{Component, Node, hash_from_values};
-use super::enhancements::{FrameDecision, InAppSource};
 use super::fingerprint::{self, FingerprintSource};
 use super::parameterization::normalize_message;
 use super::platform::{
@@ -23,6 +22,7 @@ use super::platform::{
     clean_function, clean_module, has_url_origin,
 };
 use super::prepare::{Prepared, StackDecisions, StackId};
+use super::stack_rules::{FrameDecision, InAppSource};
 use super::{CONFIG_2026_11_25, Grouping, Variant, VariantKind};
 use crate::value::{get_str, values};
 

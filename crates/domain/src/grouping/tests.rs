@@ -306,7 +306,7 @@ fn settings(config: &str, fingerprinting: &str, enhancements: &str) -> GroupingS
     GroupingSettings {
         config: config.to_owned(),
         secondary: None,
-        fingerprinting: rules::FingerprintingRules::parse(fingerprinting).unwrap(),
+        fingerprinting: fingerprint_rules::FingerprintingRules::parse(fingerprinting).unwrap(),
         enhancements: Enhancements::parse(enhancements).unwrap(),
     }
 }

@@ -50,7 +50,7 @@ fn shaped<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
         Some(chunk)
     })
 }
-const HOUR_MS: i64 = 3_600_000;
+use errhound_domain::time::HOUR_MS;
 
 /// One processed event, ready to be written.
 #[derive(Debug, Clone)]

@@ -2,12 +2,13 @@
 //! releases and ignore conditions, assignment, bookmarks, comments, the activity timeline, merge
 //! and unmerge, releases and environments, and the list filters they add.
 
+use errhound_domain::Role;
 use errhound_store::activity::{self, ActivityType};
 use errhound_store::ingest::{BatchOutcome, NewEvent, write_batch};
 use errhound_store::issues::{self, Issue, IssueFilter, IssueSort, Page};
 use errhound_store::workflow::{
-    self, Assignee, AssigneeFilter, AssigneeRef, IgnoreConditions, ResolutionKind, StatusChange,
-    WorkflowError,
+    self, Assignee, AssigneeFilter, AssigneeName, AssigneeRef, ChangeError, IgnoreConditions,
+    IssueChange, ResolutionKind, StatusChange, WorkflowError,
 };
 use errhound_store::{Db, events, orgs, projects, releases, teams, users};
 use errhound_test_utils::engines;
@@ -45,7 +46,7 @@ async fn world(t: &errhound_test_utils::TestDb) -> World {
         .await
         .unwrap()
         .id;
-    orgs::add_member(&mut c, org_id, alice, "member", 1)
+    orgs::add_member(&mut c, org_id, alice, Role::Member, 1)
         .await
         .unwrap();
     World {
@@ -1119,5 +1120,86 @@ async fn releases_and_environments_are_counted_per_batch() {
             .map(|e| (e.name.as_str(), e.event_count, e.new_issues))
             .collect();
         assert_eq!(shown, vec![("production", 3, 1), ("staging", 1, 1)]);
+    }
+}
+
+#[tokio::test]
+async fn one_change_applies_to_many_issues_or_to_none() {
+    for t in engines().await {
+        let w = world(&t).await;
+        write(
+            &w,
+            vec![
+                ev(&w, 1, "a", T - HOUR, None, "id:1"),
+                ev(&w, 2, "b", T - HOUR, None, "id:1"),
+            ],
+            T - HOUR,
+        )
+        .await;
+        let both = vec![issue_of(&w, 1).await, issue_of(&w, 2).await];
+        let apply = |change: IssueChange| {
+            let (db, issues, org_id, alice) = (w.db.clone(), both.clone(), w.org_id, w.alice);
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                let outcome =
+                    workflow::apply_changes(&mut tx, org_id, alice, &issues, &change, T).await;
+                if outcome.is_ok() {
+                    tx.commit().await.unwrap();
+                }
+                outcome
+            }
+        };
+
+        // Resolve, assign to the caller and bookmark, all together.
+        let outcome = apply(IssueChange {
+            status: Some(StatusChange::Resolve),
+            assignee: Some(Some(AssigneeName::Me)),
+            bookmarked: Some(true),
+            merge: false,
+        })
+        .await
+        .unwrap();
+        assert_eq!(outcome.status_changed, 2, "{}", w.engine);
+        assert_eq!(outcome.assignee, Some(AssigneeRef::User(w.alice)));
+        for i in &both {
+            assert_eq!(issue(&w, i.id).await.status, "resolved", "{}", w.engine);
+        }
+
+        // Bob is no member: the whole change is refused, the status change included.
+        let refused = apply(IssueChange {
+            status: Some(StatusChange::Unresolve),
+            assignee: Some(Some(AssigneeName::UserId(w.bob))),
+            ..IssueChange::default()
+        })
+        .await;
+        assert!(
+            matches!(refused, Err(ChangeError::NotAMember)),
+            "{}: {refused:?}",
+            w.engine
+        );
+        assert_eq!(
+            issue(&w, both[0].id).await.status,
+            "resolved",
+            "{}",
+            w.engine
+        );
+        let unknown_team = apply(IssueChange {
+            assignee: Some(Some(AssigneeName::TeamSlug("nobody".into()))),
+            ..IssueChange::default()
+        })
+        .await;
+        assert!(matches!(unknown_team, Err(ChangeError::UnknownTeam)));
+
+        // Merge: the survivor keeps both issues' events.
+        let merged = apply(IssueChange {
+            merge: true,
+            ..IssueChange::default()
+        })
+        .await
+        .unwrap()
+        .merged
+        .unwrap();
+        assert_eq!(merged.children.len(), 1, "{}", w.engine);
+        assert_eq!(issue(&w, merged.parent).await.times_seen, 2, "{}", w.engine);
     }
 }

@@ -6,35 +6,73 @@
 //! resources through these functions and never reads a row the caller may not see.
 //! Unknown resources are 404; an organization the caller is not a member of is 403 (as in Sentry);
 //! an issue or event outside the caller's organizations is 404, so ids cannot be probed.
+//!
+//! The checks answer an [`AccessError`], which the API and the UI each turn into their
+//! response (crates.io's `AuthCheck` style): a refusal is a 401/403/404, a database failure
+//! always a 500, never a refusal.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use errhound_store::issues::Issue;
 use errhound_store::orgs::{self, Organization};
 use errhound_store::projects::{self, Project};
 use errhound_store::users::{self, User};
-use errhound_store::{issues, now_ms};
+use errhound_store::{StoreError, issues, now_ms};
+
+use errhound_domain::Role;
 
 use crate::AppState;
 use crate::error::ApiError;
 
+/// Why an access check refused, or could not decide.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// No valid credentials (the message says which problem).
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The resource does not exist, or the caller may not know that it does.
+    #[error("not found")]
+    NotFound,
+    /// The caller may see the resource but not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// The database failed: nothing was decided.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> ApiError {
+        match error {
+            AccessError::Unauthenticated(detail) => ApiError::new(StatusCode::UNAUTHORIZED, detail)
+                .with_header(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("xBasic realm=\"api\""),
+                ),
+            AccessError::NotFound => ApiError::not_found(),
+            AccessError::Forbidden => ApiError::forbidden(),
+            AccessError::Store(error) => ApiError::from(error),
+        }
+    }
+}
+
+impl IntoResponse for AccessError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
 /// The authenticated caller.
 pub struct ApiUser(pub User);
 
-fn unauthorized(detail: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, detail).with_header(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("xBasic realm=\"api\""),
-    )
-}
-
 impl FromRequestParts<AppState> for ApiUser {
-    type Rejection = ApiError;
+    type Rejection = AccessError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AccessError> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(unauthorized(
+            return Err(AccessError::Unauthenticated(
                 "Authentication credentials were not provided.",
             ));
         };
@@ -47,13 +85,13 @@ impl FromRequestParts<AppState> for ApiUser {
             })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| unauthorized("Invalid token"))?;
+            .ok_or(AccessError::Unauthenticated("Invalid token"))?;
         let mut conn = state.db.read().await?;
         match users::authenticate_token(&mut conn.conn(), token, now_ms()).await? {
             Some(user) => Ok(ApiUser(user)),
             None => {
                 tracing::info!("API request with an invalid token");
-                Err(unauthorized("Invalid token"))
+                Err(AccessError::Unauthenticated("Invalid token"))
             }
         }
     }
@@ -64,11 +102,11 @@ pub async fn organization(
     state: &AppState,
     user: &User,
     slug: &str,
-) -> Result<Organization, ApiError> {
+) -> Result<Organization, AccessError> {
     let mut conn = state.db.read().await?;
     let org = orgs::find_by_slug(&mut conn.conn(), slug)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(AccessError::NotFound)?;
     if user.is_superuser
         || orgs::member_role(&mut conn.conn(), org.id, user.id)
             .await?
@@ -76,7 +114,7 @@ pub async fn organization(
     {
         Ok(org)
     } else {
-        Err(ApiError::forbidden())
+        Err(AccessError::Forbidden)
     }
 }
 
@@ -86,12 +124,12 @@ pub async fn project(
     user: &User,
     org_slug: &str,
     project_slug: &str,
-) -> Result<(Organization, Project), ApiError> {
+) -> Result<(Organization, Project), AccessError> {
     let org = organization(state, user, org_slug).await?;
     let mut conn = state.db.read().await?;
     let project = projects::find_by_slug(&mut conn.conn(), org.id, project_slug)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(AccessError::NotFound)?;
     Ok((org, project))
 }
 
@@ -102,7 +140,7 @@ pub async fn issue(
     user: &User,
     org_slug: Option<&str>,
     issue_ref: &str,
-) -> Result<(Organization, Project, Issue), ApiError> {
+) -> Result<(Organization, Project, Issue), AccessError> {
     let mut conn = state.db.read().await?;
     let found = if let Ok(id) = issue_ref.parse::<i64>() {
         issues::get(&mut conn.conn(), id).await?
@@ -111,49 +149,81 @@ pub async fn issue(
     {
         let org = orgs::find_by_slug(&mut conn.conn(), org_slug)
             .await?
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or(AccessError::NotFound)?;
         let project = projects::find_by_slug(&mut conn.conn(), org.id, &project_slug)
             .await?
-            .ok_or_else(ApiError::not_found)?;
+            .ok_or(AccessError::NotFound)?;
         issues::get_by_short_id(&mut conn.conn(), project.id, number).await?
     } else {
         None
     };
-    let issue = found.ok_or_else(ApiError::not_found)?;
+    let issue = found.ok_or(AccessError::NotFound)?;
     let project = projects::get(&mut conn.conn(), issue.project_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(AccessError::NotFound)?;
     let org = orgs::get(&mut conn.conn(), project.organization_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(AccessError::NotFound)?;
     if org_slug.is_some_and(|slug| slug != org.slug) {
-        return Err(ApiError::not_found());
+        return Err(AccessError::NotFound);
     }
     let allowed = user.is_superuser
         || orgs::member_role(&mut conn.conn(), org.id, user.id)
             .await?
             .is_some();
     if !allowed {
-        return Err(ApiError::not_found());
+        return Err(AccessError::NotFound);
     }
     Ok((org, project, issue))
 }
 
-/// Whether the caller may change the organization's settings and projects: a superuser or a
-/// member with the `admin`, `manager` or `owner` role (Sentry's `project:write`).
+/// Whether the caller may change the organization's settings, projects and teams: a superuser
+/// or a member whose role administers ([`Role::can_administer`]).
+pub async fn can_administer(
+    state: &AppState,
+    user: &User,
+    org: &Organization,
+) -> Result<bool, AccessError> {
+    if user.is_superuser {
+        return Ok(true);
+    }
+    let mut conn = state.db.read().await?;
+    let role = orgs::member_role(&mut conn.conn(), org.id, user.id).await?;
+    Ok(role.is_some_and(Role::can_administer))
+}
+
+/// Refuses ([`AccessError::Forbidden`]) callers who may not administer the organization (see
+/// [`can_administer`]).
 pub async fn require_admin(
     state: &AppState,
     user: &User,
     org: &Organization,
-) -> Result<(), ApiError> {
-    if user.is_superuser {
-        return Ok(());
-    }
-    let mut conn = state.db.read().await?;
-    let role = orgs::member_role(&mut conn.conn(), org.id, user.id).await?;
-    if matches!(role.as_deref(), Some("admin" | "manager" | "owner")) {
+) -> Result<(), AccessError> {
+    if can_administer(state, user, org).await? {
         Ok(())
     } else {
-        Err(ApiError::forbidden())
+        Err(AccessError::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_errors_map_to_sentry_statuses_and_a_database_failure_to_500() {
+        let status = |e: AccessError| ApiError::from(e).status;
+        assert_eq!(status(AccessError::NotFound), StatusCode::NOT_FOUND);
+        assert_eq!(status(AccessError::Forbidden), StatusCode::FORBIDDEN);
+        let unauthenticated = ApiError::from(AccessError::Unauthenticated("Invalid token"));
+        assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            unauthenticated
+                .headers
+                .iter()
+                .any(|(name, _)| name == header::WWW_AUTHENTICATE)
+        );
+        let failed = AccessError::Store(StoreError::CorruptPayload("connection lost".into()));
+        assert_eq!(status(failed), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -8,13 +8,11 @@ use errhound_store::issues::Issue;
 use serde_json::Value;
 
 use super::access::{self, ApiUser};
-use super::pagination::{Cursor, finish_page, link_header, page_for};
+use super::pagination::{Cursor, MAX_PER_PAGE, finish_page, link_header, page_for};
 use super::params::Params;
 use super::views;
 use crate::AppState;
 use crate::error::ApiError;
-
-const MAX_PER_PAGE: usize = 100;
 
 async fn decode(state: &AppState, stored: &StoredEvent) -> Result<Value, ApiError> {
     let mut conn = state.db.read().await?;

@@ -5,6 +5,7 @@
 //! Lists call [`decorate`] once per page (a handful of queries for the whole page); the detail
 //! calls [`decorate_detail`].
 
+use errhound_domain::{IssueStatus, Scope};
 use errhound_store::activity::{self, Activity, UserRef};
 use errhound_store::issues::Issue;
 use errhound_store::teams::{OrgMember, Team};
@@ -57,11 +58,21 @@ pub fn actor_json(assignee: &Assignee) -> Value {
     }
 }
 
+/// What a team grants its members (Sentry's team `access` list).
+const MEMBER_TEAM_ACCESS: [Scope; 6] = [
+    Scope::EventRead,
+    Scope::EventWrite,
+    Scope::ProjectRead,
+    Scope::TeamRead,
+    Scope::MemberRead,
+    Scope::OrgRead,
+];
+
 /// Sentry's `statusDetails` of an issue.
 pub fn status_details(issue: &Issue, state: &IssueState) -> Value {
     let mut details = Map::new();
     let actor = |a: &Option<UserRef>| a.as_ref().map_or(Value::Null, user_json);
-    if issue.status == workflow::status::RESOLVED
+    if issue.has_status(IssueStatus::Resolved)
         && let Some(resolution) = &state.resolution
     {
         match resolution.kind {
@@ -74,7 +85,7 @@ pub fn status_details(issue: &Issue, state: &IssueState) -> Value {
         }
         details.insert("actor".into(), actor(&resolution.actor));
     }
-    if issue.status == workflow::status::IGNORED
+    if issue.has_status(IssueStatus::Ignored)
         && let Some(snooze) = &state.snooze
     {
         if let Some(until) = snooze.until_ms {
@@ -173,7 +184,7 @@ pub fn team_json(team: &Team, is_member: bool) -> Value {
         "isMember": is_member,
         "teamRole": if is_member { json!("contributor") } else { Value::Null },
         "flags": {"idp:provisioned": false},
-        "access": ["event:read", "event:write", "project:read", "team:read", "member:read", "org:read"],
+        "access": MEMBER_TEAM_ACCESS.map(Scope::as_str),
         "hasAccess": true,
         "isPending": false,
         "memberCount": team.member_count,
@@ -183,12 +194,6 @@ pub fn team_json(team: &Team, is_member: bool) -> Value {
 
 /// An organization member as Sentry's `OrganizationMemberSerializer` shows them.
 pub fn member_json(member: &OrgMember) -> Value {
-    let role_name = match member.role.as_str() {
-        "owner" => "Owner",
-        "manager" => "Manager",
-        "admin" => "Admin",
-        _ => "Member",
-    };
     let mut user = user_json(&member.user);
     user["isActive"] = json!(member.is_active);
     json!({
@@ -196,9 +201,9 @@ pub fn member_json(member: &OrgMember) -> Value {
         "email": member.user.email,
         "name": if member.user.name.is_empty() { &member.user.email } else { &member.user.name },
         "user": user,
-        "role": member.role,
-        "roleName": role_name,
-        "orgRole": member.role,
+        "role": member.role.as_str(),
+        "roleName": member.role.display_name(),
+        "orgRole": member.role.as_str(),
         "pending": false,
         "expired": false,
         "flags": {"sso:linked": false, "sso:invalid": false, "member-limit:restricted": false},

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use errhound_domain::time::{HOUR_MS, HourBuckets};
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, TagFilter};
 use errhound_store::orgs::Organization;
 use errhound_store::projects::{self, Project};
@@ -18,7 +19,6 @@ use super::{search, views};
 use crate::AppState;
 use crate::error::ApiError;
 
-const HOUR_MS: i64 = 3_600_000;
 const MAX_LIMIT: usize = 100;
 
 /// A stats series: `(name, bucket hours, buckets)`, e.g. `("24h", 1, 24)` or `("14d", 24, 14)`.
@@ -52,34 +52,24 @@ async fn stats(
     issue_ids: &[i64],
     period: StatsPeriod,
 ) -> Result<HashMap<i64, Vec<[i64; 2]>>, ApiError> {
-    let now_hour = now_ms().div_euclid(HOUR_MS);
-    let last_bucket = now_hour.div_euclid(period.bucket_hours);
-    let first_bucket = last_bucket - period.buckets + 1;
+    let now = now_ms();
+    let buckets = HourBuckets::new(period.bucket_hours, period.buckets);
     let rows = issue_store::bucketed_counts(
         conn,
         issue_ids,
-        first_bucket * period.bucket_hours,
+        buckets.first_hour(now),
         period.bucket_hours,
     )
     .await?;
-    let mut out: HashMap<i64, Vec<[i64; 2]>> = issue_ids
-        .iter()
-        .map(|&id| {
-            let series = (first_bucket..=last_bucket)
-                .map(|b| [b * period.bucket_hours * 3600, 0])
-                .collect();
-            (id, series)
-        })
-        .collect();
-    for row in rows {
-        let bucket = row.hour.div_euclid(period.bucket_hours);
-        if let Some(series) = out.get_mut(&row.issue_id)
-            && (first_bucket..=last_bucket).contains(&bucket)
-        {
-            series[(bucket - first_bucket) as usize][1] += row.count;
-        }
-    }
-    Ok(out)
+    let series = buckets.fill_by(
+        now,
+        issue_ids,
+        rows.iter().map(|r| (r.issue_id, r.hour, r.count)),
+    );
+    Ok(series
+        .into_iter()
+        .map(|(id, s)| (id, s.into_iter().map(|(ms, n)| [ms / 1000, n]).collect()))
+        .collect())
 }
 
 fn parse_limit(params: &Params) -> Result<usize, ApiError> {

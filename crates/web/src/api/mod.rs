@@ -5,17 +5,23 @@
 //! through [`access`], which enforces organization membership.
 
 pub mod access;
+mod activity;
 mod events;
 mod grouping;
 pub mod issue_extras;
+mod issue_updates;
 mod issues;
+mod members;
+mod notes;
 mod orgs;
 pub mod pagination;
 mod params;
 mod projects;
+mod releases;
+mod request;
 pub mod search;
+mod teams;
 pub mod views;
-mod workflow;
 
 use axum::Router;
 use axum::routing::{MethodRouter, get};
@@ -82,5 +88,10 @@ pub fn routes() -> Router<AppState> {
     );
     r.merge(projects::routes())
         .merge(grouping::routes())
-        .merge(workflow::routes())
+        .merge(issue_updates::routes())
+        .merge(notes::routes())
+        .merge(activity::routes())
+        .merge(teams::routes())
+        .merge(members::routes())
+        .merge(releases::routes())
 }

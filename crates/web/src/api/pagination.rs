@@ -9,6 +9,9 @@ use errhound_store::issues::Page;
 
 use crate::error::ApiError;
 
+/// Most rows one page of a paginated list holds (Sentry's `per_page` limit).
+pub const MAX_PER_PAGE: usize = 100;
+
 /// A parsed cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {

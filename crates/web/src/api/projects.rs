@@ -11,13 +11,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Router, http::StatusCode};
-use errhound_domain::grouping::enhancements::Enhancements;
-use errhound_domain::grouping::rules::FingerprintingRules;
+use errhound_domain::grouping::fingerprint_rules::FingerprintingRules;
+use errhound_domain::grouping::stack_rules::Enhancements;
 use errhound_domain::scrub::ScrubbingConfig;
 use errhound_domain::settings::{
     ENHANCEMENTS_KEY, FINGERPRINTING_RULES_KEY, RuleError, SCRUBBING_KEY, SECONDARY_GROUPING_KEY,
     SecondaryGrouping,
 };
+use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug};
 use errhound_store::orgs::Organization;
 use errhound_store::projects::{self, Project, ProjectChanges};
 use errhound_store::{StoreError, now_ms, options};
@@ -38,8 +39,6 @@ const MAX_RULES_BYTES: usize = 64 * 1024;
 const MAX_FIELD_NAMES: usize = 1000;
 /// Longest project name or field name.
 const MAX_NAME_CHARS: usize = 200;
-/// Longest slug (Sentry's limit).
-const MAX_SLUG_CHARS: usize = 50;
 
 /// Routes of this module (merged into `/api/0`).
 pub fn routes() -> Router<AppState> {
@@ -193,11 +192,7 @@ fn plan(
     let slug = match update.slug {
         Some(slug) => {
             if !is_valid_slug(&slug) {
-                return Err(ApiError::invalid_field(
-                    "slug",
-                    "Enter a valid slug consisting of lowercase letters, numbers, underscores or \
-                     hyphens. It cannot be entirely numeric.",
-                ));
+                return Err(ApiError::invalid_field("slug", INVALID_SLUG_MESSAGE));
             }
             slug
         }
@@ -308,16 +303,6 @@ fn plan(
         enhancements,
         scrubbing,
     })
-}
-
-/// Sentry's slug rule: lowercase letters, digits, `-` and `_`, not all digits.
-fn is_valid_slug(slug: &str) -> bool {
-    !slug.is_empty()
-        && slug.len() <= MAX_SLUG_CHARS
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && !slug.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn check_rules<T>(

@@ -16,11 +16,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use errhound_protocol::auth::{self, AuthError, AuthSources, ClientAuth};
 use errhound_protocol::decode::{DecodeError, decode_body, parse_content_encoding};
 use errhound_protocol::dsn::Dsn;
 use errhound_protocol::envelope::{Envelope, EnvelopeError, EnvelopeLimits, ItemType};
 use errhound_protocol::rate_limits::{RateLimit, header_value};
+use errhound_protocol::sentry_auth::{self, AuthError, AuthSources, ClientAuth};
 use errhound_protocol::{EventId, store};
 use errhound_queue::{IngestQueue, QueuedEvent};
 
@@ -365,7 +365,7 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
     let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let request_auth = auth::from_request(AuthSources {
+    let request_auth = sentry_auth::from_request(AuthSources {
         x_sentry_auth: header_text("x-sentry-auth"),
         authorization: header_text("authorization"),
         query: request.uri().query(),
@@ -463,7 +463,7 @@ async fn handle(
     drop(reservation);
     drop(decode_reservation);
 
-    let auth = auth::merge_envelope_dsn(request_auth.clone(), extracted.dsn_key.as_deref())
+    let auth = sentry_auth::merge_envelope_dsn(request_auth.clone(), extracted.dsn_key.as_deref())
         .map_err(|e| match e {
             AuthError::Conflicting => reject(
                 StatusCode::BAD_REQUEST,

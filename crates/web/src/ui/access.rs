@@ -1,7 +1,8 @@
 //! What a logged-in user may see and change, through the API's access rules
 //! ([`crate::api::access`]), with the UI's error pages: an organization the user is not a member
-//! of is a 404 like a missing one.
+//! of is a 404 like a missing one, and a database failure is a 500, never a refusal.
 
+use axum::http::StatusCode;
 use errhound_store::issues::Issue;
 use errhound_store::orgs::Organization;
 use errhound_store::projects::Project;
@@ -9,7 +10,20 @@ use errhound_store::users::User;
 
 use super::error::{UiError, UiResult};
 use crate::AppState;
-use crate::api::access;
+use crate::api::access::{self, AccessError};
+
+impl From<AccessError> for UiError {
+    fn from(error: AccessError) -> UiError {
+        match error {
+            AccessError::Unauthenticated(_) => {
+                UiError::new(StatusCode::UNAUTHORIZED, "Log in to see this page.")
+            }
+            // Pages do not reveal which organizations exist.
+            AccessError::NotFound | AccessError::Forbidden => UiError::not_found(),
+            AccessError::Store(error) => UiError::from(error),
+        }
+    }
+}
 
 /// The organization `slug`, if the user may see it.
 pub async fn organization(state: &AppState, user: &User, slug: &str) -> UiResult<Organization> {
@@ -39,7 +53,41 @@ pub async fn issue(
 /// Refuses users who may not change the organization's settings (members without the admin,
 /// manager or owner role).
 pub async fn require_admin(state: &AppState, user: &User, org: &Organization) -> UiResult<()> {
-    access::require_admin(state, user, org).await.map_err(|_| {
-        UiError::forbidden("Only the organization's admins, managers and owners can do this.")
-    })
+    access::require_admin(state, user, org)
+        .await
+        .map_err(admin_refusal)
+}
+
+/// The page for a failed admin check: a refusal names who may do this; anything else (a
+/// database failure) keeps its own status.
+fn admin_refusal(error: AccessError) -> UiError {
+    match error {
+        AccessError::Forbidden => {
+            UiError::forbidden("Only the organization's admins, managers and owners can do this.")
+        }
+        other => UiError::from(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use errhound_store::StoreError;
+
+    use super::*;
+
+    #[test]
+    fn a_database_failure_in_the_admin_check_is_a_500_not_a_403() {
+        let failed = admin_refusal(AccessError::Store(StoreError::CorruptPayload(
+            "connection lost".into(),
+        )));
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            admin_refusal(AccessError::Forbidden).status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            UiError::from(AccessError::Forbidden).status,
+            StatusCode::NOT_FOUND
+        );
+    }
 }

@@ -12,30 +12,32 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use errhound_domain::time::HourBuckets;
+use errhound_domain::{IssueStatus, Substatus};
 use errhound_store::activity::{self, Activity};
 use errhound_store::events::{self as event_store, StoredEvent};
 use errhound_store::issues::{self as issue_store, Issue};
 use errhound_store::orgs::Organization;
 use errhound_store::projects::Project;
-use errhound_store::teams::{self, UserLookup};
+use errhound_store::teams;
 use errhound_store::users::User;
-use errhound_store::workflow::{self, AssigneeRef, IgnoreConditions, StatusChange};
+use errhound_store::workflow::{
+    self, AssigneeName, ChangeError, ChangeOutcome, IgnoreConditions, IssueChange, StatusChange,
+};
 use errhound_store::{Conn, StoreError, now_ms, releases, tag_values};
 use serde_json::Value;
 use tower_sessions::Session;
 
 use super::access;
-use super::auth::UiUser;
 use super::error::{UiError, UiResult};
 use super::event::{self, EventView};
 use super::form::{self, FormData};
 use super::format;
 use super::issues::{assignee_name, badges};
 use super::layout::{FLASH, Nav};
+use super::login::UiUser;
 use super::markdown;
 use crate::AppState;
-
-const HOUR_MS: i64 = 3_600_000;
 
 /// Stores a one-time message for the next page.
 pub async fn flash(session: &Session, message: &str) {
@@ -112,39 +114,58 @@ pub fn status_change(action: &str, form: &FormData, now: i64) -> Result<StatusCh
     })
 }
 
-/// The assignee a form names: `user:ID`, `team:ID`, `me`, or empty to unassign; only members
-/// and teams of the organization.
-async fn assignee(
-    conn: &mut Conn<'_>,
-    org: &Organization,
-    caller: &User,
-    value: &str,
-) -> Result<Option<AssigneeRef>, UiError> {
-    let unknown = || {
-        UiError::bad_request(
-            "Issues can only be assigned to members and teams of the organization.",
-        )
-    };
-    let id = |text: &str| text.parse::<i64>().map_err(|_| unknown());
+/// The assignee a form names: `user:ID`, `team:ID`, `me`, or empty to unassign (`None`).
+fn assignee(value: &str) -> Result<Option<AssigneeName>, UiError> {
+    let id = |text: &str| text.parse::<i64>().map_err(|_| not_assignable());
     if value.is_empty() {
         return Ok(None);
     }
-    if let Some(team) = value.strip_prefix("team:") {
-        let team = teams::get(conn, id(team)?)
-            .await?
-            .filter(|t| t.organization_id == org.id)
-            .ok_or_else(unknown)?;
-        return Ok(Some(AssigneeRef::Team(team.id)));
+    Ok(Some(if let Some(team) = value.strip_prefix("team:") {
+        AssigneeName::TeamId(id(team)?)
+    } else if let Some(user) = value.strip_prefix("user:") {
+        AssigneeName::UserId(id(user)?)
+    } else if value == "me" {
+        AssigneeName::Me
+    } else {
+        return Err(not_assignable());
+    }))
+}
+
+fn not_assignable() -> UiError {
+    UiError::bad_request("Issues can only be assigned to members and teams of the organization.")
+}
+
+/// The change a form `action` asks for (see [`status_change`] for the status actions).
+pub fn issue_change(action: &str, form: &FormData, now: i64) -> Result<IssueChange, UiError> {
+    let mut change = IssueChange::default();
+    match action {
+        "resolve" | "resolveInNextRelease" | "resolveInRelease" | "unresolve" | "ignore" => {
+            change.status = Some(status_change(action, form, now).map_err(UiError::bad_request)?);
+        }
+        "assign" => change.assignee = Some(assignee(form.text("assignee").unwrap_or(""))?),
+        "bookmark" => change.bookmarked = Some(true),
+        "unbookmark" => change.bookmarked = Some(false),
+        "merge" => change.merge = true,
+        other => return Err(UiError::bad_request(format!("Unknown action {other:?}."))),
     }
-    let user_id = match value.strip_prefix("user:") {
-        Some(user) => id(user)?,
-        None if value == "me" => caller.id,
-        None => return Err(unknown()),
-    };
-    let user = teams::find_org_user(conn, org.id, UserLookup::Id(user_id))
-        .await?
-        .ok_or_else(unknown)?;
-    Ok(Some(AssigneeRef::User(user.id)))
+    Ok(change)
+}
+
+/// How a refused change reads on a page.
+fn change_error(error: ChangeError) -> UiError {
+    match error {
+        ChangeError::ReleaseAcrossProjects { .. } => UiError::bad_request(
+            "Resolving in a release works for issues of one project at a time.",
+        ),
+        ChangeError::MergeAcrossProjects => {
+            UiError::bad_request("Only issues of the same project can be merged.")
+        }
+        ChangeError::MergeNeedsTwoIssues => {
+            UiError::bad_request("Select at least two issues to merge.")
+        }
+        ChangeError::NotAMember | ChangeError::UnknownTeam => not_assignable(),
+        ChangeError::Workflow(error) => UiError::from(error),
+    }
 }
 
 fn plural(n: usize, one: &str) -> String {
@@ -165,97 +186,59 @@ pub async fn apply_action(
     action: &str,
     form: &FormData,
 ) -> UiResult<String> {
+    Ok(apply(state, org, caller, issues, action, form).await?.0)
+}
+
+/// [`apply_action`], also returning what the change did.
+async fn apply(
+    state: &AppState,
+    org: &Organization,
+    caller: &User,
+    issues: &[Issue],
+    action: &str,
+    form: &FormData,
+) -> UiResult<(String, ChangeOutcome)> {
     let now = now_ms();
-    let actor = Some(caller.id);
-    let what = plural(issues.len(), "issue");
-    let mut projects: Vec<i64> = issues.iter().map(|i| i.project_id).collect();
-    projects.sort_unstable();
-    projects.dedup();
+    let change = issue_change(action, form, now)?;
     let mut tx = state.db.begin().await?;
-    let message = match action {
-        "resolve" | "resolveInNextRelease" | "resolveInRelease" | "unresolve" | "ignore" => {
-            let change = status_change(action, form, now).map_err(UiError::bad_request)?;
-            if projects.len() > 1
-                && matches!(
-                    change,
-                    StatusChange::ResolveInNextRelease | StatusChange::ResolveInRelease(_)
-                )
-            {
-                return Err(UiError::bad_request(
-                    "Resolving in a release works for issues of one project at a time.",
-                ));
-            }
-            let mut changed = 0;
-            for issue in issues {
-                if workflow::change_status(&mut tx, issue.id, &change, actor, now)
-                    .await?
-                    .changed
-                {
-                    changed += 1;
-                }
-            }
-            let done = match &change {
-                StatusChange::Resolve => "resolved".to_owned(),
-                StatusChange::ResolveInNextRelease => "resolved in the next release".to_owned(),
-                StatusChange::ResolveInRelease(v) => format!("resolved in {v}"),
-                StatusChange::Unresolve => "unresolved".to_owned(),
-                StatusChange::Ignore(c) => format!("ignored {}", describe_ignore(c)),
-            };
-            if changed == 0 {
-                format!("Nothing changed: {what} already {done}.")
-            } else {
-                format!("{} {done}.", plural(changed, "issue"))
-            }
-        }
-        "assign" => {
-            let value = form.text("assignee").unwrap_or("");
-            match assignee(&mut tx.conn(), org, caller, value).await? {
-                Some(target) => {
-                    for issue in issues {
-                        workflow::assign(&mut tx, issue.id, target, actor, now).await?;
-                    }
-                    format!("Assigned {what}.")
-                }
-                None => {
-                    for issue in issues {
-                        workflow::unassign(&mut tx, issue.id, actor, now).await?;
-                    }
-                    format!("Unassigned {what}.")
-                }
-            }
-        }
-        "bookmark" | "unbookmark" => {
-            let on = action == "bookmark";
-            for issue in issues {
-                workflow::set_bookmark(&mut tx, issue.id, caller.id, on, now).await?;
-            }
-            if on {
-                format!("Bookmarked {what}.")
-            } else {
-                format!("Removed the bookmark of {what}.")
-            }
-        }
-        "merge" => {
-            if issues.len() < 2 {
-                return Err(UiError::bad_request("Select at least two issues to merge."));
-            }
-            if projects.len() > 1 {
-                return Err(UiError::bad_request(
-                    "Only issues of the same project can be merged.",
-                ));
-            }
-            let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
-            let merged = workflow::merge(&mut tx, &ids, actor, now).await?;
-            format!(
-                "Merged {} into issue {}.",
-                plural(merged.children.len(), "issue"),
-                merged.parent
-            )
-        }
-        other => return Err(UiError::bad_request(format!("Unknown action {other:?}."))),
-    };
+    let outcome = workflow::apply_changes(&mut tx, org.id, caller.id, issues, &change, now)
+        .await
+        .map_err(change_error)?;
     tx.commit().await?;
-    Ok(message)
+    Ok((change_message(&change, &outcome, issues.len()), outcome))
+}
+
+/// What a change did to `count` issues, for the flash message.
+fn change_message(change: &IssueChange, outcome: &ChangeOutcome, count: usize) -> String {
+    let what = plural(count, "issue");
+    if let Some(status) = &change.status {
+        let done = match status {
+            StatusChange::Resolve => "resolved".to_owned(),
+            StatusChange::ResolveInNextRelease => "resolved in the next release".to_owned(),
+            StatusChange::ResolveInRelease(v) => format!("resolved in {v}"),
+            StatusChange::Unresolve => "unresolved".to_owned(),
+            StatusChange::Ignore(c) => format!("ignored {}", describe_ignore(c)),
+        };
+        return if outcome.status_changed == 0 {
+            format!("Nothing changed: {what} already {done}.")
+        } else {
+            format!("{} {done}.", plural(outcome.status_changed, "issue"))
+        };
+    }
+    if let Some(merged) = &outcome.merged {
+        return format!(
+            "Merged {} into issue {}.",
+            plural(merged.children.len(), "issue"),
+            merged.parent
+        );
+    }
+    match (&change.assignee, change.bookmarked) {
+        (Some(Some(_)), _) => format!("Assigned {what}."),
+        (Some(None), _) => format!("Unassigned {what}."),
+        (None, Some(true)) => format!("Bookmarked {what}."),
+        (None, Some(false)) => format!("Removed the bookmark of {what}."),
+        (None, None) => "Nothing to change.".to_owned(),
+    }
 }
 
 /// The message to show for an action's outcome: what was done, or why it was refused when the
@@ -542,20 +525,8 @@ async fn load_event(
     })
 }
 
-fn series_of(rows: &[issue_store::HourlyCount], bucket_hours: i64, buckets: i64) -> format::Series {
-    let now_hour = now_ms().div_euclid(HOUR_MS);
-    let last = now_hour.div_euclid(bucket_hours);
-    let first = last - buckets + 1;
-    let mut series: format::Series = (first..=last)
-        .map(|b| (b * bucket_hours * HOUR_MS, 0))
-        .collect();
-    for row in rows {
-        let bucket = row.hour.div_euclid(bucket_hours);
-        if (first..=last).contains(&bucket) {
-            series[(bucket - first) as usize].1 += row.count;
-        }
-    }
-    series
+fn series_of(rows: &[issue_store::HourlyCount], buckets: HourBuckets) -> format::Series {
+    buckets.fill(now_ms(), rows.iter().map(|r| (r.hour, r.count)))
 }
 
 async fn render(
@@ -601,13 +572,13 @@ async fn render(
             String::new(),
         ),
     };
+    let (hours, days) = (HourBuckets::new(1, 24), HourBuckets::new(24, 30));
     let day =
-        issue_store::hourly_counts(&mut conn.conn(), &[issue.id], now.div_euclid(HOUR_MS) - 23)
-            .await?;
-    let month_from = (now.div_euclid(HOUR_MS).div_euclid(24) - 29) * 24;
-    let month = issue_store::hourly_counts(&mut conn.conn(), &[issue.id], month_from).await?;
-    let chart_day = format::bar_chart(&series_of(&day, 1, 24), &format::short_datetime);
-    let chart_month = format::bar_chart(&series_of(&month, 24, 30), &|ms| {
+        issue_store::hourly_counts(&mut conn.conn(), &[issue.id], hours.first_hour(now)).await?;
+    let month =
+        issue_store::hourly_counts(&mut conn.conn(), &[issue.id], days.first_hour(now)).await?;
+    let chart_day = format::bar_chart(&series_of(&day, hours), &format::short_datetime);
+    let chart_month = format::bar_chart(&series_of(&month, days), &|ms| {
         format::short_datetime(ms)
             .get(..10)
             .unwrap_or("")
@@ -666,19 +637,15 @@ async fn render(
     .collect();
     let hashes = issue_store::hashes(&mut conn.conn(), issue.id).await?;
     drop(conn);
-    let status_text = match (
-        issue.status.as_str(),
-        &state_of.resolution,
-        &state_of.snooze,
-    ) {
-        ("resolved", Some(r), _) => match r.kind {
+    let status_text = match (issue.status_kind(), &state_of.resolution, &state_of.snooze) {
+        (Some(IssueStatus::Resolved), Some(r), _) => match r.kind {
             workflow::ResolutionKind::InRelease => format!("Resolved in release {}", r.version),
             workflow::ResolutionKind::InNextRelease => {
                 format!("Resolved in the release after {}", r.version)
             }
         },
-        ("resolved", None, _) => "Resolved".to_owned(),
-        ("ignored", _, Some(s)) => {
+        (Some(IssueStatus::Resolved), None, _) => "Resolved".to_owned(),
+        (Some(IssueStatus::Ignored), _, Some(s)) => {
             let mut parts = Vec::new();
             if let Some(until) = s.until_ms {
                 parts.push(format!("until {}", format::datetime(until)));
@@ -692,10 +659,10 @@ async fn render(
             }
             format!("Ignored {}", parts.join(" or "))
         }
-        ("ignored", _, None) => "Ignored forever".to_owned(),
-        (_, _, _) => match issue.substatus.as_deref() {
-            Some("regressed") => "Unresolved: regressed after it was resolved".to_owned(),
-            Some("escalating") => "Unresolved: escalating after it was ignored".to_owned(),
+        (Some(IssueStatus::Ignored), _, None) => "Ignored forever".to_owned(),
+        (_, _, _) => match issue.substatus_kind() {
+            Some(Substatus::Regressed) => "Unresolved: regressed after it was resolved".to_owned(),
+            Some(Substatus::Escalating) => "Unresolved: escalating after it was ignored".to_owned(),
             _ => "Unresolved".to_owned(),
         },
     };
@@ -1025,16 +992,9 @@ async fn merge_named(
             "Name at least one other issue to merge with.",
         ));
     }
-    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
-    let message = apply_action(state, org, user, &issues, "merge", form).await?;
-    // The survivor is the issue with the most events: the one of them that still exists.
-    let mut conn = state.db.write().await?;
-    for id in ids {
-        if issue_store::get(&mut conn.conn(), id).await?.is_some() {
-            return Ok((message, id));
-        }
-    }
-    Ok((message, issue.id))
+    let (message, outcome) = apply(state, org, user, &issues, "merge", form).await?;
+    let survivor = outcome.merged.map_or(issue.id, |m| m.parent);
+    Ok((message, survivor))
 }
 
 /// `POST .../unmerge/`: splits the grouping hash `hash` off into a new issue.
@@ -1116,6 +1076,77 @@ mod tests {
             Ok(StatusChange::Unresolve)
         );
         assert!(status_change("delete", &form(""), 0).is_err());
+    }
+
+    #[test]
+    fn forms_become_issue_changes() {
+        let change = |action: &str, body: &str| issue_change(action, &form(body), 0);
+        assert_eq!(
+            change("assign", "assignee=team%3A3").unwrap().assignee,
+            Some(Some(AssigneeName::TeamId(3)))
+        );
+        assert_eq!(
+            change("assign", "assignee=me").unwrap().assignee,
+            Some(Some(AssigneeName::Me))
+        );
+        assert_eq!(change("assign", "assignee=").unwrap().assignee, Some(None));
+        for refused in ["assignee=5", "assignee=user%3Ax", "assignee=bob%40x.test"] {
+            assert_eq!(
+                change("assign", refused).unwrap_err().status,
+                StatusCode::BAD_REQUEST
+            );
+        }
+        assert_eq!(change("unbookmark", "").unwrap().bookmarked, Some(false));
+        assert!(change("merge", "").unwrap().merge);
+        assert_eq!(
+            change("resolve", "").unwrap().status,
+            Some(StatusChange::Resolve)
+        );
+        assert!(change("delete", "").is_err());
+    }
+
+    #[test]
+    fn change_messages_say_what_happened() {
+        let resolve = IssueChange {
+            status: Some(StatusChange::Resolve),
+            ..IssueChange::default()
+        };
+        let none = ChangeOutcome::default();
+        assert_eq!(
+            change_message(&resolve, &none, 2),
+            "Nothing changed: 2 issues already resolved."
+        );
+        let one = ChangeOutcome {
+            status_changed: 1,
+            ..ChangeOutcome::default()
+        };
+        assert_eq!(change_message(&resolve, &one, 2), "1 issue resolved.");
+        let merged = ChangeOutcome {
+            merged: Some(workflow::Merged {
+                parent: 7,
+                children: vec![8, 9],
+            }),
+            ..ChangeOutcome::default()
+        };
+        let merge = IssueChange {
+            merge: true,
+            ..IssueChange::default()
+        };
+        assert_eq!(
+            change_message(&merge, &merged, 3),
+            "Merged 2 issues into issue 7."
+        );
+        assert_eq!(
+            change_message(
+                &IssueChange {
+                    assignee: Some(None),
+                    ..IssueChange::default()
+                },
+                &none,
+                1
+            ),
+            "Unassigned 1 issue."
+        );
     }
 
     #[test]

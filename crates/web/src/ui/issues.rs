@@ -16,25 +16,26 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect};
+use errhound_domain::time::HourBuckets;
+use errhound_domain::{IssueStatus, Substatus};
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, TagFilter};
 use errhound_store::projects::{self, Project, ProjectKey};
 use errhound_store::workflow::{self, Assignee, IssueState};
 use errhound_store::{Conn, now_ms, releases};
 
 use super::access;
-use super::auth::UiUser;
 use super::error::{UiError, UiResult};
 use super::form::{self, FormData};
 use super::format::{self, Series};
 use super::issue::{self as issue_page, AssignOption};
 use super::layout::Nav;
+use super::login::UiUser;
 use super::query;
 use crate::AppState;
 use crate::api::pagination::{Cursor, finish_page, page_for};
 
 /// Issues per page.
 pub const PAGE_SIZE: usize = 25;
-const HOUR_MS: i64 = 3_600_000;
 
 /// A time range of the list: its name, length and sparkline buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,12 +209,12 @@ pub struct IssueRow {
 /// Status badges of an issue.
 pub fn badges(issue: &Issue, state: Option<&IssueState>) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    match (issue.status.as_str(), issue.substatus.as_deref()) {
-        ("resolved", _) => out.push(("badge-resolved", "Resolved".to_owned())),
-        ("ignored", _) => out.push(("badge-ignored", "Ignored".to_owned())),
-        (_, Some("new")) => out.push(("badge-new", "New".to_owned())),
-        (_, Some("regressed")) => out.push(("badge-regressed", "Regressed".to_owned())),
-        (_, Some("escalating")) => out.push(("badge-escalating", "Escalating".to_owned())),
+    match (issue.status_kind(), issue.substatus_kind()) {
+        (Some(IssueStatus::Resolved), _) => out.push(("badge-resolved", "Resolved".to_owned())),
+        (Some(IssueStatus::Ignored), _) => out.push(("badge-ignored", "Ignored".to_owned())),
+        (_, Some(Substatus::New)) => out.push(("badge-new", "New".to_owned())),
+        (_, Some(Substatus::Regressed)) => out.push(("badge-regressed", "Regressed".to_owned())),
+        (_, Some(Substatus::Escalating)) => out.push(("badge-escalating", "Escalating".to_owned())),
         _ => {}
     }
     if let Some(resolution) = state.and_then(|s| s.resolution.as_ref()) {
@@ -239,31 +240,15 @@ pub async fn series(
     bucket_hours: i64,
     buckets: i64,
 ) -> Result<HashMap<i64, Series>, errhound_store::StoreError> {
-    let now_hour = now_ms().div_euclid(HOUR_MS);
-    let last = now_hour.div_euclid(bucket_hours);
-    let first = last - buckets + 1;
-    let rows =
-        issue_store::bucketed_counts(conn, issue_ids, first * bucket_hours, bucket_hours).await?;
-    let mut out: HashMap<i64, Series> = issue_ids
-        .iter()
-        .map(|&id| {
-            (
-                id,
-                (first..=last)
-                    .map(|b| (b * bucket_hours * HOUR_MS, 0))
-                    .collect(),
-            )
-        })
-        .collect();
-    for row in rows {
-        let bucket = row.hour.div_euclid(bucket_hours);
-        if let Some(s) = out.get_mut(&row.issue_id)
-            && (first..=last).contains(&bucket)
-        {
-            s[(bucket - first) as usize].1 += row.count;
-        }
-    }
-    Ok(out)
+    let now = now_ms();
+    let buckets = HourBuckets::new(bucket_hours, buckets);
+    let rows = issue_store::bucketed_counts(conn, issue_ids, buckets.first_hour(now), bucket_hours)
+        .await?;
+    Ok(buckets.fill_by(
+        now,
+        issue_ids,
+        rows.iter().map(|r| (r.issue_id, r.hour, r.count)),
+    ))
 }
 
 /// How to send a first event: shown on an empty list of a project without events.
@@ -358,7 +343,7 @@ pub async fn list(
     }
     let now = now_ms();
     filter.last_seen_after =
-        Some(now - params.period.bucket_hours * params.period.buckets * HOUR_MS);
+        Some(now - HourBuckets::new(params.period.bucket_hours, params.period.buckets).span_ms());
     let sort = params.issue_sort();
     let rows = if error.is_some() {
         Vec::new()

@@ -4,8 +4,8 @@
 use errhound_store::orgs::{self, Organization};
 use errhound_store::projects::{self, Project};
 
-use super::auth::UiUser;
 use super::error::UiResult;
+use super::login::UiUser;
 
 /// Session key of the one-time message shown by the next page.
 pub const FLASH: &str = "flash";

@@ -24,7 +24,6 @@
 
 mod access;
 mod assets;
-mod auth;
 pub mod csrf;
 mod error;
 mod event;
@@ -33,6 +32,7 @@ mod format;
 mod issue;
 mod issues;
 mod layout;
+mod login;
 pub mod markdown;
 pub mod query;
 mod releases;
@@ -56,9 +56,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let org = "/organizations/{org}";
     let issue = "/organizations/{org}/issues/{issue}";
     let pages = Router::new()
-        .route("/", get(auth::root))
-        .route("/auth/login/", get(auth::login_page).post(auth::login))
-        .route("/auth/logout/", post(auth::logout))
+        .route("/", get(login::root))
+        .route("/auth/login/", get(login::login_page).post(login::login))
+        .route("/auth/logout/", post(login::logout))
         .route(
             &format!("{org}/issues/"),
             get(issues::list).post(issues::bulk),
@@ -98,7 +98,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             csrf::protect,
         ))
         .layer(session::layer(state))
-        .layer(axum::Extension(auth::LoginThrottle::default()))
+        .layer(axum::Extension(login::LoginThrottle::default()))
         // Pages show private data: never stored by shared caches, revalidated by browsers.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,

@@ -10,11 +10,11 @@ use errhound_store::issues::Page;
 use errhound_store::{now_ms, releases};
 
 use super::access;
-use super::auth::UiUser;
 use super::error::UiResult;
 use super::form::FormData;
 use super::format;
 use super::layout::Nav;
+use super::login::UiUser;
 use crate::AppState;
 
 /// Releases shown per project.

@@ -6,17 +6,18 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
+use errhound_domain::slug::is_valid_slug;
 use errhound_store::projects::{self, ProjectChanges, ProjectKey};
-use errhound_store::{StoreError, keys, now_ms, teams};
+use errhound_store::{StoreError, keys, now_ms};
 
 use super::access;
-use super::auth::UiUser;
 use super::error::{UiError, UiResult};
 use super::form::FormData;
 use super::format;
 use super::issue::flash;
 use super::issues::dsn;
 use super::layout::Nav;
+use super::login::UiUser;
 use crate::AppState;
 
 /// Longest project name or key label.
@@ -111,7 +112,7 @@ pub async fn update(
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(UiError::bad_request("The name is too long."));
     }
-    if !teams::valid_slug(&slug) {
+    if !is_valid_slug(&slug) {
         return Err(UiError::bad_request(
             "A slug has at most 50 lowercase letters, digits, '-' and '_', and not only digits.",
         ));

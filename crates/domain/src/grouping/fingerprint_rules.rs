@@ -25,11 +25,11 @@
 
 use serde_json::Value;
 
-use super::enhancements::{Cursor, parse_bool, parse_families, strip_comment};
 use super::fingerprint::{DEFAULT_PART, Resolver, variable_name};
 use super::glob::Glob;
 use super::platform::{Family, trim_function_name};
 use super::prepare::{Prepared, StackId};
+use super::stack_rules::{Cursor, parse_bool, parse_families, strip_comment};
 use crate::settings::{RuleError, parse_rule_lines};
 use crate::value::{get_str, values};
 
@@ -533,8 +533,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::grouping::enhancements::Enhancements;
     use crate::grouping::prepare::{Plan, prepare};
+    use crate::grouping::stack_rules::Enhancements;
 
     fn first(rules: &str, event: &Value) -> Option<RuleMatch> {
         let empty = Enhancements::default();

@@ -23,7 +23,7 @@ use super::error::{UiError, UiResult};
 use super::form::{self, FormData};
 use super::session::{self, USER_ID};
 use crate::AppState;
-use crate::auth::{hash_password, verify_password};
+use crate::password::{hash_password, verify_password};
 
 /// Failed logins allowed per e-mail within [`FAILURE_WINDOW`].
 pub const MAX_FAILURES: u32 = 10;
@@ -146,7 +146,7 @@ impl LoginThrottle {
 /// A hash to verify against when the account does not exist, so that answering takes as long
 /// as for a wrong password.
 static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_password(&crate::auth::random_password(24)).unwrap_or_default());
+    LazyLock::new(|| hash_password(&crate::password::random_password(24)).unwrap_or_default());
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]

@@ -1,0 +1,173 @@
+//! Teams through the API: `GET`/`POST /organizations/{org}/teams/`, and team membership,
+//! `POST`/`DELETE /organizations/{org}/members/{member}/teams/{team}/`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
+use errhound_store::activity::UserRef;
+use errhound_store::now_ms;
+use errhound_store::teams::{self as team_store, UserLookup};
+use errhound_store::users::User;
+use serde_json::{Value, json};
+
+use super::access::{self, ApiUser};
+use super::both;
+use super::issue_extras;
+use super::request::{Reply, begin, json_response, parse_body};
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Routes of this module (merged into `/api/0`).
+pub fn routes() -> Router<AppState> {
+    let mut r = Router::new();
+    r = both(
+        r,
+        "/organizations/{org}/teams/",
+        get(list_teams).post(create_team),
+    );
+    r = both(
+        r,
+        "/organizations/{org}/members/{member}/teams/{team}/",
+        post(join_team).delete(leave_team),
+    );
+    r
+}
+
+/// `GET /api/0/organizations/{org}/teams/`
+pub async fn list_teams(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(org): Path<String>,
+) -> Reply {
+    let org = access::organization(&state, &user, &org).await?;
+    let mut conn = state.db.read().await?;
+    let teams = team_store::list_for_org(&mut conn.conn(), org.id).await?;
+    let mine = team_store::team_ids_of_user(&mut conn.conn(), org.id, user.id).await?;
+    let body: Vec<Value> = teams
+        .iter()
+        .map(|t| issue_extras::team_json(t, mine.contains(&t.id)))
+        .collect();
+    Ok(json_response(StatusCode::OK, Value::Array(body)))
+}
+
+/// `POST /api/0/organizations/{org}/teams/` with `{"slug": ..., "name": ...}` (organization
+/// admins, managers and owners): 201 and the team.
+pub async fn create_team(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(org): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let org = access::organization(&state, &user, &org).await?;
+    access::require_admin(&state, &user, &org).await?;
+    let body = parse_body(&body)?;
+    let text = |key: &str| {
+        body.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let name = text("name");
+    let slug = match (text("slug"), &name) {
+        (Some(slug), _) => slug,
+        (None, Some(name)) => slugify(name),
+        (None, None) => return Err(ApiError::invalid_field("slug", "This field is required.")),
+    };
+    if !is_valid_slug(&slug) {
+        return Err(ApiError::invalid_field("slug", INVALID_SLUG_MESSAGE));
+    }
+    let name = name.unwrap_or_else(|| slug.clone());
+    let mut tx = begin(&state).await?;
+    let team = match team_store::create(&mut tx.conn(), org.id, &slug, &name, now_ms()).await {
+        Ok(team) => team,
+        Err(e) if e.is_unique_violation() => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "A team with this slug already exists.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        issue_extras::team_json(&team, false),
+    ))
+}
+
+/// The member (`me` or a membership id) and team of a team-membership route, checking that the
+/// caller may change it: admins for anyone, members for themselves.
+async fn team_membership(
+    state: &AppState,
+    caller: &User,
+    org: &str,
+    member: &str,
+    team: &str,
+) -> Result<(UserRef, i64, Value), ApiError> {
+    let org = access::organization(state, caller, org).await?;
+    let admin = access::can_administer(state, caller, &org).await?;
+    let mut conn = state.db.read().await?;
+    let member = if member == "me" {
+        team_store::find_org_user(&mut conn.conn(), org.id, UserLookup::Id(caller.id)).await?
+    } else {
+        let id = member.parse::<i64>().map_err(|_| ApiError::not_found())?;
+        team_store::org_member(&mut conn.conn(), org.id, id)
+            .await?
+            .map(|m| m.user)
+    }
+    .ok_or_else(ApiError::not_found)?;
+    let team = team_store::find_by_slug(&mut conn.conn(), org.id, team)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if !(admin || member.id == caller.id) {
+        return Err(ApiError::forbidden());
+    }
+    let mine = team_store::team_ids_of_user(&mut conn.conn(), org.id, caller.id).await?;
+    let json = issue_extras::team_json(&team, mine.contains(&team.id));
+    Ok((member, team.id, json))
+}
+
+/// `POST /api/0/organizations/{org}/members/{member}/teams/{team}/`: adds the member (`me` or a
+/// member id) to the team; 201 (204 when already a member).
+pub async fn join_team(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((org, member, team)): Path<(String, String, String)>,
+) -> Reply {
+    let (member, team_id, _) = team_membership(&state, &user, &org, &member, &team).await?;
+    let mut tx = begin(&state).await?;
+    let added = team_store::add_member(&mut tx.conn(), team_id, member.id, now_ms()).await?;
+    tx.commit().await?;
+    if !added {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let mut conn = state.db.write().await?;
+    let team = team_store::get(&mut conn.conn(), team_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        issue_extras::team_json(&team, member.id == user.id),
+    ))
+}
+
+/// `DELETE /api/0/organizations/{org}/members/{member}/teams/{team}/`: 200 and the team.
+pub async fn leave_team(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((org, member, team)): Path<(String, String, String)>,
+) -> Reply {
+    let (member, team_id, mut json) = team_membership(&state, &user, &org, &member, &team).await?;
+    let mut tx = begin(&state).await?;
+    team_store::remove_member(&mut tx.conn(), team_id, member.id).await?;
+    tx.commit().await?;
+    if member.id == user.id {
+        json["isMember"] = json!(false);
+    }
+    Ok(json_response(StatusCode::OK, json))
+}
