@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod normalize;
 pub mod process;
 pub mod scrub;
+pub mod search;
 pub mod settings;
 pub mod tags;
 pub mod trim;

@@ -5,4 +5,5 @@ mod fixtures;
 mod ingest;
 mod migrations;
 mod queries;
+mod viewer;
 mod workflow;
