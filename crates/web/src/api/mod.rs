@@ -8,6 +8,7 @@ pub mod access;
 mod events;
 mod grouping;
 pub mod issue_extras;
+pub mod issue_state;
 mod issues;
 mod orgs;
 pub mod pagination;

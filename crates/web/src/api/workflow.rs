@@ -7,8 +7,9 @@
 //!   `resolvedInNextRelease`, `unresolved`, `ignored`), `statusDetails` (`inRelease`,
 //!   `inNextRelease`, `ignoreDuration` minutes, `ignoreUntil`, `ignoreCount`, `ignoreWindow`,
 //!   `ignoreUserCount`, `ignoreUserWindow`), `assignedTo` (`user:ID`, `team:ID`, a user id, an
-//!   e-mail, `#team-slug`, `me`, or `""`/`null` to unassign), `isBookmarked`. `hasSeen`,
-//!   `isSubscribed` and `isPublic` are accepted and ignored. Answers the updated issue.
+//!   e-mail, `#team-slug`, `me`, or `""`/`null` to unassign), `isBookmarked`, `hasSeen`,
+//!   `isSubscribed` (see `issue_state`). `isPublic` is accepted and ignored. Answers the updated
+//!   issue.
 //! * `PUT /projects/{org}/{project}/issues/?id=1&id=2` (and `/organizations/{org}/issues/`): the
 //!   same body for several issues (or, without `id`, for up to 1000 issues matching `query`),
 //!   plus `merge: 1`. Answers what was applied, e.g. `{"status": "resolved", "statusDetails": {}}`
@@ -47,8 +48,10 @@ use time::format_description::well_known::Rfc3339;
 
 use super::access::{self, ApiUser};
 use super::issue_extras;
+use super::issue_state;
 use super::pagination::{Cursor, finish_page, link_header, page_for};
 use super::params::Params;
+use super::search::search_as;
 use super::{search, views};
 use crate::AppState;
 use crate::error::ApiError;
@@ -221,6 +224,7 @@ struct Update {
     assigned_to: Option<Option<AssigneeSpec>>,
     bookmarked: Option<bool>,
     merge: bool,
+    viewer: issue_state::ViewerUpdate,
 }
 
 fn truthy(value: &Value) -> bool {
@@ -398,6 +402,7 @@ fn parse_update(body: &Map<String, Value>, now_ms: i64) -> Result<Update, ApiErr
     if let Some(value) = body.get("merge") {
         update.merge = truthy(value);
     }
+    update.viewer = issue_state::parse_update(body)?;
     Ok(update)
 }
 
@@ -547,6 +552,15 @@ async fn apply_update(
         }
         result.insert("isBookmarked".into(), json!(bookmarked));
     }
+    issue_state::apply_update(
+        &mut tx.conn(),
+        issues,
+        caller.id,
+        update.viewer,
+        now,
+        &mut result,
+    )
+    .await?;
     if update.merge && issues.len() > 1 {
         if project_count > 1 {
             return Err(ApiError::new(
@@ -581,7 +595,7 @@ async fn render_issue(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let mut value = views::issue(&issue, project, org, &state.config.public_url());
-    issue_extras::decorate_detail(&mut conn.conn(), caller, &issue, &mut value).await?;
+    issue_state::decorate_detail(&mut conn.conn(), caller, &issue, &mut value).await?;
     Ok(value)
 }
 
@@ -630,6 +644,7 @@ pub async fn update_issue(
 /// in Sentry), or else up to [`BULK_LIMIT`] issues matching `query` (default `is:unresolved`).
 async fn bulk_targets(
     state: &AppState,
+    (org, caller): (&Organization, &User),
     params: &Params,
     project_ids: Vec<i64>,
 ) -> Result<Vec<Issue>, ApiError> {
@@ -658,9 +673,7 @@ async fn bulk_targets(
         ..IssueFilter::default()
     };
     let query = params.get("query").unwrap_or("is:unresolved");
-    search::parse(query)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?
-        .apply(&mut filter);
+    search::apply(&mut conn.conn(), search_as(org, caller), query, &mut filter).await?;
     Ok(issue_store::list(
         &mut conn.conn(),
         &filter,
@@ -682,7 +695,7 @@ async fn bulk(
     let body = parse_body(&body)?;
     let now = now_ms();
     let update = parse_update(&body, now)?;
-    let issues = bulk_targets(&state, &params, project_ids).await?;
+    let issues = bulk_targets(&state, (&org, &caller), &params, project_ids).await?;
     if issues.is_empty() {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
