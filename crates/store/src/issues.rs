@@ -122,8 +122,9 @@ pub struct IssueFilter {
     pub assigned: Option<crate::workflow::AssigneeFilter>,
     /// Only issues this user bookmarked (`bookmarks:me`).
     pub bookmarked_by: Option<i64>,
-    /// `is:for_review` from this time on, epoch ms: substatus `new` and first seen since, or
-    /// `regressed`/`escalating` and last seen since (see `domain::search::FOR_REVIEW_DAYS`).
+    /// `is:for_review` from this time on, epoch ms: unresolved, and substatus `new` and first
+    /// seen since, or `regressed`/`escalating` and last seen since (see
+    /// `domain::search::FOR_REVIEW_DAYS`).
     pub for_review_since: Option<i64>,
 }
 
@@ -265,9 +266,8 @@ pub async fn list(
         }
     }
     if let Some(since) = filter.for_review_since {
-        query
-            .push(" AND ((issues.substatus = ")
-            .push_bind(Substatus::New.as_str());
+        query.push(" AND issues.status = 'unresolved' AND ((issues.substatus = ");
+        query.push_bind(Substatus::New.as_str());
         query.push(" AND issues.first_seen >= ").push_bind(since);
         query.push(") OR (issues.substatus IN (");
         query.push_bind_list([

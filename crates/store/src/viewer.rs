@@ -21,13 +21,45 @@ const REOPENING: [ActivityType; 3] = [
     ActivityType::SetEscalating,
 ];
 
+/// Why a user is subscribed to an issue (Sentry's GroupSubscriptionReason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionReason {
+    /// `PUT {"isSubscribed": true}`.
+    Explicit,
+    /// They commented.
+    Commented,
+    /// It is assigned to them.
+    Assigned,
+    /// They bookmarked it.
+    Bookmarked,
+}
+
+impl SubscriptionReason {
+    /// Sentry's name of the reason (`subscriptionDetails.reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionReason::Explicit => "unknown",
+            SubscriptionReason::Commented => "commented",
+            SubscriptionReason::Assigned => "assigned",
+            SubscriptionReason::Bookmarked => "bookmarked",
+        }
+    }
+}
+
 /// One user's relation to one issue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ViewerState {
     /// Seen since it was first seen or last reopened.
     pub has_seen: bool,
+    /// Why they are subscribed; `None`: not subscribed.
+    pub subscription: Option<SubscriptionReason>,
+}
+
+impl ViewerState {
     /// Subscribed, explicitly or by taking part.
-    pub is_subscribed: bool,
+    pub fn is_subscribed(&self) -> bool {
+        self.subscription.is_some()
+    }
 }
 
 /// The state of each issue for `user_id`, in one query for a whole page of issues.
@@ -43,7 +75,9 @@ pub async fn states(
         seen_at: Option<i64>,
         reopened_at: Option<i64>,
         subscription: Option<bool>,
-        participant: bool,
+        commented: bool,
+        assigned: bool,
+        bookmarked: bool,
     }
     if issues.is_empty() {
         return Ok(HashMap::new());
@@ -63,7 +97,7 @@ pub async fn states(
          WHERE sub.issue_id = i.id AND sub.user_id = ",
     );
     query.push_bind(user_id).push(
-        ") AS subscription, (EXISTS (SELECT 1 FROM activity a WHERE a.issue_id = i.id \
+        ") AS subscription, EXISTS (SELECT 1 FROM activity a WHERE a.issue_id = i.id \
          AND a.user_id = ",
     );
     query
@@ -71,14 +105,16 @@ pub async fn states(
         .push(" AND a.type = ")
         .push_bind(ActivityType::Note.as_str());
     query.push(
-        ") OR EXISTS (SELECT 1 FROM issue_assignees x WHERE x.issue_id = i.id AND x.user_id = ",
+        ") AS commented, EXISTS (SELECT 1 FROM issue_assignees x WHERE x.issue_id = i.id \
+         AND x.user_id = ",
     );
     query.push_bind(user_id).push(
-        ") OR EXISTS (SELECT 1 FROM issue_bookmarks b WHERE b.issue_id = i.id AND b.user_id = ",
+        ") AS assigned, EXISTS (SELECT 1 FROM issue_bookmarks b WHERE b.issue_id = i.id \
+         AND b.user_id = ",
     );
     query
         .push_bind(user_id)
-        .push(")) AS participant FROM issues i WHERE i.id IN (");
+        .push(") AS bookmarked FROM issues i WHERE i.id IN (");
     query.push_bind_list(issues.iter().map(|i| i.id)).push(")");
     let rows: Vec<Row> = query.fetch_all(conn).await?;
     Ok(rows
@@ -89,9 +125,21 @@ pub async fn states(
                 .reopened_at
                 .unwrap_or(row.first_seen)
                 .max(row.first_seen);
+            let taking_part = [
+                (row.commented, SubscriptionReason::Commented),
+                (row.assigned, SubscriptionReason::Assigned),
+                (row.bookmarked, SubscriptionReason::Bookmarked),
+            ]
+            .into_iter()
+            .find_map(|(yes, reason)| yes.then_some(reason));
+            let subscription = match row.subscription {
+                Some(true) => Some(SubscriptionReason::Explicit),
+                Some(false) => None,
+                None => taking_part,
+            };
             let state = ViewerState {
                 has_seen: row.seen_at.is_some_and(|seen| seen > active_at),
-                is_subscribed: row.subscription.unwrap_or(row.participant),
+                subscription,
             };
             (row.issue_id, state)
         })

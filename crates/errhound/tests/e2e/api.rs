@@ -1071,6 +1071,10 @@ async fn the_api_searches_with_the_ui_language() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(search("is:resolved").await, sorted(&[&mine]));
     assert_eq!(search("is:for_review").await, sorted(&[&teams, &nobodys]));
+    assert_eq!(
+        search("is:for_review%20is:resolved").await,
+        Vec::<String>::new()
+    );
 
     // What cannot be answered is a 400 that says why.
     for (query, reason) in [

@@ -5,7 +5,7 @@
 use errhound_store::activity;
 use errhound_store::ingest::{NewEvent, write_batch};
 use errhound_store::issues::{self, Issue, IssueFilter, IssueSort, Page};
-use errhound_store::viewer::{self, ViewerState};
+use errhound_store::viewer::{self, SubscriptionReason, ViewerState};
 use errhound_store::workflow::{self, AssigneeRef, StatusChange};
 use errhound_store::{Db, orgs, projects, users};
 use errhound_test_utils::engines;
@@ -98,10 +98,10 @@ async fn states(w: &World, issues: &[Issue], user: i64) -> Vec<ViewerState> {
     issues.iter().map(|i| states[&i.id]).collect()
 }
 
-fn seen(has_seen: bool, is_subscribed: bool) -> ViewerState {
+fn seen(has_seen: bool, subscription: Option<SubscriptionReason>) -> ViewerState {
     ViewerState {
         has_seen,
-        is_subscribed,
+        subscription,
     }
 }
 
@@ -123,7 +123,7 @@ async fn seen_until_the_issue_reopens_and_per_user() {
         let both = [a.clone(), b.clone()];
         assert_eq!(
             states(&w, &both, w.alice).await,
-            [seen(false, false); 2],
+            [seen(false, None); 2],
             "{}",
             w.engine
         );
@@ -135,11 +135,11 @@ async fn seen_until_the_issue_reopens_and_per_user() {
         drop(conn);
         assert_eq!(
             states(&w, &both, w.alice).await,
-            [seen(true, false), seen(false, false)],
+            [seen(true, None), seen(false, None)],
             "{}",
             w.engine
         );
-        assert_eq!(states(&w, &both, w.bob).await, [seen(false, false); 2]);
+        assert_eq!(states(&w, &both, w.bob).await, [seen(false, None); 2]);
 
         // Resolved, then a later event regresses it: unseen again until seen after that.
         let mut tx = w.db.begin().await.unwrap();
@@ -157,7 +157,7 @@ async fn seen_until_the_issue_reopens_and_per_user() {
         assert_eq!(a.substatus.as_deref(), Some("regressed"), "{}", w.engine);
         assert_eq!(
             states(&w, std::slice::from_ref(&a), w.alice).await,
-            [seen(false, false)],
+            [seen(false, None)],
             "{}",
             w.engine
         );
@@ -174,7 +174,7 @@ async fn seen_until_the_issue_reopens_and_per_user() {
         drop(conn);
         assert_eq!(
             states(&w, std::slice::from_ref(&a), w.alice).await,
-            [seen(true, false)]
+            [seen(true, None)]
         );
 
         let mut conn = w.db.write().await.unwrap();
@@ -184,11 +184,11 @@ async fn seen_until_the_issue_reopens_and_per_user() {
         drop(conn);
         assert_eq!(
             states(&w, std::slice::from_ref(&a), w.alice).await,
-            [seen(false, false)]
+            [seen(false, None)]
         );
         assert_eq!(
             states(&w, std::slice::from_ref(&a), w.bob).await,
-            [seen(true, false)]
+            [seen(true, None)]
         );
     }
 }
@@ -228,12 +228,16 @@ async fn taking_part_subscribes_unless_unsubscribed_explicitly() {
         tx.commit().await.unwrap();
         assert_eq!(
             states(&w, &all, w.alice).await,
-            [seen(false, true); 3],
+            [
+                seen(false, Some(SubscriptionReason::Bookmarked)),
+                seen(false, Some(SubscriptionReason::Assigned)),
+                seen(false, Some(SubscriptionReason::Commented)),
+            ],
             "{}",
             w.engine
         );
         // Assigning someone else does not subscribe the one who assigned.
-        assert_eq!(states(&w, &all, w.bob).await, [seen(false, false); 3]);
+        assert_eq!(states(&w, &all, w.bob).await, [seen(false, None); 3]);
 
         let mut conn = w.db.write().await.unwrap();
         viewer::set_subscribed(&mut conn.conn(), all[0].id, w.alice, false, T)
@@ -245,13 +249,21 @@ async fn taking_part_subscribes_unless_unsubscribed_explicitly() {
         drop(conn);
         assert_eq!(
             states(&w, &all, w.alice).await,
-            [seen(false, false), seen(false, true), seen(false, true)],
+            [
+                seen(false, None),
+                seen(false, Some(SubscriptionReason::Assigned)),
+                seen(false, Some(SubscriptionReason::Commented)),
+            ],
             "{}",
             w.engine
         );
         assert_eq!(
             states(&w, &all, w.bob).await,
-            [seen(false, false), seen(false, false), seen(false, true)]
+            [
+                seen(false, None),
+                seen(false, None),
+                seen(false, Some(SubscriptionReason::Explicit)),
+            ]
         );
         // Subscribing again overrides the unsubscription.
         let mut conn = w.db.write().await.unwrap();
@@ -259,7 +271,10 @@ async fn taking_part_subscribes_unless_unsubscribed_explicitly() {
             .await
             .unwrap();
         drop(conn);
-        assert_eq!(states(&w, &all[..1], w.alice).await, [seen(false, true)]);
+        assert_eq!(
+            states(&w, &all[..1], w.alice).await,
+            [seen(false, Some(SubscriptionReason::Explicit))]
+        );
     }
 }
 

@@ -30,13 +30,10 @@ pub async fn decorate(
     for (issue, value) in issues.iter().zip(values.iter_mut()) {
         let state = states.get(&issue.id).copied().unwrap_or_default();
         value["hasSeen"] = json!(state.has_seen);
-        value["isSubscribed"] = json!(state.is_subscribed);
-        // Sentry shows why you are subscribed; Errhound has no notification settings to show.
-        value["subscriptionDetails"] = if state.is_subscribed {
-            json!({"disabled": false})
-        } else {
-            Value::Null
-        };
+        value["isSubscribed"] = json!(state.is_subscribed());
+        value["subscriptionDetails"] = state
+            .subscription
+            .map_or(Value::Null, |reason| json!({"reason": reason.as_str()}));
     }
     Ok(())
 }

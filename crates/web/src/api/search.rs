@@ -4,7 +4,7 @@
 //! searching user: `me`, `my_teams`, `#team` and e-mails of `assigned:`, `bookmarks:me`, and the
 //! time window of `is:for_review`.
 
-use errhound_domain::search::{self, AssigneeTerm, Status, Term};
+use errhound_domain::search::{self, AssigneeTerm, Term};
 use errhound_store::issues::{IssueFilter, TagFilter};
 use errhound_store::orgs::Organization;
 use errhound_store::teams::{self, UserLookup};
@@ -88,7 +88,6 @@ async fn apply_term(
         }
         Term::Substatus(substatus) => filter.substatuses.push(substatus.as_str().to_owned()),
         Term::ForReview => {
-            filter.statuses.push(Status::Unresolved.as_str().to_owned());
             filter.for_review_since = Some(searcher.now_ms - search::FOR_REVIEW_DAYS * DAY_MS);
         }
         Term::Assigned(true) => set_assigned(filter, AssigneeFilter::Anyone)?,
