@@ -878,7 +878,22 @@ fn state_of(issue: &Value) -> Value {
 
 #[tokio::test]
 async fn issue_lists_and_detail_show_the_state_the_put_answers() {
-    let server = TestServer::start(binary()).await;
+    reads_show_the_state_the_put_answers(TestServer::start(binary()).await).await;
+}
+
+#[tokio::test]
+async fn issue_lists_and_detail_show_the_state_the_put_answers_on_postgresql() {
+    let database_url = errhound_test_utils::postgres::fresh_database().await;
+    let options = ServerOptions {
+        database_url: Some(database_url),
+        ..ServerOptions::default()
+    };
+    reads_show_the_state_the_put_answers(TestServer::start_with(binary(), options).await).await;
+}
+
+/// After assigning, bookmarking, commenting, resolving in a release and snoozing, every read of
+/// an issue (detail, detail in the organization, both lists) shows what a `PUT` answers.
+async fn reads_show_the_state_the_put_answers(server: TestServer) {
     let resolved = new_issue(&server, "ResolvedError").await;
     let snoozed = new_issue(&server, "SnoozedError").await;
     let member = server.create_member("dev@errhound.test");
