@@ -146,7 +146,8 @@ pub async fn states(
         .collect())
 }
 
-/// Records that `user_id` saw the issue at `now`.
+/// Records that `user_id` saw the issue at `now` (nothing if the issue is gone, e.g. merged
+/// away meanwhile).
 pub async fn mark_seen(
     conn: &mut Conn<'_>,
     issue_id: i64,
@@ -154,7 +155,8 @@ pub async fn mark_seen(
     now: i64,
 ) -> Result<(), StoreError> {
     Query::new(
-        "INSERT INTO issue_seen (issue_id, user_id, last_seen) VALUES ($1, $2, $3) \
+        "INSERT INTO issue_seen (issue_id, user_id, last_seen) \
+         SELECT id, $2, $3 FROM issues WHERE id = $1 \
          ON CONFLICT (issue_id, user_id) DO UPDATE SET last_seen = excluded.last_seen",
     )
     .bind(issue_id)
@@ -179,7 +181,7 @@ pub async fn mark_unseen(
     Ok(())
 }
 
-/// Subscribes or unsubscribes `user_id` explicitly.
+/// Subscribes or unsubscribes `user_id` explicitly (nothing if the issue is gone).
 pub async fn set_subscribed(
     conn: &mut Conn<'_>,
     issue_id: i64,
@@ -189,7 +191,7 @@ pub async fn set_subscribed(
 ) -> Result<(), StoreError> {
     Query::new(
         "INSERT INTO issue_subscriptions (issue_id, user_id, is_active, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (issue_id, user_id) \
+         SELECT id, $2, $3, $4 FROM issues WHERE id = $1 ON CONFLICT (issue_id, user_id) \
          DO UPDATE SET is_active = excluded.is_active, created_at = excluded.created_at",
     )
     .bind(issue_id)

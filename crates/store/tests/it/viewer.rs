@@ -190,6 +190,15 @@ async fn seen_until_the_issue_reopens_and_per_user() {
             states(&w, std::slice::from_ref(&a), w.bob).await,
             [seen(true, None)]
         );
+
+        // An issue that is gone (merged away between a read and the write) is no error.
+        let mut conn = w.db.write().await.unwrap();
+        viewer::mark_seen(&mut conn.conn(), a.id + 1000, w.alice, T)
+            .await
+            .unwrap();
+        viewer::set_subscribed(&mut conn.conn(), a.id + 1000, w.alice, true, T)
+            .await
+            .unwrap();
     }
 }
 
