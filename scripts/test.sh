@@ -73,6 +73,9 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "tests (SQLite, PostgreSQL at $TEST_POSTGRES_URL, end-to-end with real SDKs)"
+# A snapshot (insta) that is missing or differs fails the run and nothing is written: new
+# snapshots are reviewed and committed, never created by the test run.
+export INSTA_UPDATE="${INSTA_UPDATE:-no}"
 # nextest, never plain `cargo test`: .config/nextest.toml gives the memory-measuring tests the
 # machine to themselves and the browser tests a second core.
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -13,6 +13,7 @@ pub mod normalize;
 pub mod process;
 pub mod roles;
 pub mod scrub;
+pub mod search;
 pub mod settings;
 pub mod slug;
 pub mod tags;

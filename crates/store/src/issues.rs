@@ -1,5 +1,7 @@
 //! Issues: reads for the API and UI. (Issues are created and counted by [`crate::ingest`].)
 
+use errhound_domain::search::Substatus;
+
 use crate::StoreError;
 use crate::query::{Conn, Query};
 
@@ -120,6 +122,10 @@ pub struct IssueFilter {
     pub assigned: Option<crate::workflow::AssigneeFilter>,
     /// Only issues this user bookmarked (`bookmarks:me`).
     pub bookmarked_by: Option<i64>,
+    /// `is:for_review` from this time on, epoch ms: unresolved, and substatus `new` and first
+    /// seen since, or `regressed`/`escalating` and last seen since (see
+    /// `domain::search::FOR_REVIEW_DAYS`).
+    pub for_review_since: Option<i64>,
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
@@ -258,6 +264,20 @@ pub async fn list(
                 query.push(TEAMS_OF).push_bind(user).push("))");
             }
         }
+    }
+    if let Some(since) = filter.for_review_since {
+        query.push(" AND issues.status = 'unresolved' AND ((issues.substatus = ");
+        query.push_bind(Substatus::New.as_str());
+        query.push(" AND issues.first_seen >= ").push_bind(since);
+        query.push(") OR (issues.substatus IN (");
+        query.push_bind_list([
+            Substatus::Regressed.as_str(),
+            Substatus::Escalating.as_str(),
+        ]);
+        query
+            .push(") AND issues.last_seen >= ")
+            .push_bind(since)
+            .push("))");
     }
     if let Some(user) = filter.bookmarked_by {
         query.push(" AND issues.id IN (SELECT issue_id FROM issue_bookmarks WHERE user_id = ");

@@ -29,6 +29,7 @@ pub mod sessions;
 pub mod tag_values;
 pub mod teams;
 pub mod users;
+pub mod viewer;
 pub mod workflow;
 
 pub use db::{Db, DbOptions, Engine, PoolConn, Tx};

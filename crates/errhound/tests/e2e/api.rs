@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use errhound_store::Engine;
 use errhound_test_utils::TestServer;
+use errhound_test_utils::server::ADMIN_EMAIL;
 use reqwest::header::{HeaderMap, LINK, WWW_AUTHENTICATE};
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -790,4 +791,291 @@ async fn grouping_and_counts(#[case] engine: Engine) {
         &latest,
         &[("environment", "production"), ("level", "error")],
     );
+}
+
+/// Sends one event of a new issue (named by `exception_type`) and returns the issue's id.
+async fn new_issue(server: &TestServer, exception_type: &str) -> String {
+    let id = new_event_id();
+    send_event(
+        server,
+        &error_event(&id, exception_type, "charge", now_secs() - 5.0),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + PROCESSING;
+    loop {
+        let (status, body) = server
+            .api_get(&format!("projects/errhound/default/events/{id}/"))
+            .await;
+        if status == 200 {
+            return body["groupID"].as_str().expect("groupID").to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "event {id} not stored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The entry of issue `id` in a list answer.
+fn listed<'a>(list: &'a Value, id: &str) -> &'a Value {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap_or_else(|| panic!("issue {id} not in {list}"))
+}
+
+/// The fields that carry an issue's workflow state and the viewer's relation to it.
+const STATE_FIELDS: [&str; 8] = [
+    "status",
+    "substatus",
+    "statusDetails",
+    "assignedTo",
+    "isBookmarked",
+    "numComments",
+    "hasSeen",
+    "isSubscribed",
+];
+
+fn state_of(issue: &Value) -> Value {
+    STATE_FIELDS
+        .iter()
+        .map(|f| ((*f).to_owned(), issue[*f].clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
+#[tokio::test]
+async fn issue_lists_and_detail_show_the_state_the_put_answers(#[case] engine: Engine) {
+    reads_show_the_state_the_put_answers(TestServer::start_on(binary(), engine).await).await;
+}
+
+/// After assigning, bookmarking, commenting, resolving in a release and snoozing, every read of
+/// an issue (detail, detail in the organization, both lists) shows what a `PUT` answers.
+async fn reads_show_the_state_the_put_answers(server: TestServer) {
+    let resolved = new_issue(&server, "ResolvedError").await;
+    let snoozed = new_issue(&server, "SnoozedError").await;
+    let member = server.create_member("dev@errhound.test");
+
+    // Assigned, bookmarked, commented, seen, then resolved in a release.
+    for body in [
+        json!({"assignedTo": "me", "isBookmarked": true, "hasSeen": true}),
+        json!({"status": "resolved", "statusDetails": {"inRelease": "billing@3.1.0"}}),
+    ] {
+        let (status, answer) = server.api_put(&format!("issues/{resolved}/"), &body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let (status, note) = server
+        .api_send(
+            reqwest::Method::POST,
+            &format!("issues/{resolved}/comments/"),
+            &json!({"text": "fixed by the retry"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{note}");
+    // Snoozed until five more events within an hour.
+    let (status, answer) = server
+        .api_put(
+            &format!("issues/{snoozed}/"),
+            &json!({"status": "ignored", "hasSeen": true,
+                    "statusDetails": {"ignoreCount": 5, "ignoreWindow": 60}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+
+    for (id, query) in [(&resolved, "is:resolved"), (&snoozed, "is:ignored")] {
+        // A PUT without changes answers the issue as it is (Sentry does the same).
+        let (status, truth) = server.api_put(&format!("issues/{id}/"), &json!({})).await;
+        assert_eq!(status, 200, "{truth}");
+        let (_, detail) = server.api_get(&format!("issues/{id}/")).await;
+        let (_, in_org) = server
+            .api_get(&format!("organizations/errhound/issues/{id}/"))
+            .await;
+        let (_, project_list) = server
+            .api_get(&format!("projects/errhound/default/issues/?query={query}"))
+            .await;
+        let (_, org_list) = server
+            .api_get("organizations/errhound/issues/?query=")
+            .await;
+        for (read, issue) in [
+            ("detail", &detail),
+            ("detail in the organization", &in_org),
+            ("project list", listed(&project_list, id)),
+            ("organization list", listed(&org_list, id)),
+        ] {
+            assert_eq!(state_of(issue), state_of(&truth), "{read} of {id}");
+        }
+        assert_eq!(detail["activity"], truth["activity"], "{id}");
+    }
+
+    // The state itself is the real one.
+    let (_, issue) = server.api_get(&format!("issues/{resolved}/")).await;
+    assert_eq!(issue["status"], "resolved");
+    assert_eq!(issue["statusDetails"]["inRelease"], "billing@3.1.0");
+    assert_eq!(issue["statusDetails"]["actor"]["email"], ADMIN_EMAIL);
+    assert_eq!(issue["assignedTo"]["email"], ADMIN_EMAIL);
+    assert_eq!(issue["isBookmarked"], true);
+    assert_eq!(issue["numComments"], 1);
+    assert_eq!(issue["hasSeen"], true);
+    assert_eq!(
+        issue["isSubscribed"], true,
+        "assigned, bookmarked, commented"
+    );
+    assert_eq!(issue["seenBy"][0]["email"], ADMIN_EMAIL, "{issue}");
+    let types: Vec<&str> = issue["activity"]
+        .as_array()
+        .expect("activity")
+        .iter()
+        .map(|a| a["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(
+        types,
+        ["note", "set_resolved_in_release", "assigned", "first_seen"]
+    );
+    let (_, issue) = server.api_get(&format!("issues/{snoozed}/")).await;
+    assert_eq!(issue["status"], "ignored");
+    assert_eq!(issue["substatus"], "archived_until_condition_met");
+    assert_eq!(issue["statusDetails"]["ignoreCount"], 5);
+    assert_eq!(issue["statusDetails"]["ignoreWindow"], 60);
+    assert_eq!(
+        issue["isSubscribed"], false,
+        "changing a status is not taking part"
+    );
+
+    // Per user: another member sees no bookmark, has not seen it, is not subscribed ...
+    let url = api_url(&server, "projects/errhound/default/issues/?query=");
+    let (status, _, list) = get(&server, Some(&member), &url).await;
+    assert_eq!(status, 200, "{list}");
+    let theirs = listed(&list, &resolved);
+    assert_eq!(theirs["isBookmarked"], false);
+    assert_eq!(theirs["hasSeen"], false);
+    assert_eq!(theirs["isSubscribed"], false);
+    assert_eq!(theirs["assignedTo"]["email"], ADMIN_EMAIL);
+    // ... until they view the detail (seen) and subscribe.
+    let detail_url = api_url(&server, &format!("issues/{resolved}/"));
+    let (_, _, detail) = get(&server, Some(&member), &detail_url).await;
+    assert_eq!(detail["hasSeen"], true, "viewing the detail marks it seen");
+    let (status, answer) = server
+        .api_send(
+            reqwest::Method::PUT,
+            &format!("issues/{resolved}/"),
+            &json!({"isSubscribed": true, "hasSeen": false}),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (&answer["isSubscribed"], &answer["hasSeen"]),
+        (&json!(true), &json!(false))
+    );
+    let (_, _, list) = get(&server, Some(&member), &url).await;
+    let theirs = listed(&list, &resolved);
+    assert_eq!(
+        (&theirs["isSubscribed"], &theirs["hasSeen"]),
+        (&json!(true), &json!(false))
+    );
+    let (status, body) = server
+        .api_put(&format!("issues/{resolved}/"), &json!({"hasSeen": "maybe"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["hasSeen"], json!(["Must be a valid boolean."]));
+}
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
+#[tokio::test]
+async fn the_api_searches_with_the_ui_language(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
+    let mine = new_issue(&server, "MineError").await;
+    let teams = new_issue(&server, "TeamError").await;
+    let nobodys = new_issue(&server, "NobodysError").await;
+    let (status, team) = server
+        .api_send(
+            reqwest::Method::POST,
+            "organizations/errhound/teams/",
+            &json!({"slug": "backend"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{team}");
+    for (id, body) in [
+        (&mine, json!({"assignedTo": "me", "isBookmarked": true})),
+        (&teams, json!({"assignedTo": "#backend"})),
+    ] {
+        let (status, answer) = server.api_put(&format!("issues/{id}/"), &body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let search = async |query: &str| -> Vec<String> {
+        let url = format!("projects/errhound/default/issues/?query={query}");
+        let (status, body) = server.api_get(&url).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        let mut found = ids(&body);
+        found.sort();
+        found
+    };
+    let sorted = |ids: &[&String]| {
+        let mut ids: Vec<String> = ids.iter().map(|s| (*s).clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(search("is:assigned").await, sorted(&[&mine, &teams]));
+    assert_eq!(search("!is:unassigned").await, sorted(&[&mine, &teams]));
+    assert_eq!(search("is:unassigned").await, sorted(&[&nobodys]));
+    assert_eq!(search("assigned:me").await, sorted(&[&mine]));
+    assert_eq!(
+        search(&format!("assigned:{ADMIN_EMAIL}")).await,
+        sorted(&[&mine])
+    );
+    assert_eq!(search("assigned:%23backend").await, sorted(&[&teams]));
+    assert_eq!(search("assigned:none").await, sorted(&[&nobodys]));
+    assert_eq!(search("bookmarks:me").await, sorted(&[&mine]));
+    assert_eq!(
+        search("is:for_review").await,
+        sorted(&[&mine, &teams, &nobodys])
+    );
+    assert_eq!(search("is:new%20TeamError").await, sorted(&[&teams]));
+    assert_eq!(search("is:regressed").await, Vec::<String>::new());
+
+    // Bulk changes take the same language.
+    let (status, body) = server
+        .api_put(
+            "projects/errhound/default/issues/?query=assigned:me",
+            &json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(search("is:resolved").await, sorted(&[&mine]));
+    assert_eq!(search("is:for_review").await, sorted(&[&teams, &nobodys]));
+    assert_eq!(
+        search("is:for_review%20is:resolved").await,
+        Vec::<String>::new()
+    );
+
+    // What cannot be answered is a 400 that says why.
+    for (query, reason) in [
+        (
+            "assigned:nobody@example.org",
+            "nobody@example.org is not a member",
+        ),
+        ("assigned:%23frontend", "unknown team #frontend"),
+        ("bookmarks:someone", "only bookmarks:me is supported"),
+        ("!is:for_review", "!is:for_review is not supported"),
+        ("is:assigned%20assigned:me", "only one assignment condition"),
+    ] {
+        let (status, body) = server
+            .api_get(&format!("projects/errhound/default/issues/?query={query}"))
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        let detail = body["detail"].as_str().expect("a detail");
+        assert!(
+            detail.starts_with("Error parsing search query: ") && detail.contains(reason),
+            "{query}: {detail}"
+        );
+    }
 }

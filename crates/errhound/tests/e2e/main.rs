@@ -4,6 +4,7 @@
 mod api;
 mod backlog;
 mod crash;
+mod golden;
 mod grouping;
 mod hostile;
 mod maintenance;

@@ -6,4 +6,5 @@ mod ingest;
 mod migrations;
 mod queries;
 mod routing;
+mod viewer;
 mod workflow;

@@ -7,8 +7,9 @@
 //!   `resolvedInNextRelease`, `unresolved`, `ignored`), `statusDetails` (`inRelease`,
 //!   `inNextRelease`, `ignoreDuration` minutes, `ignoreUntil`, `ignoreCount`, `ignoreWindow`,
 //!   `ignoreUserCount`, `ignoreUserWindow`), `assignedTo` (`user:ID`, `team:ID`, a user id, an
-//!   e-mail, `#team-slug`, `me`, or `""`/`null` to unassign), `isBookmarked`. `hasSeen`,
-//!   `isSubscribed` and `isPublic` are accepted and ignored. Answers the updated issue.
+//!   e-mail, `#team-slug`, `me`, or `""`/`null` to unassign), `isBookmarked`, `hasSeen`,
+//!   `isSubscribed` (the caller's own view, see `issue_state`). `isPublic` is accepted and
+//!   ignored. Answers the updated issue.
 //! * `PUT /projects/{org}/{project}/issues/?id=1&id=2` (and `/organizations/{org}/issues/`): the
 //!   same body for several issues (or, without `id`, for up to 1000 issues matching `query`),
 //!   plus `merge: 1`. Answers what was applied, e.g. `{"status": "resolved", "statusDetails": {}}`
@@ -40,8 +41,10 @@ use time::format_description::well_known::Rfc3339;
 use super::access::{self, ApiUser};
 use super::both;
 use super::issue_extras;
+use super::issue_state;
 use super::params::Params;
 use super::request::{IssuePath, Reply, begin, json_response, parse_body};
+use super::search::search_as;
 use super::{search, views};
 use crate::AppState;
 use crate::error::ApiError;
@@ -277,7 +280,7 @@ async fn apply_update(
     org: &Organization,
     caller: &User,
     issues: &[Issue],
-    update: &IssueChange,
+    (update, viewer): (&IssueChange, issue_state::ViewerUpdate),
     now: i64,
 ) -> Result<Map<String, Value>, ApiError> {
     let mut tx = begin(state).await?;
@@ -285,6 +288,7 @@ async fn apply_update(
         .await
         .map_err(change_error)?;
     let mut result = Map::new();
+    issue_state::apply_update(&mut tx.conn(), issues, caller.id, viewer, now, &mut result).await?;
     let caller_json = issue_extras::user_json(&issue_extras::user_ref(caller));
     if let Some(change) = &update.status {
         let (status, details) = match change {
@@ -371,7 +375,7 @@ async fn render_issue(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let mut value = views::issue(&issue, project, org, &state.config.public_url());
-    issue_extras::decorate_detail(&mut conn.conn(), caller, &issue, &mut value).await?;
+    issue_state::decorate_detail(&mut conn.conn(), caller, &issue, &mut value).await?;
     Ok(value)
 }
 
@@ -386,6 +390,7 @@ async fn update_one(
     let body = parse_body(&body)?;
     let now = now_ms();
     let mut update = parse_update(&body, now)?;
+    let viewer = issue_state::parse_update(&body)?;
     // Merging needs several issues; on one issue Sentry ignores `merge`.
     update.merge = false;
     let result = apply_update(
@@ -393,7 +398,7 @@ async fn update_one(
         &org,
         &caller,
         std::slice::from_ref(&issue),
-        &update,
+        (&update, viewer),
         now,
     )
     .await?;
@@ -422,6 +427,7 @@ pub async fn update_issue(
 /// in Sentry), or else up to [`BULK_LIMIT`] issues matching `query` (default `is:unresolved`).
 async fn bulk_targets(
     state: &AppState,
+    (org, caller): (&Organization, &User),
     params: &Params,
     project_ids: Vec<i64>,
 ) -> Result<Vec<Issue>, ApiError> {
@@ -450,9 +456,7 @@ async fn bulk_targets(
         ..IssueFilter::default()
     };
     let query = params.get("query").unwrap_or("is:unresolved");
-    search::parse(query)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?
-        .apply(&mut filter);
+    search::apply(&mut conn.conn(), search_as(org, caller), query, &mut filter).await?;
     Ok(issue_store::list(
         &mut conn.conn(),
         &filter,
@@ -474,13 +478,14 @@ async fn bulk(
     let body = parse_body(&body)?;
     let now = now_ms();
     let mut update = parse_update(&body, now)?;
-    let issues = bulk_targets(&state, &params, project_ids).await?;
+    let viewer = issue_state::parse_update(&body)?;
+    let issues = bulk_targets(&state, (&org, &caller), &params, project_ids).await?;
     if issues.is_empty() {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     // Sentry ignores `merge` when only one issue matches.
     update.merge &= issues.len() > 1;
-    let result = apply_update(&state, &org, &caller, &issues, &update, now).await?;
+    let result = apply_update(&state, &org, &caller, &issues, (&update, viewer), now).await?;
     Ok(json_response(StatusCode::OK, Value::Object(result)))
 }
 

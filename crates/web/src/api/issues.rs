@@ -1,4 +1,5 @@
-//! Issues: lists with search, stats and pagination; details; grouping hashes.
+//! Issues: lists with search, stats and pagination; details; grouping hashes. Lists and the
+//! detail carry each issue's real workflow state as the caller sees it ([`issue_state`]).
 
 use std::collections::HashMap;
 
@@ -9,13 +10,15 @@ use errhound_domain::time::{HOUR_MS, HourBuckets};
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, TagFilter};
 use errhound_store::orgs::Organization;
 use errhound_store::projects::{self, Project};
+use errhound_store::users::User;
+use errhound_store::viewer as store_viewer;
 use errhound_store::{Conn, now_ms};
 use serde_json::{Value, json};
 
 use super::access::{self, ApiUser};
 use super::pagination::{Cursor, finish_page, link_header, page_for};
 use super::params::Params;
-use super::{search, views};
+use super::{issue_state, search, views};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -110,16 +113,26 @@ fn parse_period(text: &str) -> Option<i64> {
 }
 
 /// The filter shared by both list endpoints: the search query (absent means `is:unresolved`,
-/// empty means everything) and `environment` parameters.
-fn base_filter(params: &Params, project_ids: Vec<i64>) -> Result<IssueFilter, ApiError> {
+/// empty means everything) as `user` sees it in `org`, and `environment` parameters.
+async fn base_filter(
+    state: &AppState,
+    (org, user): (&Organization, &User),
+    params: &Params,
+    project_ids: Vec<i64>,
+) -> Result<IssueFilter, ApiError> {
     let mut filter = IssueFilter {
         project_ids,
         ..IssueFilter::default()
     };
     let query = params.get("query").unwrap_or("is:unresolved");
-    search::parse(query)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?
-        .apply(&mut filter);
+    let mut conn = state.db.read().await?;
+    search::apply(
+        &mut conn.conn(),
+        search::search_as(org, user),
+        query,
+        &mut filter,
+    )
+    .await?;
     let environments = params.all("environment");
     if !environments.is_empty() {
         filter.tags.push(TagFilter {
@@ -138,6 +151,7 @@ struct ListRequest {
 
 async fn render_list(
     state: &AppState,
+    viewer: &User,
     params: &Params,
     request: ListRequest,
     path: &str,
@@ -157,13 +171,19 @@ async fn render_list(
     )
     .await?;
     let (rows, links) = finish_page(rows, limit, cursor, |i: &Issue| (sort.key(i), i.id));
+    // Only issues of the listed projects can match the filter; the check keeps rows and
+    // projects aligned anyway.
+    let rows: Vec<Issue> = rows
+        .into_iter()
+        .filter(|issue| projects_by_id.contains_key(&issue.project_id))
+        .collect();
     let ids: Vec<i64> = rows.iter().map(|i| i.id).collect();
     let series = match request.stats {
         Some(period) => Some((period.name, stats(&mut conn.conn(), &ids, period).await?)),
         None => None,
     };
     let public_url = state.config.public_url();
-    let body: Vec<Value> = rows
+    let mut body: Vec<Value> = rows
         .iter()
         .filter_map(|issue| {
             let project = projects_by_id.get(&issue.project_id)?;
@@ -175,6 +195,7 @@ async fn render_list(
             Some(value)
         })
         .collect();
+    issue_state::decorate(&mut conn.conn(), viewer, &rows, &mut body).await?;
     let link = link_header(&format!("{public_url}{path}"), params.raw(), &links);
     Ok(([link], Json(body)).into_response())
 }
@@ -198,11 +219,12 @@ pub async fn list_for_project(
             ));
         }
     };
-    let filter = base_filter(&params, vec![project.id])?;
+    let filter = base_filter(&state, (&org, &user), &params, vec![project.id]).await?;
     let path = format!("/api/0/projects/{}/{}/issues/", org.slug, project.slug);
     let projects_by_id = HashMap::from([(project.id, project)]);
     render_list(
         &state,
+        &user,
         &params,
         ListRequest { filter, stats },
         &path,
@@ -240,7 +262,8 @@ pub async fn list_for_org(
         .filter(|p| wanted.is_empty() || wanted.contains(&-1) || wanted.contains(&p.id))
         .map(|p| (p.id, p))
         .collect();
-    let mut filter = base_filter(&params, projects_by_id.keys().copied().collect())?;
+    let project_ids = projects_by_id.keys().copied().collect();
+    let mut filter = base_filter(&state, (&org, &user), &params, project_ids).await?;
     let window = match params.get("statsPeriod").filter(|p| !p.is_empty()) {
         None => 14 * 24 * HOUR_MS,
         Some(text) => parse_period(text)
@@ -260,6 +283,7 @@ pub async fn list_for_org(
     let path = format!("/api/0/organizations/{}/issues/", org.slug);
     render_list(
         &state,
+        &user,
         &params,
         ListRequest { filter, stats },
         &path,
@@ -269,12 +293,18 @@ pub async fn list_for_org(
     .await
 }
 
+/// The issue detail as `viewer` sees it. Viewing the detail marks the issue seen (Sentry's
+/// GroupSeen), so the answer already says `hasSeen: true`.
 async fn render_detail(
     state: &AppState,
+    viewer: &User,
     org: &Organization,
     project: &Project,
     issue: &Issue,
 ) -> Result<Json<Value>, ApiError> {
+    let mut conn = state.db.write().await?;
+    store_viewer::mark_seen(&mut conn.conn(), issue.id, viewer.id, now_ms()).await?;
+    drop(conn);
     let mut conn = state.db.read().await?;
     let day = stats(&mut conn.conn(), &[issue.id], STATS_24H).await?;
     let month = stats(&mut conn.conn(), &[issue.id], STATS_30D).await?;
@@ -286,14 +316,7 @@ async fn render_detail(
         "24h": day.get(&issue.id).cloned().unwrap_or_default(),
         "30d": month.get(&issue.id).cloned().unwrap_or_default(),
     });
-    body["activity"] = json!([{
-        "id": "0",
-        "type": "first_seen",
-        "data": {},
-        "dateCreated": views::date(issue.first_seen),
-        "user": null,
-    }]);
-    body["seenBy"] = json!([]);
+    issue_state::decorate_detail(&mut conn.conn(), viewer, issue, &mut body).await?;
     body["participants"] = json!([]);
     body["pluginActions"] = json!([]);
     body["pluginIssues"] = json!([]);
@@ -309,7 +332,7 @@ pub async fn detail(
     Path(issue): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (org, project, issue) = access::issue(&state, &user, None, &issue).await?;
-    render_detail(&state, &org, &project, &issue).await
+    render_detail(&state, &user, &org, &project, &issue).await
 }
 
 /// `GET /api/0/organizations/{org}/issues/{issue}/` (also by short id, e.g. `SHOP-1A`)
@@ -319,7 +342,7 @@ pub async fn detail_in_org(
     Path((org, issue)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (org, project, issue) = access::issue(&state, &user, Some(&org), &issue).await?;
-    render_detail(&state, &org, &project, &issue).await
+    render_detail(&state, &user, &org, &project, &issue).await
 }
 
 async fn render_hashes(state: &AppState, issue: &Issue) -> Result<Json<Value>, ApiError> {

@@ -9,6 +9,7 @@ mod activity;
 mod events;
 mod grouping;
 pub mod issue_extras;
+pub mod issue_state;
 mod issue_updates;
 mod issues;
 mod members;

@@ -1,239 +1,152 @@
-//! The issue search language (the `query` parameter), a subset of Sentry's:
-//!
-//! * `is:unresolved`, `is:resolved`, `is:ignored` (alias `archived`, `muted`); `!is:...` negates
-//! * `key:value` and `key:"quoted value"` match issues with an event carrying that tag; `!key:value`
-//!   matches issues without one. Every tag works, including the derived `level`, `release`,
-//!   `environment`, `server_name`, `transaction`, `url`, `os`, `browser`, `runtime`, `handled`;
-//!   `user.id:13`, `user.email:`, `user.username:`, `user.ip:` match the `user` tag
-//! * free text (words or `"a phrase"`) matches the title or culprit, case-insensitively;
-//!   `message:text` does the same
-//!
-//! Terms are ANDed. Anything else (wildcards, comparisons, `has:`) is refused with a 400 that says
-//! what is not supported, never silently ignored.
+//! The issue search language (the API's `query` parameter and the UI's search box) turned into
+//! the store's [`IssueFilter`]. The language itself is parsed once, in
+//! [`errhound_domain::search`]; this module only resolves what needs the database or the
+//! searching user: `me`, `my_teams`, `#team` and e-mails of `assigned:`, `bookmarks:me`, and the
+//! time window of `is:for_review`.
 
+use errhound_domain::search::{self, AssigneeTerm, Term};
 use errhound_store::issues::{IssueFilter, TagFilter};
+use errhound_store::orgs::Organization;
+use errhound_store::teams::{self, UserLookup};
+use errhound_store::users::User;
+use errhound_store::workflow::AssigneeFilter;
+use errhound_store::{Conn, StoreError, now_ms};
 
-/// Why a query was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Error parsing search query: {0}")]
-pub struct QueryError(pub String);
+use crate::error::ApiError;
 
-/// What a query asks for (projects and time range come from other parameters).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ParsedQuery {
-    /// Allowed statuses (empty: any).
-    pub statuses: Vec<String>,
-    /// Excluded statuses.
-    pub excluded_statuses: Vec<String>,
-    /// Free-text terms.
-    pub text: Vec<String>,
-    /// Tag conditions.
-    pub tags: Vec<TagFilter>,
+pub use errhound_domain::search::QueryError;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Why a search could not become a filter: the query is at fault (400), or the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// A query the user should fix.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A lookup failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-impl ParsedQuery {
-    /// Fills the query part of a store filter.
-    pub fn apply(self, filter: &mut IssueFilter) {
-        filter.statuses = self.statuses;
-        filter.excluded_statuses = self.excluded_statuses;
-        filter.text = self.text;
-        filter.tags.extend(self.tags);
-    }
-}
-
-/// Splits on whitespace, keeping `"quoted parts"` together (quotes removed).
-fn tokenize(query: &str) -> Result<Vec<String>, QueryError> {
-    let mut tokens = Vec::new();
-    let mut current = String::new();
-    let mut in_quotes = false;
-    let mut chars = query.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => in_quotes = !in_quotes,
-            '\\' if in_quotes && chars.peek() == Some(&'"') => {
-                current.push('"');
-                chars.next();
-            }
-            c if c.is_whitespace() && !in_quotes => {
-                if !current.is_empty() {
-                    tokens.push(std::mem::take(&mut current));
-                }
-            }
-            c => current.push(c),
+impl From<SearchError> for ApiError {
+    fn from(error: SearchError) -> ApiError {
+        match error {
+            SearchError::Query(error) => ApiError::bad_request(error.to_string()),
+            SearchError::Store(error) => error.into(),
         }
     }
-    if in_quotes {
-        return Err(QueryError("unterminated quote".to_owned()));
-    }
-    if !current.is_empty() {
-        tokens.push(current);
-    }
-    Ok(tokens)
 }
 
-fn status_name(value: &str) -> Result<&'static str, QueryError> {
-    match value.to_ascii_lowercase().as_str() {
-        "unresolved" => Ok("unresolved"),
-        "resolved" => Ok("resolved"),
-        "ignored" | "archived" | "muted" => Ok("ignored"),
-        other => Err(QueryError(format!("is:{other} is not supported"))),
+/// Who searches, and when: what `me`, `my_teams` and "recently" mean.
+#[derive(Debug, Clone, Copy)]
+pub struct Searcher {
+    /// The organization searched (e-mails and team slugs are looked up in it).
+    pub org_id: i64,
+    /// The searching user.
+    pub user_id: i64,
+    /// Now, epoch ms.
+    pub now_ms: i64,
+}
+
+/// `user` searching in `org`, now.
+pub fn search_as(org: &Organization, user: &User) -> Searcher {
+    Searcher {
+        org_id: org.id,
+        user_id: user.id,
+        now_ms: now_ms(),
     }
 }
 
-/// Parses a query.
-pub fn parse(query: &str) -> Result<ParsedQuery, QueryError> {
-    let mut parsed = ParsedQuery::default();
-    for token in tokenize(query)? {
-        let (negate, term) = match token.strip_prefix('!') {
-            Some(rest) => (true, rest),
-            None => (false, token.as_str()),
-        };
-        let Some((key, value)) = term.split_once(':').filter(|(k, _)| is_key(k)) else {
-            if negate {
-                return Err(QueryError(format!(
-                    "negated free text {token:?} is not supported"
-                )));
-            }
-            parsed.text.push(term.to_owned());
-            continue;
-        };
-        if value.is_empty() {
-            return Err(QueryError(format!("{key}: needs a value")));
-        }
-        if value.contains('*') {
-            return Err(QueryError(format!("wildcards are not supported ({token})")));
-        }
-        if value.starts_with(['<', '>']) || value.starts_with('[') {
-            return Err(QueryError(format!(
-                "comparisons and lists are not supported ({token})"
-            )));
-        }
-        match key {
-            "is" => {
-                let status = status_name(value)?.to_owned();
-                if negate {
-                    parsed.excluded_statuses.push(status);
-                } else {
-                    parsed.statuses.push(status);
-                }
-            }
-            "message" | "title" => {
-                if negate {
-                    return Err(QueryError(format!("!{key}: is not supported")));
-                }
-                parsed.text.push(value.to_owned());
-            }
-            "has" | "firstSeen" | "lastSeen" | "age" | "times_seen" | "timesSeen" | "assigned"
-            | "bookmarks" | "issue.priority" => {
-                return Err(QueryError(format!("{key}: is not supported yet")));
-            }
-            _ => {
-                let (key, value) = match key {
-                    "user.id" => ("user".to_owned(), format!("id:{value}")),
-                    "user.email" => ("user".to_owned(), format!("email:{value}")),
-                    "user.username" => ("user".to_owned(), format!("username:{value}")),
-                    "user.ip" | "user.ip_address" => ("user".to_owned(), format!("ip:{value}")),
-                    "server" => ("server_name".to_owned(), value.to_owned()),
-                    _ => (key.to_owned(), value.to_owned()),
-                };
-                parsed.tags.push(TagFilter {
-                    key,
-                    values: vec![value],
-                    negate,
-                });
-            }
-        }
+/// Parses `query` and adds its conditions to `filter`.
+pub async fn apply(
+    conn: &mut Conn<'_>,
+    searcher: Searcher,
+    query: &str,
+    filter: &mut IssueFilter,
+) -> Result<(), SearchError> {
+    for term in search::parse(query)?.terms {
+        apply_term(conn, searcher, term, filter).await?;
     }
-    Ok(parsed)
+    Ok(())
 }
 
-/// A `key:` prefix that names a field: tag key characters only (so `http://x` stays text).
-fn is_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-        && !matches!(key, "http" | "https")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tag(key: &str, value: &str, negate: bool) -> TagFilter {
-        TagFilter {
-            key: key.into(),
-            values: vec![value.into()],
+async fn apply_term(
+    conn: &mut Conn<'_>,
+    searcher: Searcher,
+    term: Term,
+    filter: &mut IssueFilter,
+) -> Result<(), SearchError> {
+    match term {
+        Term::Status { status, negate } => {
+            let statuses = if negate {
+                &mut filter.excluded_statuses
+            } else {
+                &mut filter.statuses
+            };
+            statuses.push(status.as_str().to_owned());
+        }
+        Term::Substatus(substatus) => filter.substatuses.push(substatus.as_str().to_owned()),
+        Term::ForReview => {
+            filter.for_review_since = Some(searcher.now_ms - search::FOR_REVIEW_DAYS * DAY_MS);
+        }
+        Term::Assigned(true) => set_assigned(filter, AssigneeFilter::Anyone)?,
+        Term::Assigned(false) => set_assigned(filter, AssigneeFilter::Nobody)?,
+        Term::AssignedTo(who) => {
+            let assignee = resolve_assignee(conn, searcher, who).await?;
+            set_assigned(filter, assignee)?;
+        }
+        Term::BookmarkedByMe => filter.bookmarked_by = Some(searcher.user_id),
+        Term::Tag { key, value, negate } => filter.tags.push(TagFilter {
+            key,
+            values: vec![value],
             negate,
+        }),
+        Term::Text(text) => filter.text.push(text),
+    }
+    Ok(())
+}
+
+/// The store filters on one assignment condition; two different ones are refused rather than
+/// one being dropped.
+fn set_assigned(filter: &mut IssueFilter, assignee: AssigneeFilter) -> Result<(), QueryError> {
+    match filter.assigned {
+        Some(existing) if existing != assignee => Err(QueryError(
+            "only one assignment condition (is:assigned, is:unassigned, assigned:) is supported"
+                .to_owned(),
+        )),
+        _ => {
+            filter.assigned = Some(assignee);
+            Ok(())
         }
     }
+}
 
-    #[test]
-    fn statuses_tags_and_text() {
-        let parsed =
-            parse(r#"is:unresolved server:web-8 browser:"Chrome 131" !level:info example error"#)
-                .unwrap();
-        assert_eq!(parsed.statuses, vec!["unresolved"]);
-        assert_eq!(
-            parsed.tags,
-            vec![
-                tag("server_name", "web-8", false),
-                tag("browser", "Chrome 131", false),
-                tag("level", "info", true)
-            ]
-        );
-        assert_eq!(parsed.text, vec!["example", "error"]);
-    }
-
-    #[test]
-    fn user_fields_map_onto_the_user_tag() {
-        let parsed = parse("user.id:13 user.email:a@b.c").unwrap();
-        assert_eq!(
-            parsed.tags,
-            vec![
-                tag("user", "id:13", false),
-                tag("user", "email:a@b.c", false)
-            ]
-        );
-    }
-
-    #[test]
-    fn aliases_and_negated_status() {
-        let parsed = parse("is:archived !is:resolved").unwrap();
-        assert_eq!(parsed.statuses, vec!["ignored"]);
-        assert_eq!(parsed.excluded_statuses, vec!["resolved"]);
-    }
-
-    #[test]
-    fn phrases_and_urls_are_text() {
-        let parsed = parse(r#""division by zero" http://shop.example/cart"#).unwrap();
-        assert_eq!(
-            parsed.text,
-            vec!["division by zero", "http://shop.example/cart"]
-        );
-    }
-
-    #[test]
-    fn unsupported_syntax_is_refused_clearly() {
-        for bad in [
-            "is:everything",
-            "browser:Chr*",
-            "times_seen:>10",
-            "key:",
-            "\"open",
-            "!word",
-        ] {
-            let err = parse(bad).unwrap_err();
-            assert!(
-                err.to_string().starts_with("Error parsing search query"),
-                "{bad}: {err}"
-            );
+async fn resolve_assignee(
+    conn: &mut Conn<'_>,
+    searcher: Searcher,
+    who: AssigneeTerm,
+) -> Result<AssigneeFilter, SearchError> {
+    Ok(match who {
+        AssigneeTerm::Me => AssigneeFilter::User(searcher.user_id),
+        AssigneeTerm::Nobody => AssigneeFilter::Nobody,
+        AssigneeTerm::MyTeams => AssigneeFilter::TeamsOf(searcher.user_id),
+        AssigneeTerm::Team(slug) => {
+            match teams::find_by_slug(conn, searcher.org_id, &slug).await? {
+                Some(team) => AssigneeFilter::Team(team.id),
+                None => return Err(QueryError(format!("unknown team #{slug}")).into()),
+            }
         }
-    }
-
-    #[test]
-    fn empty_query_matches_everything() {
-        assert_eq!(parse("").unwrap(), ParsedQuery::default());
-        assert_eq!(parse("   ").unwrap(), ParsedQuery::default());
-    }
+        AssigneeTerm::Email(email) => {
+            match teams::find_org_user(conn, searcher.org_id, UserLookup::Email(&email)).await? {
+                Some(user) => AssigneeFilter::User(user.id),
+                None => {
+                    return Err(QueryError(format!(
+                        "{email} is not a member of this organization"
+                    ))
+                    .into());
+                }
+            }
+        }
+    })
 }

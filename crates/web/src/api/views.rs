@@ -150,7 +150,9 @@ pub fn project_key(key: &ProjectKey, public_url: &str) -> Value {
     })
 }
 
-/// The fields every issue shape shares (Sentry's `BaseGroupSerializer` plus seen stats).
+/// The fields every issue shape shares (Sentry's `BaseGroupSerializer` plus seen stats). The
+/// workflow and per-user fields here are only placeholders for their shape: every route that
+/// answers an issue fills them with the real state through `issue_state::decorate`.
 pub fn issue(issue: &Issue, project: &Project, org: &Organization, public_url: &str) -> Value {
     let metadata: Value = serde_json::from_str(&issue.metadata).unwrap_or_else(|_| json!({}));
     json!({
