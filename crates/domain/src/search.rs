@@ -21,6 +21,8 @@
 
 use std::fmt;
 
+use crate::issue_status::{IssueStatus, Substatus};
+
 /// Sentry's inbox window: `is:for_review` covers unresolved issues that became new, regressed
 /// or escalating within this many days (Sentry drops inbox entries after 7 days). Errhound keeps
 /// no inbox: a new issue counts from its first event, a reopened one from its latest event.
@@ -33,68 +35,6 @@ pub struct QueryError(pub String);
 
 fn refuse<T>(message: impl Into<String>) -> Result<T, QueryError> {
     Err(QueryError(message.into()))
-}
-
-/// An issue status a query can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// `is:unresolved`.
-    Unresolved,
-    /// `is:resolved`.
-    Resolved,
-    /// `is:ignored` (`archived`, `muted`).
-    Ignored,
-}
-
-impl Status {
-    /// The stored status name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Unresolved => "unresolved",
-            Status::Resolved => "resolved",
-            Status::Ignored => "ignored",
-        }
-    }
-}
-
-/// An issue substatus a query can name (`is:new`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Substatus {
-    /// First seen recently and never reopened.
-    New,
-    /// Unresolved for a while.
-    Ongoing,
-    /// Reopened by an event after a resolution.
-    Regressed,
-    /// Reopened because an ignore condition was met.
-    Escalating,
-    /// Ignored without conditions.
-    ArchivedForever,
-    /// Ignored until a condition is met.
-    ArchivedUntilConditionMet,
-}
-
-impl Substatus {
-    const ALL: [Substatus; 6] = [
-        Substatus::New,
-        Substatus::Ongoing,
-        Substatus::Regressed,
-        Substatus::Escalating,
-        Substatus::ArchivedForever,
-        Substatus::ArchivedUntilConditionMet,
-    ];
-
-    /// The stored substatus name (also its `is:` value).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Substatus::New => "new",
-            Substatus::Ongoing => "ongoing",
-            Substatus::Regressed => "regressed",
-            Substatus::Escalating => "escalating",
-            Substatus::ArchivedForever => "archived_forever",
-            Substatus::ArchivedUntilConditionMet => "archived_until_condition_met",
-        }
-    }
 }
 
 /// Whom `assigned:` names, before it is looked up in an organization.
@@ -118,7 +58,7 @@ pub enum Term {
     /// `is:<status>` (or, negated, `!is:<status>`).
     Status {
         /// The status.
-        status: Status,
+        status: IssueStatus,
         /// `!is:`.
         negate: bool,
     },
@@ -285,9 +225,9 @@ fn parse_token(token: Token) -> Result<Term, QueryError> {
 fn parse_is(value: &str, negate: bool) -> Result<Term, QueryError> {
     let value = value.to_ascii_lowercase();
     let status = match value.as_str() {
-        "unresolved" => Some(Status::Unresolved),
-        "resolved" => Some(Status::Resolved),
-        "ignored" | "archived" | "muted" => Some(Status::Ignored),
+        "unresolved" => Some(IssueStatus::Unresolved),
+        "resolved" => Some(IssueStatus::Resolved),
+        "ignored" | "archived" | "muted" => Some(IssueStatus::Ignored),
         _ => None,
     };
     if let Some(status) = status {
@@ -402,7 +342,7 @@ mod tests {
             terms(r#"is:unresolved server:web-8 browser:"Chrome 131" !level:info example error"#),
             vec![
                 Term::Status {
-                    status: Status::Unresolved,
+                    status: IssueStatus::Unresolved,
                     negate: false
                 },
                 tag("server_name", "web-8", false),
@@ -431,15 +371,15 @@ mod tests {
             terms("is:archived !is:resolved is:Muted"),
             vec![
                 Term::Status {
-                    status: Status::Ignored,
+                    status: IssueStatus::Ignored,
                     negate: false
                 },
                 Term::Status {
-                    status: Status::Resolved,
+                    status: IssueStatus::Resolved,
                     negate: true
                 },
                 Term::Status {
-                    status: Status::Ignored,
+                    status: IssueStatus::Ignored,
                     negate: false
                 },
             ]
@@ -464,7 +404,7 @@ mod tests {
                 Term::AssignedTo(AssigneeTerm::Email("jane@example.org".into())),
                 Term::BookmarkedByMe,
                 Term::Substatus(Substatus::Regressed),
-                Term::Substatus(Substatus::ArchivedUntilConditionMet),
+                Term::Substatus(Substatus::UntilConditionMet),
                 Term::ForReview,
             ]
         );
@@ -522,9 +462,9 @@ mod tests {
 
     fn term() -> impl Strategy<Value = Term> {
         let status = prop_oneof![
-            Just(Status::Unresolved),
-            Just(Status::Resolved),
-            Just(Status::Ignored)
+            Just(IssueStatus::Unresolved),
+            Just(IssueStatus::Resolved),
+            Just(IssueStatus::Ignored)
         ];
         let tag_key = "[a-z][a-z0-9_.-]{0,8}".prop_filter("reserved keys", |k| {
             !matches!(

@@ -341,7 +341,7 @@ pub async fn comment_counts(
 }
 
 /// How long a repeated identical comment by the same user is refused (Sentry: one hour).
-const DUPLICATE_WINDOW_MS: i64 = 3_600_000;
+const DUPLICATE_WINDOW_MS: i64 = errhound_domain::time::HOUR_MS;
 
 fn check_text(text: &str) -> Result<&str, WorkflowError> {
     let text = text.trim();

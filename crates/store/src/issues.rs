@@ -1,6 +1,6 @@
 //! Issues: reads for the API and UI. (Issues are created and counted by [`crate::ingest`].)
 
-use errhound_domain::search::Substatus;
+use errhound_domain::Substatus;
 
 use crate::StoreError;
 use crate::query::{Conn, Query};

@@ -1168,3 +1168,58 @@ async fn ui_members_read_settings_and_outsiders_see_nothing() {
         .await;
     assert!(detail.body.contains("data-status=\"resolved\""));
 }
+
+/// Opening an issue's page marks it seen for that user only (the API's `hasSeen`), as viewing
+/// it in Sentry does.
+#[tokio::test]
+async fn ui_viewing_an_issue_marks_it_seen_for_that_user_only() {
+    let server = TestServer::start(binary()).await;
+    let id = new_event_id();
+    send_event(
+        &server,
+        &json!({"event_id": id, "platform": "python", "level": "error",
+                "exception": {"values": [{"type": "SeenCheck", "value": "opened in the UI"}]}}),
+    )
+    .await;
+    let issue = wait_for_event(&server, &id).await["groupID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = server.create_member("viewer@errhound.test");
+    let has_seen = |token: Option<String>| {
+        let server = &server;
+        async move {
+            let (status, list) = server
+                .api_send(
+                    reqwest::Method::GET,
+                    "projects/errhound/default/issues/",
+                    &Value::Null,
+                    token.as_deref(),
+                )
+                .await;
+            assert_eq!(status, 200, "{list}");
+            list.as_array().unwrap()[0]["hasSeen"].clone()
+        }
+    };
+    assert_eq!(has_seen(Some(token.clone())).await, json!(false));
+
+    let viewer = UiSession::login_as(&server, "viewer@errhound.test", "member-password-1").await;
+    let page = viewer
+        .get(&format!("/organizations/errhound/issues/{issue}/"))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // The mark is written beside the page, so wait for it (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while has_seen(Some(token.clone())).await != json!(true) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page did not mark the issue seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        has_seen(None).await,
+        json!(false),
+        "the admin has not seen it"
+    );
+}

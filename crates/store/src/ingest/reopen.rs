@@ -143,11 +143,7 @@ impl From<ClosedIssueRow> for ClosedIssue {
                 row.resolution_release_id,
             ) {
                 (Some(kind), Some(first_seen), Some(release_id)) => {
-                    let kind = if kind == ResolutionKind::InNextRelease.as_str() {
-                        ResolutionKind::InNextRelease
-                    } else {
-                        ResolutionKind::InRelease
-                    };
+                    let kind = ResolutionKind::parse(kind);
                     Some((kind, (first_seen, release_id)))
                 }
                 _ => None,

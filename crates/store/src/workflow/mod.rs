@@ -39,7 +39,7 @@ mod bookmarks;
 mod changes;
 mod ignore;
 mod merge;
-mod reopen;
+mod reopen_rules;
 mod resolution;
 mod state;
 pub mod status;
@@ -51,7 +51,7 @@ pub use changes::{
 };
 pub use ignore::{IgnoreConditions, clear_expired_snoozes, ignore};
 pub use merge::{Merged, merge, redirect, redirect_short_id, unmerge};
-pub(crate) use reopen::{ReleaseOrder, SnoozeCheck, SnoozeEnd, resolution_covers};
+pub(crate) use reopen_rules::{ReleaseOrder, SnoozeCheck, SnoozeEnd, resolution_covers};
 pub use resolution::{ResolutionKind, resolve, resolve_in_next_release, resolve_in_release};
 pub use state::{IssueState, ResolutionInfo, SnoozeInfo, issue_states};
 pub use status::{StatusChange, StatusOutcome, change_status, unresolve};

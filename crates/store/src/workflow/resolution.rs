@@ -31,7 +31,8 @@ impl ResolutionKind {
         }
     }
 
-    pub(super) fn parse(text: &str) -> ResolutionKind {
+    /// The kind stored as `text` (an unknown name reads as a plain release resolution).
+    pub(crate) fn parse(text: &str) -> ResolutionKind {
         if text == "in_next_release" {
             ResolutionKind::InNextRelease
         } else {

@@ -370,7 +370,7 @@ async fn render_issue(
     project: &Project,
     issue_id: i64,
 ) -> Result<Value, ApiError> {
-    let mut conn = state.db.write().await?;
+    let mut conn = state.db.read_latest().await?;
     let issue = issue_store::get(&mut conn.conn(), issue_id)
         .await?
         .ok_or_else(ApiError::not_found)?;

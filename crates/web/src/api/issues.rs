@@ -317,6 +317,8 @@ async fn render_detail(
         "30d": month.get(&issue.id).cloned().unwrap_or_default(),
     });
     issue_state::decorate_detail(&mut conn.conn(), viewer, issue, &mut body).await?;
+    // Marked above; a lagging replica may not show the mark yet.
+    body["hasSeen"] = json!(true);
     body["participants"] = json!([]);
     body["pluginActions"] = json!([]);
     body["pluginIssues"] = json!([]);

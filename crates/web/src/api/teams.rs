@@ -146,7 +146,7 @@ pub async fn join_team(
     if !added {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let mut conn = state.db.write().await?;
+    let mut conn = state.db.read_latest().await?;
     let team = team_store::get(&mut conn.conn(), team_id)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -21,6 +21,7 @@ use errhound_store::orgs::Organization;
 use errhound_store::projects::Project;
 use errhound_store::teams;
 use errhound_store::users::User;
+use errhound_store::viewer as store_viewer;
 use errhound_store::workflow::{
     self, AssigneeName, ChangeError, ChangeOutcome, IgnoreConditions, IssueChange, StatusChange,
 };
@@ -722,6 +723,24 @@ fn crumb_filter(raw: Option<&str>) -> String {
         .to_owned()
 }
 
+/// Records that the user saw the issue (Sentry's GroupSeen, the API's `hasSeen`) off the page's
+/// path: the page never waits for SQLite's writer behind an ingest batch, and a failure only
+/// costs the mark.
+fn mark_seen_later(state: &AppState, issue_id: i64, user_id: i64) {
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let marked = match db.write().await {
+            Ok(mut conn) => {
+                store_viewer::mark_seen(&mut conn.conn(), issue_id, user_id, now_ms()).await
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = marked {
+            tracing::warn!(error = %error, issue.id = issue_id, user.id = user_id, "cannot record that the issue was seen");
+        }
+    });
+}
+
 /// `GET /organizations/{org}/issues/{issue}/`: the issue with its latest event.
 pub async fn detail(
     State(state): State<AppState>,
@@ -733,6 +752,7 @@ pub async fn detail(
         Ok(found) => found,
         Err(done) => return done,
     };
+    mark_seen_later(&state, issue.id, user.user.id);
     render(
         &state,
         user,

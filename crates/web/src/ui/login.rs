@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use errhound_store::users::{self, User};
-use errhound_store::{now_ms, orgs, sessions};
+use errhound_store::{orgs, sessions};
 use tower_sessions::{Expiry, Session};
 
 use super::error::{UiError, UiResult};
@@ -300,12 +300,6 @@ pub async fn login(
         .map_err(UiError::internal)?;
     session.set_expiry(Some(Expiry::OnInactivity(session::LOGGED_IN_FOR)));
     tracing::info!(user.id = user.id, user.email = %user.email, "logged in");
-    {
-        let mut conn = state.db.write().await?;
-        if let Err(error) = sessions::delete_expired(&mut conn.conn(), now_ms(), 1000).await {
-            tracing::warn!(error = %error, "could not delete expired sessions");
-        }
-    }
     Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response())
 }
 
