@@ -12,6 +12,9 @@ pub enum StoreError {
     /// A stored payload could not be decoded (corruption or a bug).
     #[error("stored payload is unreadable: {0}")]
     CorruptPayload(String),
+    /// A stored value this version cannot read (corruption, or written by a newer version).
+    #[error("stored value is invalid: {0}")]
+    InvalidValue(String),
     /// A uniqueness rule was violated (e.g. a slug already taken).
     #[error("{0} already exists")]
     AlreadyExists(&'static str),

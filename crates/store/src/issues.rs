@@ -1,12 +1,12 @@
 //! Issues: reads for the API and UI. (Issues are created and counted by [`crate::ingest`].)
 
-use errhound_domain::Substatus;
+use errhound_domain::{IssueStatus, Substatus};
 
 use crate::StoreError;
 use crate::query::{Conn, Query};
 
 /// An issue (Sentry's group).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Issue {
     /// Primary key.
     pub id: i64,
@@ -14,10 +14,10 @@ pub struct Issue {
     pub project_id: i64,
     /// Per-project sequence number (shown as `PROJECT-1A`).
     pub short_id: i64,
-    /// `unresolved`, `resolved` or `ignored`.
-    pub status: String,
-    /// `new`, `ongoing`, `regressed`, ...
-    pub substatus: Option<String>,
+    /// Open, resolved or ignored.
+    pub status: IssueStatus,
+    /// Why it has its status (`new`, `ongoing`, `regressed`, ...); none for resolved issues.
+    pub substatus: Option<Substatus>,
     /// Level of the latest event.
     pub level: String,
     /// `error` or `default`.
@@ -46,6 +46,67 @@ pub struct Issue {
     pub last_release: Option<String>,
     /// When it was resolved, epoch ms.
     pub resolved_at: Option<i64>,
+}
+
+/// An `issues` row as stored; [`Issue`] is what the rest of the code sees.
+#[derive(sqlx::FromRow)]
+struct IssueRow {
+    id: i64,
+    project_id: i64,
+    short_id: i64,
+    status: String,
+    substatus: Option<String>,
+    level: String,
+    event_type: String,
+    title: String,
+    culprit: String,
+    metadata: String,
+    platform: Option<String>,
+    logger: Option<String>,
+    first_seen: i64,
+    last_seen: i64,
+    times_seen: i64,
+    user_count: i64,
+    first_release: Option<String>,
+    last_release: Option<String>,
+    resolved_at: Option<i64>,
+}
+
+impl TryFrom<IssueRow> for Issue {
+    type Error = StoreError;
+
+    fn try_from(row: IssueRow) -> Result<Issue, StoreError> {
+        let invalid = |what: &str, value: &str| {
+            StoreError::InvalidValue(format!("issue {}: {what} {value:?}", row.id))
+        };
+        let status =
+            IssueStatus::parse(&row.status).ok_or_else(|| invalid("status", &row.status))?;
+        let substatus = match row.substatus.as_deref() {
+            None => None,
+            Some(text) => Some(Substatus::parse(text).ok_or_else(|| invalid("substatus", text))?),
+        };
+        Ok(Issue {
+            id: row.id,
+            project_id: row.project_id,
+            short_id: row.short_id,
+            status,
+            substatus,
+            level: row.level,
+            event_type: row.event_type,
+            title: row.title,
+            culprit: row.culprit,
+            metadata: row.metadata,
+            platform: row.platform,
+            logger: row.logger,
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+            times_seen: row.times_seen,
+            user_count: row.user_count,
+            first_release: row.first_release,
+            last_release: row.last_release,
+            resolved_at: row.resolved_at,
+        })
+    }
 }
 
 const ISSUE_COLUMNS: &str = "issues.id, issues.project_id, issues.short_id, issues.status, \
@@ -106,9 +167,9 @@ pub struct IssueFilter {
     /// Projects to search (required; empty matches nothing).
     pub project_ids: Vec<i64>,
     /// Allowed statuses; empty allows all.
-    pub statuses: Vec<String>,
+    pub statuses: Vec<IssueStatus>,
     /// Excluded statuses.
-    pub excluded_statuses: Vec<String>,
+    pub excluded_statuses: Vec<IssueStatus>,
     /// Case-insensitive substrings of the title or culprit.
     pub text: Vec<String>,
     /// Tag conditions.
@@ -117,7 +178,7 @@ pub struct IssueFilter {
     pub last_seen_after: Option<i64>,
     /// Allowed substatuses (`is:new`, `is:ongoing`, `is:regressed`, `is:escalating`,
     /// `is:archived_forever`, ...); empty allows all.
-    pub substatuses: Vec<String>,
+    pub substatuses: Vec<Substatus>,
     /// Assignment condition (`is:assigned`, `is:unassigned`, `assigned:...`).
     pub assigned: Option<crate::workflow::AssigneeFilter>,
     /// Only issues this user bookmarked (`bookmarks:me`).
@@ -176,13 +237,13 @@ pub async fn list(
     if !filter.statuses.is_empty() {
         query.push(" AND issues.status IN (");
         query
-            .push_bind_list(filter.statuses.iter().map(String::as_str))
+            .push_bind_list(filter.statuses.iter().map(|s| s.as_str()))
             .push(")");
     }
     if !filter.excluded_statuses.is_empty() {
         query.push(" AND issues.status NOT IN (");
         query
-            .push_bind_list(filter.excluded_statuses.iter().map(String::as_str))
+            .push_bind_list(filter.excluded_statuses.iter().map(|s| s.as_str()))
             .push(")");
     }
     for text in &filter.text {
@@ -222,7 +283,7 @@ pub async fn list(
     if !filter.substatuses.is_empty() {
         query.push(" AND issues.substatus IN (");
         query
-            .push_bind_list(filter.substatuses.iter().map(String::as_str))
+            .push_bind_list(filter.substatuses.iter().map(|s| s.as_str()))
             .push(")");
     }
     if let Some(assigned) = filter.assigned {
@@ -318,7 +379,11 @@ pub async fn list(
         .push(order)
         .push(" LIMIT ")
         .push_bind(limit);
-    let mut rows: Vec<Issue> = query.fetch_all(conn).await?;
+    let rows: Vec<IssueRow> = query.fetch_all(conn).await?;
+    let mut rows = rows
+        .into_iter()
+        .map(Issue::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
     if matches!(page, Page::Before(..)) {
         rows.reverse();
     }
@@ -333,7 +398,7 @@ pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<Issue>, StoreErr
         .push(ISSUE_COLUMNS)
         .push(" FROM issues WHERE issues.id = ")
         .push_bind(id);
-    Ok(query.fetch_optional(conn).await?)
+    fetch_issue(query, conn).await
 }
 
 /// Events per hour of an issue.
@@ -422,5 +487,10 @@ pub async fn get_by_short_id(
         .push_bind(project_id)
         .push(" AND issues.short_id = ")
         .push_bind(short_id);
-    Ok(query.fetch_optional(conn).await?)
+    fetch_issue(query, conn).await
+}
+
+async fn fetch_issue(query: Query, conn: &mut Conn<'_>) -> Result<Option<Issue>, StoreError> {
+    let row: Option<IssueRow> = query.fetch_optional(conn).await?;
+    row.map(Issue::try_from).transpose()
 }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use errhound_domain::JobKind;
+use errhound_domain::{IssueStatus, JobKind};
 
 use super::{NewEvent, ReleaseOrders, padded, shaped};
 use crate::StoreError;
@@ -99,8 +99,8 @@ impl Change {
     /// The status the transition starts from (the guard of the update).
     fn status_before(self) -> &'static str {
         match self {
-            Change::Regression => crate::workflow::status::RESOLVED,
-            Change::Unignore(..) => crate::workflow::status::IGNORED,
+            Change::Regression => IssueStatus::Resolved.as_str(),
+            Change::Unignore(..) => IssueStatus::Ignored.as_str(),
         }
     }
 
@@ -136,7 +136,7 @@ struct ClosedIssueRow {
 
 impl From<ClosedIssueRow> for ClosedIssue {
     fn from(row: ClosedIssueRow) -> ClosedIssue {
-        let state = if row.status == crate::workflow::status::RESOLVED {
+        let state = if row.status == IssueStatus::Resolved.as_str() {
             let in_release = match (
                 row.resolution_kind.as_deref(),
                 row.resolution_first_seen,
@@ -152,7 +152,7 @@ impl From<ClosedIssueRow> for ClosedIssue {
                 resolved_at: row.resolved_at,
                 in_release,
             }
-        } else if row.status == crate::workflow::status::IGNORED && row.snooze_issue_id.is_some() {
+        } else if row.status == IssueStatus::Ignored.as_str() && row.snooze_issue_id.is_some() {
             ClosedState::Snoozed(SnoozeCheck {
                 until_ms: row.until_ms,
                 count: row.snooze_count,

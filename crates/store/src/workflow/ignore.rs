@@ -110,7 +110,7 @@ pub async fn ignore(
         user_count: c.user_count,
         user_window_minutes: c.user_window_minutes,
     });
-    if issue.has_status(IssueStatus::Ignored) && previous == wanted {
+    if issue.status == IssueStatus::Ignored && previous == wanted {
         return Ok(false);
     }
     let sub = if c.is_forever() {

@@ -203,7 +203,7 @@ async fn mark_resolved(
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     let previous = current_resolution(tx, issue.id).await?;
-    if issue.has_status(IssueStatus::Resolved) && previous == resolution {
+    if issue.status == IssueStatus::Resolved && previous == resolution {
         return Ok(false);
     }
     set_status(tx, issue.id, IssueStatus::Resolved, None, Some(now_ms)).await?;

@@ -122,7 +122,7 @@ pub async fn issue_states(
 
     let resolved: Vec<i64> = issues
         .iter()
-        .filter(|i| i.has_status(IssueStatus::Resolved))
+        .filter(|i| i.status == IssueStatus::Resolved)
         .map(|i| i.id)
         .collect();
     if !resolved.is_empty() {
@@ -161,7 +161,7 @@ pub async fn issue_states(
 
     let ignored: Vec<i64> = issues
         .iter()
-        .filter(|i| i.has_status(IssueStatus::Ignored))
+        .filter(|i| i.status == IssueStatus::Ignored)
         .map(|i| i.id)
         .collect();
     if !ignored.is_empty() {

@@ -14,33 +14,7 @@ use super::{
 use crate::StoreError;
 use crate::activity::{self, ActivityType};
 use crate::db::Tx;
-use crate::issues::Issue;
 use crate::query::Query;
-
-// The stored names, for code that compares rows' `status` text; new code uses [`IssueStatus`].
-/// `unresolved`.
-pub const UNRESOLVED: &str = IssueStatus::Unresolved.as_str();
-/// `resolved`.
-pub const RESOLVED: &str = IssueStatus::Resolved.as_str();
-/// `ignored`.
-pub const IGNORED: &str = IssueStatus::Ignored.as_str();
-
-impl Issue {
-    /// Whether the issue has `status`.
-    pub fn has_status(&self, status: IssueStatus) -> bool {
-        self.status == status.as_str()
-    }
-
-    /// The status as a type (`None` for a name this version does not know).
-    pub fn status_kind(&self) -> Option<IssueStatus> {
-        IssueStatus::parse(&self.status)
-    }
-
-    /// The substatus as a type (`None` when unset or unknown).
-    pub fn substatus_kind(&self) -> Option<Substatus> {
-        self.substatus.as_deref().and_then(Substatus::parse)
-    }
-}
 
 /// An issue unignored within this long of its first event is `new` again (Sentry: 7 days).
 const NEW_FOR_MS: i64 = 7 * DAY_MS;
@@ -105,10 +79,10 @@ pub async fn unresolve(
     now_ms: i64,
 ) -> Result<bool, WorkflowError> {
     let issue = load_issue(tx, issue_id).await?;
-    if issue.has_status(IssueStatus::Unresolved) {
+    if issue.status == IssueStatus::Unresolved {
         return Ok(false);
     }
-    let sub = if issue.has_status(IssueStatus::Ignored) && issue.first_seen > now_ms - NEW_FOR_MS {
+    let sub = if issue.status == IssueStatus::Ignored && issue.first_seen > now_ms - NEW_FOR_MS {
         Substatus::New
     } else {
         Substatus::Ongoing

@@ -62,7 +62,7 @@ async fn batch_groups_counts_and_stores_payloads() {
         assert_eq!(shared.title, "KeyError: 2", "latest event names the issue");
         let c = list.iter().find(|i| i.first_seen == 5_000).unwrap();
         assert_eq!((c.times_seen, c.last_seen), (2, 30_000));
-        assert_eq!(c.status, "unresolved");
+        assert_eq!(c.status.as_str(), "unresolved");
         let mut short_ids: Vec<i64> = list.iter().map(|i| i.short_id).collect();
         short_ids.sort();
         assert_eq!(short_ids, vec![1, 2]);
@@ -234,7 +234,7 @@ async fn an_event_on_a_resolved_issue_is_a_regression() {
         assert_eq!(outcome.regressed_issues, vec![id], "{}", t.engine);
         let issue = &all_issues(&t.db, p).await[0];
         assert_eq!(
-            (issue.status.as_str(), issue.substatus.as_deref()),
+            (issue.status.as_str(), issue.substatus.map(|s| s.as_str())),
             ("unresolved", Some("regressed"))
         );
         assert_eq!(issue.resolved_at, None);

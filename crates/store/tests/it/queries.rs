@@ -148,7 +148,7 @@ async fn filters_sorts_and_pages_issues() {
         );
 
         let resolved = IssueFilter {
-            statuses: vec!["resolved".into()],
+            statuses: vec![errhound_domain::IssueStatus::Resolved],
             ..base.clone()
         };
         assert!(
@@ -335,5 +335,42 @@ async fn tag_distribution_and_keyset_pages_with_ties() {
             let ids: Vec<i64> = before.iter().map(|i| i.id).collect();
             assert_eq!(ids, expected[3..6].to_vec(), "{} {sort:?}", t.engine);
         }
+    }
+}
+
+#[tokio::test]
+async fn a_stored_status_this_version_does_not_know_is_an_error_not_a_guess() {
+    for t in engines().await {
+        let p = setup(&t.db).await.project_id;
+        let mut tx = t.db.begin().await.unwrap();
+        write_batch(&mut tx, vec![event(p, 1, &["h"], 1_000)], 0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = t.db.write().await.unwrap();
+        let id = issues::list(
+            &mut conn.conn(),
+            &IssueFilter {
+                project_ids: vec![p],
+                ..Default::default()
+            },
+            IssueSort::LastSeen,
+            issues::Page::First,
+            1,
+        )
+        .await
+        .unwrap()[0]
+            .id;
+        errhound_store::query::Query::new("UPDATE issues SET status = 'snoozed' WHERE id = $1")
+            .bind(id)
+            .execute(&mut conn.conn())
+            .await
+            .unwrap();
+        let error = issues::get(&mut conn.conn(), id).await.unwrap_err();
+        assert!(
+            matches!(error, errhound_store::StoreError::InvalidValue(ref m) if m.contains("snoozed")),
+            "{}: {error}",
+            t.engine
+        );
     }
 }

@@ -154,7 +154,12 @@ async fn seen_until_the_issue_reopens_and_per_user() {
         )
         .await;
         let a = reload(&w, &a).await;
-        assert_eq!(a.substatus.as_deref(), Some("regressed"), "{}", w.engine);
+        assert_eq!(
+            a.substatus.map(|s| s.as_str()),
+            Some("regressed"),
+            "{}",
+            w.engine
+        );
         assert_eq!(
             states(&w, std::slice::from_ref(&a), w.alice).await,
             [seen(false, None)],

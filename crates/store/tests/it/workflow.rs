@@ -99,7 +99,7 @@ async fn issue_of(w: &World, n: u32) -> Issue {
 }
 
 fn state(i: &Issue) -> (&str, Option<&str>) {
-    (i.status.as_str(), i.substatus.as_deref())
+    (i.status.as_str(), i.substatus.map(|s| s.as_str()))
 }
 
 /// Runs one workflow change in its own transaction.
@@ -169,7 +169,7 @@ async fn resolve_then_a_later_event_regresses_with_activity() {
         // An event received before the resolve was in flight: no regression.
         let outcome = write(&w, vec![ev(&w, 2, "a", T - 10, None, "id:1")], T + 1).await;
         assert!(outcome.regressed_issues.is_empty(), "{}", w.engine);
-        assert_eq!(issue(&w, id).await.status, "resolved");
+        assert_eq!(issue(&w, id).await.status.as_str(), "resolved");
 
         let outcome = write(
             &w,
@@ -199,7 +199,7 @@ async fn resolve_then_a_later_event_regresses_with_activity() {
         let regressed = list(
             &w,
             IssueFilter {
-                substatuses: vec!["regressed".into()],
+                substatuses: vec![errhound_domain::Substatus::Regressed],
                 ..IssueFilter::default()
             },
         )
@@ -248,7 +248,7 @@ async fn resolved_in_a_release_covers_older_releases_only() {
         )
         .await;
         assert!(out.regressed_issues.is_empty(), "{}", w.engine);
-        assert_eq!(issue(&w, id).await.status, "resolved");
+        assert_eq!(issue(&w, id).await.status.as_str(), "resolved");
         {
             let resolved = issue(&w, id).await;
             let mut conn = w.db.write().await.unwrap();
@@ -398,7 +398,12 @@ async fn ignore_until_a_time() {
             ("ignored", Some("archived_until_condition_met"))
         );
         write(&w, vec![ev(&w, 3, "a", T + 1, None, "id:1")], T + 1).await;
-        assert_eq!(issue(&w, a).await.status, "ignored", "{}", w.engine);
+        assert_eq!(
+            issue(&w, a).await.status.as_str(),
+            "ignored",
+            "{}",
+            w.engine
+        );
         write(
             &w,
             vec![ev(&w, 4, "a", T + 2 * HOUR, None, "id:1")],
@@ -458,7 +463,12 @@ async fn ignore_until_more_events_escalates() {
             T + 2,
         )
         .await;
-        assert_eq!(issue(&w, a).await.status, "ignored", "{}", w.engine);
+        assert_eq!(
+            issue(&w, a).await.status.as_str(),
+            "ignored",
+            "{}",
+            w.engine
+        );
         write(&w, vec![ev(&w, 4, "a", T + 3, None, "id:1")], T + 3).await;
         let reopened = issue(&w, a).await;
         assert_eq!(
@@ -479,7 +489,7 @@ async fn ignore_until_more_events_escalates() {
         let listed = list(
             &w,
             IssueFilter {
-                substatuses: vec!["escalating".into()],
+                substatuses: vec![errhound_domain::Substatus::Escalating],
                 ..IssueFilter::default()
             },
         )
@@ -510,7 +520,12 @@ async fn ignore_until_more_events_within_a_window() {
             let ts = T - hours * HOUR;
             write(&w, vec![ev(&w, n, "a", ts, None, "id:1")], ts).await;
         }
-        assert_eq!(issue(&w, a).await.status, "ignored", "{}", w.engine);
+        assert_eq!(
+            issue(&w, a).await.status.as_str(),
+            "ignored",
+            "{}",
+            w.engine
+        );
         assert_eq!(issue(&w, a).await.times_seen, 4);
         // Three within the hour.
         write(
@@ -522,7 +537,12 @@ async fn ignore_until_more_events_within_a_window() {
             T,
         )
         .await;
-        assert_eq!(issue(&w, a).await.status, "ignored", "{}", w.engine);
+        assert_eq!(
+            issue(&w, a).await.status.as_str(),
+            "ignored",
+            "{}",
+            w.engine
+        );
         write(&w, vec![ev(&w, 7, "a", T, None, "id:1")], T).await;
         assert_eq!(
             state(&issue(&w, a).await),
@@ -565,7 +585,7 @@ async fn ignore_until_more_users_with_and_without_a_window() {
         )
         .await;
         assert_eq!(
-            issue(&w, a).await.status,
+            issue(&w, a).await.status.as_str(),
             "ignored",
             "one new user: {}",
             w.engine
@@ -589,7 +609,12 @@ async fn ignore_until_more_users_with_and_without_a_window() {
             T,
         )
         .await;
-        assert_eq!(issue(&w, b).await.status, "ignored", "{}", w.engine);
+        assert_eq!(
+            issue(&w, b).await.status.as_str(),
+            "ignored",
+            "{}",
+            w.engine
+        );
         write(
             &w,
             vec![
@@ -626,7 +651,12 @@ async fn ignored_forever_never_reopens_and_unresolve_reopens() {
             .collect();
         let out = write(&w, batch, T + 100 * HOUR).await;
         assert!(out.regressed_issues.is_empty());
-        assert_eq!(issue(&w, a).await.status, "ignored", "{}", w.engine);
+        assert_eq!(
+            issue(&w, a).await.status.as_str(),
+            "ignored",
+            "{}",
+            w.engine
+        );
         assert_eq!(issue(&w, a).await.times_seen, 49);
 
         // Unignored within a week of its first event: new again.
@@ -1162,7 +1192,12 @@ async fn one_change_applies_to_many_issues_or_to_none() {
         assert_eq!(outcome.status_changed, 2, "{}", w.engine);
         assert_eq!(outcome.assignee, Some(AssigneeRef::User(w.alice)));
         for i in &both {
-            assert_eq!(issue(&w, i.id).await.status, "resolved", "{}", w.engine);
+            assert_eq!(
+                issue(&w, i.id).await.status.as_str(),
+                "resolved",
+                "{}",
+                w.engine
+            );
         }
 
         // Bob is no member: the whole change is refused, the status change included.
@@ -1178,7 +1213,7 @@ async fn one_change_applies_to_many_issues_or_to_none() {
             w.engine
         );
         assert_eq!(
-            issue(&w, both[0].id).await.status,
+            issue(&w, both[0].id).await.status.as_str(),
             "resolved",
             "{}",
             w.engine

@@ -5,7 +5,7 @@
 //! Lists call [`decorate`] once per page (a handful of queries for the whole page); the detail
 //! calls [`decorate_detail`].
 
-use errhound_domain::{IssueStatus, Scope};
+use errhound_domain::{IssueStatus, Scope, Substatus};
 use errhound_store::activity::{self, Activity, UserRef};
 use errhound_store::issues::Issue;
 use errhound_store::teams::{OrgMember, Team};
@@ -72,7 +72,7 @@ const MEMBER_TEAM_ACCESS: [Scope; 6] = [
 pub fn status_details(issue: &Issue, state: &IssueState) -> Value {
     let mut details = Map::new();
     let actor = |a: &Option<UserRef>| a.as_ref().map_or(Value::Null, user_json);
-    if issue.has_status(IssueStatus::Resolved)
+    if issue.status == IssueStatus::Resolved
         && let Some(resolution) = &state.resolution
     {
         match resolution.kind {
@@ -85,7 +85,7 @@ pub fn status_details(issue: &Issue, state: &IssueState) -> Value {
         }
         details.insert("actor".into(), actor(&resolution.actor));
     }
-    if issue.has_status(IssueStatus::Ignored)
+    if issue.status == IssueStatus::Ignored
         && let Some(snooze) = &state.snooze
     {
         if let Some(until) = snooze.until_ms {
@@ -108,8 +108,8 @@ pub fn status_details(issue: &Issue, state: &IssueState) -> Value {
 
 /// Fills the workflow fields of one rendered issue.
 pub fn apply(value: &mut Value, issue: &Issue, state: &IssueState) {
-    value["status"] = json!(issue.status);
-    value["substatus"] = json!(issue.substatus);
+    value["status"] = json!(issue.status.as_str());
+    value["substatus"] = json!(issue.substatus.map(Substatus::as_str));
     value["statusDetails"] = status_details(issue, state);
     value["assignedTo"] = state.assignee.as_ref().map_or(Value::Null, actor_json);
     value["isBookmarked"] = json!(state.bookmarked);

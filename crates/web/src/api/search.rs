@@ -84,9 +84,9 @@ async fn apply_term(
             } else {
                 &mut filter.statuses
             };
-            statuses.push(status.as_str().to_owned());
+            statuses.push(status);
         }
-        Term::Substatus(substatus) => filter.substatuses.push(substatus.as_str().to_owned()),
+        Term::Substatus(substatus) => filter.substatuses.push(substatus),
         Term::ForReview => {
             filter.for_review_since = Some(searcher.now_ms - search::FOR_REVIEW_DAYS * DAY_MS);
         }

@@ -3,6 +3,7 @@
 //! Field names, id types (strings, except `ProjectKey.projectId`) and date format follow
 //! Sentry's serializers, so sentry-cli and scripts written against Sentry keep working.
 
+use errhound_domain::Substatus;
 use errhound_store::events::StoredEvent;
 use errhound_store::issues::Issue;
 use errhound_store::orgs::Organization;
@@ -164,9 +165,9 @@ pub fn issue(issue: &Issue, project: &Project, org: &Organization, public_url: &
         "permalink": format!("{public_url}/organizations/{}/issues/{}/", org.slug, issue.id),
         "logger": issue.logger,
         "level": issue.level,
-        "status": issue.status,
+        "status": issue.status.as_str(),
         "statusDetails": {},
-        "substatus": issue.substatus,
+        "substatus": issue.substatus.map(Substatus::as_str),
         "isPublic": false,
         "platform": issue.platform,
         "project": {

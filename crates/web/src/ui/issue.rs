@@ -638,15 +638,15 @@ async fn render(
     .collect();
     let hashes = issue_store::hashes(&mut conn.conn(), issue.id).await?;
     drop(conn);
-    let status_text = match (issue.status_kind(), &state_of.resolution, &state_of.snooze) {
-        (Some(IssueStatus::Resolved), Some(r), _) => match r.kind {
+    let status_text = match (issue.status, &state_of.resolution, &state_of.snooze) {
+        (IssueStatus::Resolved, Some(r), _) => match r.kind {
             workflow::ResolutionKind::InRelease => format!("Resolved in release {}", r.version),
             workflow::ResolutionKind::InNextRelease => {
                 format!("Resolved in the release after {}", r.version)
             }
         },
-        (Some(IssueStatus::Resolved), None, _) => "Resolved".to_owned(),
-        (Some(IssueStatus::Ignored), _, Some(s)) => {
+        (IssueStatus::Resolved, None, _) => "Resolved".to_owned(),
+        (IssueStatus::Ignored, _, Some(s)) => {
             let mut parts = Vec::new();
             if let Some(until) = s.until_ms {
                 parts.push(format!("until {}", format::datetime(until)));
@@ -660,8 +660,8 @@ async fn render(
             }
             format!("Ignored {}", parts.join(" or "))
         }
-        (Some(IssueStatus::Ignored), _, None) => "Ignored forever".to_owned(),
-        (_, _, _) => match issue.substatus_kind() {
+        (IssueStatus::Ignored, _, None) => "Ignored forever".to_owned(),
+        (IssueStatus::Unresolved, _, _) => match issue.substatus {
             Some(Substatus::Regressed) => "Unresolved: regressed after it was resolved".to_owned(),
             Some(Substatus::Escalating) => "Unresolved: escalating after it was ignored".to_owned(),
             _ => "Unresolved".to_owned(),

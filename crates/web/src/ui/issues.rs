@@ -209,9 +209,9 @@ pub struct IssueRow {
 /// Status badges of an issue.
 pub fn badges(issue: &Issue, state: Option<&IssueState>) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    match (issue.status_kind(), issue.substatus_kind()) {
-        (Some(IssueStatus::Resolved), _) => out.push(("badge-resolved", "Resolved".to_owned())),
-        (Some(IssueStatus::Ignored), _) => out.push(("badge-ignored", "Ignored".to_owned())),
+    match (issue.status, issue.substatus) {
+        (IssueStatus::Resolved, _) => out.push(("badge-resolved", "Resolved".to_owned())),
+        (IssueStatus::Ignored, _) => out.push(("badge-ignored", "Ignored".to_owned())),
         (_, Some(Substatus::New)) => out.push(("badge-new", "New".to_owned())),
         (_, Some(Substatus::Regressed)) => out.push(("badge-regressed", "Regressed".to_owned())),
         (_, Some(Substatus::Escalating)) => out.push(("badge-escalating", "Escalating".to_owned())),
