@@ -58,6 +58,17 @@ pub struct ProcessedEvent {
     pub payload: Vec<u8>,
 }
 
+/// Text bound for database columns. PostgreSQL's `text` cannot hold NUL, which SDKs can send in
+/// any string: it becomes U+FFFD on both engines, so an event is stored the same everywhere instead
+/// of being refused by one of them. (The payload is compressed bytes, where NUL is harmless.)
+fn storable(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text
+    }
+}
+
 /// The payload is not JSON (ingest validates this, so it means a corrupted queue record).
 #[derive(Debug, thiserror::Error)]
 #[error("event payload is not valid JSON: {0}")]
@@ -192,16 +203,26 @@ pub fn process_event(
     // before grouping and description see the event.
     crate::trim::trim_and_scrub(&mut event, &ctx.settings.scrubbing);
     let grouping = group_event_with(&mut event, &ctx.settings.grouping, ctx.received_ms);
-    let display = derive_metadata(&event);
+    let mut display = derive_metadata(&event);
+    display.title = storable(std::mem::take(&mut display.title));
+    display.culprit = storable(std::mem::take(&mut display.culprit));
 
-    let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
+    let text = |key: &str| {
+        event
+            .get(key)
+            .and_then(Value::as_str)
+            .map(|v| storable(v.to_owned()))
+    };
     let tags: Vec<(String, String)> = event
         .get("tags")
         .and_then(Value::as_array)
         .map(|pairs| {
             pairs
                 .iter()
-                .filter_map(|p| Some((p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned())))
+                .filter_map(|p| {
+                    let (key, value) = (p[0].as_str()?, p[1].as_str()?);
+                    Some((storable(key.to_owned()), storable(value.to_owned())))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -250,6 +271,38 @@ pub fn process_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_characters_never_reach_database_text() {
+        let payload = br#"{"message":"nul \u0000 inside","release":"a\u0000b",
+            "logger":"log\u0000ger","tags":{"shop":"x\u0000y"}}"#;
+        let settings = ProjectSettings::default();
+        let event = process_event(
+            payload,
+            &ProcessContext {
+                event_id: "0123456789abcdef0123456789abcdef",
+                received_ms: 1_795_565_800_000,
+                sent_at: None,
+                client_ip: None,
+                settings: &settings,
+            },
+        )
+        .unwrap();
+        assert_eq!(event.display.title, "nul \u{FFFD} inside");
+        let mut texts = vec![event.display.title.clone(), event.display.culprit.clone()];
+        texts.extend(event.release.clone());
+        texts.extend(event.logger.clone());
+        texts.extend(event.tags.iter().flat_map(|(k, v)| [k.clone(), v.clone()]));
+        assert!(texts.iter().all(|t| !t.contains('\0')), "{texts:?}");
+        assert!(
+            event
+                .tags
+                .iter()
+                .any(|(k, v)| k == "shop" && v == "x\u{FFFD}y"),
+            "{:?}",
+            event.tags
+        );
+    }
 
     #[test]
     fn processes_a_python_sdk_event_end_to_end() {

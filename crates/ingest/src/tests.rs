@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use errhound_queue::{IngestQueue, Queue, QueuedEvent, Spool, SpoolOptions};
 use errhound_store::payload::PayloadDictionaries;
 use errhound_store::processing_failures::{self, FailureReason};
-use errhound_store::{Db, events, orgs, projects};
+use errhound_store::query::Query;
+use errhound_store::{Db, Engine, events, orgs, projects};
 use errhound_test_utils::engines;
 
 use crate::failures::PANIC_MARKER;
@@ -139,18 +140,38 @@ async fn a_panic_on_one_event_costs_that_event_only_and_is_recorded() {
     }
 }
 
-/// PostgreSQL refuses text with a NUL character (SQLite stores it), which makes a deterministic
-/// "event the database refuses": its batch falls back to one-by-one writes.
+/// Makes the database refuse to open an issue whose title contains "refuse me".
+async fn refuse_titles_containing_refuse_me(db: &Db) {
+    let statements: &[&'static str] = match db.engine() {
+        Engine::Sqlite => &["CREATE TRIGGER refuse_me BEFORE INSERT ON issues \
+             WHEN NEW.title LIKE '%refuse me%' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END"],
+        Engine::Postgres => &[
+            "CREATE FUNCTION refuse_me() RETURNS trigger AS $body$ BEGIN \
+             IF NEW.title LIKE '%refuse me%' THEN RAISE EXCEPTION 'refused by the test trigger'; \
+             END IF; RETURN NEW; END $body$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_me BEFORE INSERT ON issues FOR EACH ROW EXECUTE FUNCTION refuse_me()",
+        ],
+    };
+    let mut conn = db.write().await.unwrap();
+    for sql in statements {
+        Query::new(sql).execute(&mut conn.conn()).await.unwrap();
+    }
+}
+
+/// A trigger the test installs makes the database refuse one event's issue, on both engines: its
+/// batch falls back to one-by-one writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_the_database_refuses_is_recorded_and_the_rest_of_its_batch_stored() {
     for t in engines().await {
         let p = project(&t.db).await;
+        refuse_titles_containing_refuse_me(&t.db).await;
         let dir = tempfile::tempdir().unwrap();
         let queue: Queue = Spool::open(dir.path(), SpoolOptions::default())
             .await
             .unwrap()
             .into();
-        let refused = queued(p, 1, r#"{"message":"nul \u0000 inside"}"#.to_owned());
+        let refused = queued(p, 1, r#"{"message":"please refuse me"}"#.to_owned());
         let fine = queued(p, 2, r#"{"message":"fine"}"#.to_owned());
         queue.append(refused.clone()).await.unwrap();
         queue.append(fine.clone()).await.unwrap();
@@ -183,19 +204,60 @@ async fn an_event_the_database_refuses_is_recorded_and_the_rest_of_its_batch_sto
             .unwrap();
         drop(conn);
         assert!(stored(fine.event_id.clone()).await, "{}", t.engine);
-        if t.engine == "postgres" {
-            assert!(!stored(refused.event_id.clone()).await);
-            assert_eq!(failures.len(), 1);
-            let failure = &failures[0].failure;
-            assert_eq!(failure.reason, FailureReason::RefusedByDatabase);
-            assert_eq!(failure.event_id, refused.event_id);
-            assert!(failure.detail.contains("0x00"), "{}", failure.detail);
-            // The normalized event, readable without the project's dictionary.
-            let payload: serde_json::Value = serde_json::from_slice(&failure.payload).unwrap();
-            assert_eq!(payload["title"], "nul \u{0} inside");
-        } else {
-            assert!(stored(refused.event_id.clone()).await);
-            assert!(failures.is_empty());
-        }
+        assert!(!stored(refused.event_id.clone()).await, "{}", t.engine);
+        assert_eq!(failures.len(), 1, "{}", t.engine);
+        let failure = &failures[0].failure;
+        assert_eq!(failure.reason, FailureReason::RefusedByDatabase);
+        assert_eq!(failure.event_id, refused.event_id);
+        assert!(
+            failure.detail.contains("refused by the test"),
+            "{}",
+            failure.detail
+        );
+        // The normalized event, readable without the project's dictionary.
+        let payload: serde_json::Value = serde_json::from_slice(&failure.payload).unwrap();
+        assert_eq!(payload["title"], "please refuse me");
+    }
+}
+
+/// PostgreSQL's `text` cannot hold NUL, which an SDK may send in any string: such an event is
+/// stored on both engines, never refused by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_with_nul_characters_is_stored_on_both_engines() {
+    for t in engines().await {
+        let p = project(&t.db).await;
+        let dir = tempfile::tempdir().unwrap();
+        let queue: Queue = Spool::open(dir.path(), SpoolOptions::default())
+            .await
+            .unwrap()
+            .into();
+        let event = queued(
+            p,
+            1,
+            r#"{"message":"nul \u0000 inside","tags":{"shop":"a\u0000b"},"release":"r\u0000"}"#
+                .to_owned(),
+        );
+        queue.append(event.clone()).await.unwrap();
+        let pipeline = Pipeline::start(
+            queue.clone(),
+            t.db.clone(),
+            Arc::new(PayloadDictionaries::new()),
+            PipelineOptions {
+                batch_size: 100,
+                threads: 1,
+                linger: Duration::from_millis(50),
+            },
+        );
+        drained(&queue).await;
+        pipeline.shutdown().await;
+        let mut conn = t.db.read().await.unwrap();
+        let stored = events::find(&mut conn.conn(), p, &event.event_id)
+            .await
+            .unwrap();
+        assert!(stored.is_some(), "{}", t.engine);
+        let failures = processing_failures::list(&mut conn.conn(), p, 10)
+            .await
+            .unwrap();
+        assert!(failures.is_empty(), "{}", t.engine);
     }
 }
