@@ -55,15 +55,36 @@ async fn drained(queue: &Queue) {
     );
 }
 
+/// Queues `events` in a spool in `dir`, runs a pipeline over it until the spool is drained, and
+/// stops it. Returns the queue, whose backlog then tells what was acknowledged.
+async fn process(db: &Db, dir: &std::path::Path, events: &[QueuedEvent], threads: usize) -> Queue {
+    let queue: Queue = Spool::open(dir, SpoolOptions::default())
+        .await
+        .unwrap()
+        .into();
+    for event in events {
+        queue.append(event.clone()).await.unwrap();
+    }
+    let pipeline = Pipeline::start(
+        queue.clone(),
+        db.clone(),
+        Arc::new(PayloadDictionaries::new()),
+        PipelineOptions {
+            batch_size: 100,
+            threads,
+            linger: Duration::from_millis(50),
+        },
+    );
+    drained(&queue).await;
+    pipeline.shutdown().await;
+    queue
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_on_one_event_costs_that_event_only_and_is_recorded() {
     for t in engines().await {
         let p = project(&t.db).await;
         let dir = tempfile::tempdir().unwrap();
-        let queue: Queue = Spool::open(dir.path(), SpoolOptions::default())
-            .await
-            .unwrap()
-            .into();
         let panics = 3;
         let invalid = 5;
         let mut sent = Vec::new();
@@ -73,22 +94,9 @@ async fn a_panic_on_one_event_costs_that_event_only_and_is_recorded() {
                 _ if n == invalid => "[1, 2".to_owned(),
                 _ => format!(r#"{{"message":"event {n}"}}"#),
             };
-            let event = queued(p, n, payload);
-            sent.push(event.clone());
-            queue.append(event).await.unwrap();
+            sent.push(queued(p, n, payload));
         }
-        let pipeline = Pipeline::start(
-            queue.clone(),
-            t.db.clone(),
-            Arc::new(PayloadDictionaries::new()),
-            PipelineOptions {
-                batch_size: 100,
-                threads: 3,
-                linger: Duration::from_millis(50),
-            },
-        );
-        drained(&queue).await;
-        pipeline.shutdown().await;
+        let queue = process(&t.db, dir.path(), &sent, 3).await;
 
         let mut conn = t.db.write().await.unwrap();
         for event in &sent {
@@ -167,26 +175,9 @@ async fn an_event_the_database_refuses_is_recorded_and_the_rest_of_its_batch_sto
         let p = project(&t.db).await;
         refuse_titles_containing_refuse_me(&t.db).await;
         let dir = tempfile::tempdir().unwrap();
-        let queue: Queue = Spool::open(dir.path(), SpoolOptions::default())
-            .await
-            .unwrap()
-            .into();
         let refused = queued(p, 1, r#"{"message":"please refuse me"}"#.to_owned());
         let fine = queued(p, 2, r#"{"message":"fine"}"#.to_owned());
-        queue.append(refused.clone()).await.unwrap();
-        queue.append(fine.clone()).await.unwrap();
-        let pipeline = Pipeline::start(
-            queue.clone(),
-            t.db.clone(),
-            Arc::new(PayloadDictionaries::new()),
-            PipelineOptions {
-                batch_size: 100,
-                threads: 1,
-                linger: Duration::from_millis(50),
-            },
-        );
-        drained(&queue).await;
-        pipeline.shutdown().await;
+        process(&t.db, dir.path(), &[refused.clone(), fine.clone()], 1).await;
 
         let mut conn = t.db.write().await.unwrap();
         let stored = |id: String| {
@@ -227,29 +218,13 @@ async fn an_event_with_nul_characters_is_stored_on_both_engines() {
     for t in engines().await {
         let p = project(&t.db).await;
         let dir = tempfile::tempdir().unwrap();
-        let queue: Queue = Spool::open(dir.path(), SpoolOptions::default())
-            .await
-            .unwrap()
-            .into();
         let event = queued(
             p,
             1,
             r#"{"message":"nul \u0000 inside","tags":{"shop":"a\u0000b"},"release":"r\u0000"}"#
                 .to_owned(),
         );
-        queue.append(event.clone()).await.unwrap();
-        let pipeline = Pipeline::start(
-            queue.clone(),
-            t.db.clone(),
-            Arc::new(PayloadDictionaries::new()),
-            PipelineOptions {
-                batch_size: 100,
-                threads: 1,
-                linger: Duration::from_millis(50),
-            },
-        );
-        drained(&queue).await;
-        pipeline.shutdown().await;
+        process(&t.db, dir.path(), std::slice::from_ref(&event), 1).await;
         let mut conn = t.db.read().await.unwrap();
         let stored = events::find(&mut conn.conn(), p, &event.event_id)
             .await

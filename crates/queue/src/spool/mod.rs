@@ -725,6 +725,14 @@ mod tests {
         }
     }
 
+    /// Appends events `0..count` to a spool in `dir` and closes it (as a server that stopped).
+    async fn write_and_close(dir: &Path, count: u32) {
+        let spool = Spool::open(dir, SpoolOptions::default()).await.unwrap();
+        for n in 0..count {
+            spool.append(event(n)).await.unwrap();
+        }
+    }
+
     fn ids(claimed: &[Claimed]) -> Vec<String> {
         claimed
             .iter()
@@ -852,14 +860,7 @@ mod tests {
     #[tokio::test]
     async fn a_torn_tail_is_cut_and_earlier_records_survive() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let spool = Spool::open(dir.path(), SpoolOptions::default())
-                .await
-                .unwrap();
-            for n in 0..10 {
-                spool.append(event(n)).await.unwrap();
-            }
-        }
+        write_and_close(dir.path(), 10).await;
         // Simulate a crash in the middle of a write: half a record at the end.
         let segment = fs::read_dir(dir.path())
             .unwrap()
@@ -1016,14 +1017,7 @@ mod tests {
     #[tokio::test]
     async fn a_damaged_middle_record_costs_only_itself_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let spool = Spool::open(dir.path(), SpoolOptions::default())
-                .await
-                .unwrap();
-            for n in 0..10 {
-                spool.append(event(n)).await.unwrap();
-            }
-        }
+        write_and_close(dir.path(), 10).await;
         let segments = segment_files(dir.path());
         assert_eq!(segments.len(), 1);
         damage_record(&segments[0], 4);

@@ -305,7 +305,8 @@ async fn render_detail(
     let mut conn = state.db.write().await?;
     store_viewer::mark_seen(&mut conn.conn(), issue.id, viewer.id, now_ms()).await?;
     drop(conn);
-    let mut conn = state.db.read().await?;
+    // The answer includes the mark just written, so it must not come from a lagging replica.
+    let mut conn = state.db.read_latest().await?;
     let day = stats(&mut conn.conn(), &[issue.id], STATS_24H).await?;
     let month = stats(&mut conn.conn(), &[issue.id], STATS_30D).await?;
     let mut body = views::issue(issue, project, org, &state.config.public_url());
@@ -317,8 +318,6 @@ async fn render_detail(
         "30d": month.get(&issue.id).cloned().unwrap_or_default(),
     });
     issue_state::decorate_detail(&mut conn.conn(), viewer, issue, &mut body).await?;
-    // Marked above; a lagging replica may not show the mark yet.
-    body["hasSeen"] = json!(true);
     body["participants"] = json!([]);
     body["pluginActions"] = json!([]);
     body["pluginIssues"] = json!([]);
