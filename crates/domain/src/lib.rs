@@ -3,6 +3,7 @@
 //! ([`metadata`]). The ingest worker runs these per event; the store only persists their output.
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod frames;
 pub mod grouping;
 pub mod issue_status;
@@ -11,7 +12,6 @@ pub mod level;
 pub mod metadata;
 pub mod normalize;
 pub mod process;
-pub mod roles;
 pub mod scrub;
 pub mod search;
 pub mod settings;
@@ -25,5 +25,5 @@ pub use issue_status::{IssueStatus, Substatus};
 pub use jobs::JobKind;
 pub use level::Level;
 pub use process::{ProcessContext, ProcessedEvent, process_event};
-pub use roles::{Role, Scope};
+pub use access::{Membership, OrgAccess, Role, Scope, ScopeSet};
 pub use settings::ProjectSettings;

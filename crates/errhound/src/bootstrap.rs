@@ -3,9 +3,9 @@
 
 use anyhow::{Context, bail};
 use errhound_config::Config;
-use errhound_domain::Role;
+use errhound_domain::{Role, ScopeSet};
 use errhound_domain::grouping::CONFIG_ID;
-use errhound_store::{Db, DbOptions, now_ms, orgs, projects, users};
+use errhound_store::{Db, DbOptions, now_ms, orgs, projects, teams, tokens, users};
 
 /// Default admin e-mail when `ERRHOUND_ADMIN_EMAIL` is not set.
 const DEFAULT_ADMIN_EMAIL: &str = "admin@errhound.local";
@@ -87,6 +87,12 @@ pub async fn first_start(db: &Db, config: &Config) -> anyhow::Result<Option<Firs
     )
     .await?;
     projects::create_key(&mut tx.conn(), project.id, "Default", now).await?;
+    // Teams own projects: the first project gets a team, with the admin on it.
+    let team = teams::create(&mut tx.conn(), org.id, "errhound", "Errhound", now).await?;
+    teams::add_project(&mut tx.conn(), team.id, project.id, now).await?;
+    teams::add_member(&mut tx.conn(), team.id, user.id, now)
+        .await
+        .map_err(anyhow::Error::msg)?;
     tx.commit().await?;
     tracing::info!(organization = "errhound", project = "default", user.email = %admin_email, "first start: created organization, project, admin and DSN key");
     Ok(Some(FirstStart {
@@ -119,8 +125,13 @@ pub async fn default_dsn(db: &Db, public_url: &str) -> anyhow::Result<Option<Str
     )))
 }
 
-/// Creates an API token for the user with `email`.
-pub async fn create_token(db: &Db, email: &str, name: Option<&str>) -> anyhow::Result<String> {
+/// Creates a personal API token with `scopes` for the user with `email`.
+pub async fn create_token(
+    db: &Db,
+    email: &str,
+    name: Option<&str>,
+    scopes: ScopeSet,
+) -> anyhow::Result<String> {
     let mut conn = db.write().await?;
     let Some(user) = users::find_by_email(&mut conn.conn(), email).await? else {
         bail!("no user with e-mail {email}");
@@ -129,10 +140,36 @@ pub async fn create_token(db: &Db, email: &str, name: Option<&str>) -> anyhow::R
         bail!("user {email} is disabled");
     }
     Ok(
-        users::create_token(&mut conn.conn(), user.id, name, now_ms())
+        tokens::create_personal(&mut conn.conn(), user.id, name, scopes, now_ms())
             .await?
             .token,
     )
+}
+
+/// Creates an organization token (for CI: `org:ci` unless other scopes are given).
+pub async fn create_org_token(
+    db: &Db,
+    org_slug: &str,
+    name: &str,
+    scopes: ScopeSet,
+    public_url: &str,
+) -> anyhow::Result<String> {
+    let mut conn = db.write().await?;
+    let Some(org) = orgs::find_by_slug(&mut conn.conn(), org_slug).await? else {
+        bail!("no organization {org_slug}");
+    };
+    let token = tokens::create_org_token(
+        &mut conn.conn(),
+        org.id,
+        &org.slug,
+        name,
+        scopes,
+        None,
+        public_url,
+        now_ms(),
+    )
+    .await?;
+    Ok(token.token)
 }
 
 /// Creates a user, optionally a member of an organization.

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use errhound_config::{Config, LogFormat, Overrides};
+use errhound_domain::{Scope, ScopeSet};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -70,14 +71,22 @@ enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// Create an API token for a user; the token is the last line of output.
+    /// Create an API token: a user's personal token (--email), or an organization token for CI
+    /// (--organization). The token is the last line of output.
     Create {
-        /// The user's e-mail.
-        #[arg(long)]
-        email: String,
+        /// The user's e-mail (a personal token, never allowed more than the user's roles).
+        #[arg(long, required_unless_present = "organization")]
+        email: Option<String>,
+        /// An organization's slug (an organization token, `sntrys_...`, as sentry-cli expects).
+        #[arg(long, conflicts_with = "email")]
+        organization: Option<String>,
         /// A name to recognize the token by.
         #[arg(long)]
         name: Option<String>,
+        /// Scopes, comma-separated (`event:read,project:releases`). Default: every scope for a
+        /// personal token, `org:ci` for an organization token.
+        #[arg(long, value_parser = parse_scopes)]
+        scopes: Option<ScopeSet>,
     },
 }
 
@@ -98,6 +107,15 @@ enum UserCommand {
         #[arg(long)]
         organization: Option<String>,
     },
+}
+
+/// Parses `--scopes`.
+fn parse_scopes(text: &str) -> Result<ScopeSet, String> {
+    let scopes = ScopeSet::parse_list(text).map_err(|e| e.to_string())?;
+    if scopes.is_empty() {
+        return Err("name at least one scope".into());
+    }
+    Ok(scopes)
 }
 
 /// The environment variables clap reads as command arguments (`env = ...` on an argument), so the
@@ -178,14 +196,34 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Config { .. } => Ok(()),
         Command::Token {
-            command: TokenCommand::Create { email, name },
+            command:
+                TokenCommand::Create {
+                    email,
+                    organization,
+                    name,
+                    scopes,
+                },
         } => {
             let db = bootstrap::open_database(&config).await?;
-            let token = bootstrap::create_token(&db, &email, name.as_deref()).await;
+            let (token, owner) = match (email, organization) {
+                (Some(email), _) => {
+                    let scopes = scopes.unwrap_or_else(ScopeSet::all);
+                    let token = bootstrap::create_token(&db, &email, name.as_deref(), scopes).await;
+                    (token, email)
+                }
+                (None, Some(org)) => {
+                    let scopes = scopes.unwrap_or(ScopeSet::of(&[Scope::OrgCi]));
+                    let name = name.as_deref().unwrap_or("CI");
+                    let url = config.public_url();
+                    let token = bootstrap::create_org_token(&db, &org, name, scopes, &url).await;
+                    (token, format!("organization {org}"))
+                }
+                (None, None) => unreachable!("clap requires --email or --organization"),
+            };
             db.close().await;
             let token = token?;
             println!(
-                "Created an API token for {email}. Send it as 'Authorization: Bearer <token>'."
+                "Created an API token for {owner}. Send it as 'Authorization: Bearer <token>'."
             );
             println!("{token}");
             Ok(())

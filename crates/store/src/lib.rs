@@ -28,6 +28,7 @@ pub mod schema;
 pub mod sessions;
 pub mod tag_values;
 pub mod teams;
+pub mod tokens;
 pub mod users;
 pub mod viewer;
 pub mod workflow;

@@ -1,6 +1,6 @@
 //! Organizations and their members.
 
-use errhound_domain::Role;
+use errhound_domain::{Membership, Role};
 
 use crate::StoreError;
 use crate::query::{Conn, Query};
@@ -16,6 +16,9 @@ pub struct Organization {
     pub name: String,
     /// Creation time, epoch ms.
     pub created_at: i64,
+    /// Every member sees every project (Sentry's open membership); otherwise members without
+    /// a global role see the projects of their teams.
+    pub open_membership: bool,
 }
 
 /// Creates an organization.
@@ -27,7 +30,7 @@ pub async fn create(
 ) -> Result<Organization, StoreError> {
     Query::new(
         "INSERT INTO organizations (slug, name, created_at) VALUES ($1, $2, $3) \
-         RETURNING id, slug, name, created_at",
+         RETURNING id, slug, name, created_at, open_membership",
     )
     .bind(slug)
     .bind(name)
@@ -52,7 +55,9 @@ pub async fn find_by_slug(
     slug: &str,
 ) -> Result<Option<Organization>, StoreError> {
     Ok(
-        Query::new("SELECT id, slug, name, created_at FROM organizations WHERE slug = $1")
+        Query::new(
+            "SELECT id, slug, name, created_at, open_membership FROM organizations WHERE slug = $1",
+        )
             .bind(slug)
             .fetch_optional(conn)
             .await?,
@@ -67,11 +72,12 @@ pub async fn list_for_user(
 ) -> Result<Vec<Organization>, StoreError> {
     let query = if superuser {
         Query::new(
-            "SELECT id, slug, name, created_at FROM organizations ORDER BY created_at DESC, id DESC",
+            "SELECT id, slug, name, created_at, open_membership FROM organizations \
+             ORDER BY created_at DESC, id DESC",
         )
     } else {
         Query::new(
-            "SELECT o.id, o.slug, o.name, o.created_at FROM organizations o \
+            "SELECT o.id, o.slug, o.name, o.created_at, o.open_membership FROM organizations o \
              JOIN organization_members m ON m.organization_id = o.id \
              WHERE m.user_id = $1 ORDER BY o.created_at DESC, o.id DESC",
         )
@@ -107,6 +113,33 @@ pub async fn member_role(
     Ok(row.map(|r| stored_role(&r.role)))
 }
 
+/// The user's membership in the organization (role and teams), if a member.
+pub async fn membership(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    user_id: i64,
+) -> Result<Option<Membership>, StoreError> {
+    let Some(role) = member_role(conn, organization_id, user_id).await? else {
+        return Ok(None);
+    };
+    let teams = crate::teams::team_ids_of_user(conn, organization_id, user_id).await?;
+    Ok(Some(Membership { role, teams }))
+}
+
+/// Sets whether every member sees every project.
+pub async fn set_open_membership(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    open: bool,
+) -> Result<(), StoreError> {
+    Query::new("UPDATE organizations SET open_membership = $1 WHERE id = $2")
+        .bind(open)
+        .bind(organization_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Adds a member (or changes the role of an existing one).
 pub async fn add_member(
     conn: &mut Conn<'_>,
@@ -132,7 +165,9 @@ pub async fn add_member(
 /// The organization with this id.
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<Organization>, StoreError> {
     Ok(
-        Query::new("SELECT id, slug, name, created_at FROM organizations WHERE id = $1")
+        Query::new(
+            "SELECT id, slug, name, created_at, open_membership FROM organizations WHERE id = $1",
+        )
             .bind(id)
             .fetch_optional(conn)
             .await?,

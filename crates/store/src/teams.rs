@@ -191,6 +191,71 @@ pub async fn team_ids_of_user(
     Ok(rows.into_iter().map(|r| r.value).collect())
 }
 
+/// Makes the team an owner of the project (both in one organization; the caller checks).
+/// Returns whether it was not an owner yet.
+pub async fn add_project(
+    conn: &mut Conn<'_>,
+    team_id: i64,
+    project_id: i64,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let added = Query::new(
+        "INSERT INTO project_teams (project_id, team_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (project_id, team_id) DO NOTHING",
+    )
+    .bind(project_id)
+    .bind(team_id)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(added > 0)
+}
+
+/// Removes the team from the project's owners; returns whether it was one.
+pub async fn remove_project(
+    conn: &mut Conn<'_>,
+    team_id: i64,
+    project_id: i64,
+) -> Result<bool, StoreError> {
+    let removed = Query::new("DELETE FROM project_teams WHERE project_id = $1 AND team_id = $2")
+        .bind(project_id)
+        .bind(team_id)
+        .execute(conn)
+        .await?;
+    Ok(removed > 0)
+}
+
+/// The ids of the teams owning the project.
+pub async fn teams_of_project(
+    conn: &mut Conn<'_>,
+    project_id: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<crate::query::Int> = Query::new(
+        "SELECT team_id AS value FROM project_teams WHERE project_id = $1 ORDER BY team_id",
+    )
+    .bind(project_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.value).collect())
+}
+
+/// The ids of the projects owned by any of the teams.
+pub async fn projects_of_teams(
+    conn: &mut Conn<'_>,
+    team_ids: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    if team_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = Query::builder();
+    query
+        .push("SELECT DISTINCT project_id AS value FROM project_teams WHERE team_id IN (")
+        .push_bind_list(team_ids.iter().copied())
+        .push(") ORDER BY value");
+    let rows: Vec<crate::query::Int> = query.fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|r| r.value).collect())
+}
+
 /// A member of an organization, with the slugs of their teams.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgMember {

@@ -1,10 +1,4 @@
-//! Users and API tokens.
-//!
-//! Tokens are random 64-hex strings shown once; only their SHA-256 is stored, so a leaked
-//! database does not leak usable tokens.
-
-use rand::RngCore;
-use sha2::{Digest, Sha256};
+//! User accounts (their API tokens are in [`crate::tokens`]).
 
 use crate::StoreError;
 use crate::query::{Conn, Query};
@@ -70,59 +64,13 @@ pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<Us
     .await?)
 }
 
-/// A newly created token: the secret is shown to the user once.
-#[derive(Debug, Clone)]
-pub struct NewToken {
-    /// The token row id.
-    pub id: i64,
-    /// The bearer token (64 hex characters).
-    pub token: String,
-}
-
-fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Creates an API token for the user.
-pub async fn create_token(
-    conn: &mut Conn<'_>,
-    user_id: i64,
-    name: Option<&str>,
-    now_ms: i64,
-) -> Result<NewToken, StoreError> {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
-    let row: crate::query::Int = Query::new(
-        "INSERT INTO api_tokens (user_id, token_hash, token_last_chars, name, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id AS value",
-    )
-    .bind(user_id)
-    .bind(hash_token(&token))
-    .bind(&token[token.len() - 4..])
-    .bind(name)
-    .bind(now_ms)
-    .fetch_one(conn)
-    .await?;
-    Ok(NewToken {
-        id: row.value,
-        token,
-    })
-}
-
-/// The active user owning a valid, unexpired token.
-pub async fn authenticate_token(
-    conn: &mut Conn<'_>,
-    token: &str,
-    now_ms: i64,
-) -> Result<Option<User>, StoreError> {
+/// The user with this id.
+pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<User>, StoreError> {
     Ok(Query::new(
-        "SELECT u.id, u.email, u.name, u.password_hash, u.is_superuser, u.is_active, u.created_at \
-         FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND u.is_active AND (t.expires_at IS NULL OR t.expires_at > $2)",
+        "SELECT id, email, name, password_hash, is_superuser, is_active, created_at \
+         FROM users WHERE id = $1",
     )
-    .bind(hash_token(token))
-    .bind(now_ms)
+    .bind(id)
     .fetch_optional(conn)
     .await?)
 }

@@ -9,6 +9,7 @@ pub mod error;
 mod health;
 pub mod ingest;
 pub mod password;
+pub mod routes;
 pub mod ui;
 
 use std::sync::Arc;
@@ -80,7 +81,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
-        .nest("/api/0", api::routes())
+        .merge(api::routes().into_router(&state))
         // The web UI: its own session, CSRF and security-header layers apply to its routes only.
         .merge(ui::routes(&state))
         // Ingest paths may carry any prefix (`/sub/path/api/42/envelope/`), so they are matched

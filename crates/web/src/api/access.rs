@@ -1,11 +1,14 @@
-//! Who is calling the API, and what they may see.
+//! Who is calling, and what they may see.
 //!
-//! Every API request carries `Authorization: Bearer <token>` (tokens from
-//! `errhound token create`). A user sees the organizations they are a member of (a superuser sees
-//! all); everything else is reached through an organization, so each handler resolves its
-//! resources through these functions and never reads a row the caller may not see.
-//! Unknown resources are 404; an organization the caller is not a member of is 403 (as in Sentry);
-//! an issue or event outside the caller's organizations is 404, so ids cannot be probed.
+//! Every API request carries `Authorization: Bearer <token>`: a personal token (a user's, limited
+//! to its scopes) or an organization token. The route table ([`crate::routes`]) authenticates the
+//! caller and checks the scope each route declares, in the caller's role in the organization the
+//! path names ([`org_access`], the one rule); handlers then resolve their resources through the
+//! functions here, which check membership and which projects the caller's teams own, and never
+//! read a row the caller may not see.
+//! Unknown resources are 404; an organization the caller is not a member of, or a project none of
+//! their teams owns, is 403 (as in Sentry); an issue or event the caller may not see is 404, so
+//! ids cannot be probed.
 //!
 //! The checks answer an [`AccessError`], which the API and the UI each turn into their
 //! response (crates.io's `AuthCheck` style): a refusal is a 401/403/404, a database failure
@@ -13,18 +16,211 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use errhound_domain::{OrgAccess, Role, ScopeSet};
 use errhound_store::issues::Issue;
 use errhound_store::orgs::{self, Organization};
 use errhound_store::projects::{self, Project};
-use errhound_store::users::{self, User};
-use errhound_store::{StoreError, issues, now_ms};
-
-use errhound_domain::Role;
+use errhound_store::tokens::{Bearer, OrgToken, PersonalToken};
+use errhound_store::users::User;
+use errhound_store::{Conn, StoreError, issues, teams, tokens};
 
 use crate::AppState;
 use crate::error::ApiError;
+
+/// Who is calling: a user (through the UI session or a personal token) or an organization token.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A user.
+    User {
+        /// The account.
+        user: User,
+        /// The personal token of the request; `None` in the UI.
+        token: Option<PersonalToken>,
+    },
+    /// An organization token.
+    Organization(OrgToken),
+}
+
+impl Caller {
+    /// Who this is, for log lines (`user 3`, `organization token 2`); never a secret.
+    pub fn label(&self) -> String {
+        match self {
+            Caller::User { user, .. } => format!("user {}", user.id),
+            Caller::Organization(token) => format!("organization token {}", token.id),
+        }
+    }
+
+    /// The user, unless an organization token calls.
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Caller::User { user, .. } => Some(user),
+            Caller::Organization(_) => None,
+        }
+    }
+
+    /// The scopes the caller's token is limited to (`None`: not limited by a token).
+    pub fn token_scopes(&self) -> Option<ScopeSet> {
+        match self {
+            Caller::User { token, .. } => token.as_ref().map(|t| t.scopes),
+            Caller::Organization(token) => Some(token.scopes),
+        }
+    }
+}
+
+/// The caller's access in `org`: `None` when they may not see the organization at all.
+/// This is the one access rule: the route guard, the API and the UI all ask it.
+pub async fn org_access(
+    conn: &mut Conn<'_>,
+    caller: &Caller,
+    org: &Organization,
+) -> Result<Option<OrgAccess>, StoreError> {
+    match caller {
+        Caller::User { user, token } => {
+            user_access(conn, user, org, token.as_ref().map(|t| t.scopes)).await
+        }
+        Caller::Organization(token) => Ok((token.organization_id == org.id)
+            .then(|| OrgAccess::for_organization_token(token.scopes))),
+    }
+}
+
+/// A user's access in `org` (see [`org_access`]).
+pub async fn user_access(
+    conn: &mut Conn<'_>,
+    user: &User,
+    org: &Organization,
+    token_scopes: Option<ScopeSet>,
+) -> Result<Option<OrgAccess>, StoreError> {
+    let membership = orgs::membership(conn, org.id, user.id).await?;
+    Ok(OrgAccess::for_user(
+        membership.as_ref(),
+        user.is_superuser,
+        org.open_membership,
+        token_scopes,
+    ))
+}
+
+/// Whether `access` reaches the project (its teams, or global access).
+pub async fn sees_project(
+    conn: &mut Conn<'_>,
+    access: &OrgAccess,
+    project_id: i64,
+) -> Result<bool, StoreError> {
+    if access.is_global() {
+        return Ok(true);
+    }
+    let owners = teams::teams_of_project(conn, project_id).await?;
+    Ok(access.sees_project(&owners))
+}
+
+/// The organization's projects `access` reaches, by slug.
+pub async fn visible_projects(
+    conn: &mut Conn<'_>,
+    access: &OrgAccess,
+    org: &Organization,
+) -> Result<Vec<Project>, StoreError> {
+    let all = projects::list_for_org(conn, org.id).await?;
+    if access.is_global() {
+        return Ok(all);
+    }
+    let reachable = teams::projects_of_teams(conn, access.teams()).await?;
+    Ok(all
+        .into_iter()
+        .filter(|p| reachable.contains(&p.id))
+        .collect())
+}
+
+/// Authenticates a bearer token (the value after `Bearer `), recording its use at most once a
+/// minute.
+pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Caller, AccessError> {
+    let now = errhound_store::now_ms();
+    let mut conn = state.db.read().await?;
+    let Some(bearer) = tokens::authenticate(&mut conn.conn(), token, now).await? else {
+        tracing::info!("API request with an invalid token");
+        return Err(AccessError::Unauthenticated("Invalid token"));
+    };
+    drop(conn);
+    let last_used = match &bearer {
+        Bearer::Personal { token, .. } => token.last_used_at,
+        Bearer::Organization(token) => token.last_used_at,
+    };
+    if tokens::needs_touch(last_used, now) {
+        let mut conn = state.db.write().await?;
+        tokens::touch(&mut conn.conn(), &bearer, now).await?;
+    }
+    Ok(match bearer {
+        Bearer::Personal { user, token } => Caller::User {
+            user,
+            token: Some(token),
+        },
+        Bearer::Organization(token) => Caller::Organization(token),
+    })
+}
+
+/// The bearer token of a request, if it has a well-formed `Authorization: Bearer` header.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AccessError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(AccessError::Unauthenticated(
+            "Authentication credentials were not provided.",
+        ));
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AccessError::Unauthenticated("Invalid token"))
+}
+
+/// What the route guard established for a route that names an organization: the caller, the
+/// organization and the caller's access in it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Who calls.
+    pub caller: Caller,
+    /// The organization of the path.
+    pub org: Organization,
+    /// The caller's access in it.
+    pub access: OrgAccess,
+    /// The project of the path (`{project}`), which the caller reaches.
+    pub project: Option<Project>,
+}
+
+impl Grant {
+    /// The project of the path ([`AccessError::Misrouted`] on a route without one).
+    pub fn project(&self) -> Result<&Project, AccessError> {
+        self.project.as_ref().ok_or(AccessError::Misrouted)
+    }
+}
+
+impl FromRequestParts<AppState> for Grant {
+    type Rejection = AccessError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, AccessError> {
+        parts
+            .extensions
+            .get::<Grant>()
+            .cloned()
+            .ok_or(AccessError::Misrouted)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AccessError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, AccessError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(AccessError::Misrouted)
+    }
+}
 
 /// Why an access check refused, or could not decide.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +234,12 @@ pub enum AccessError {
     /// The caller may see the resource but not do this.
     #[error("forbidden")]
     Forbidden,
+    /// The caller lacks the scope the route needs.
+    #[error("missing scope {0}")]
+    MissingScope(errhound_domain::Scope),
+    /// A handler asked for what its route's rule does not establish (a bug in the route table).
+    #[error("the route's access rule does not establish what its handler needs")]
+    Misrouted,
     /// The database failed: nothing was decided.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -53,6 +255,11 @@ impl From<AccessError> for ApiError {
                 ),
             AccessError::NotFound => ApiError::not_found(),
             AccessError::Forbidden => ApiError::forbidden(),
+            AccessError::MissingScope(scope) => {
+                tracing::debug!(%scope, "API request refused: missing scope");
+                ApiError::forbidden()
+            }
+            AccessError::Misrouted => ApiError::internal(AccessError::Misrouted),
             AccessError::Store(error) => ApiError::from(error),
         }
     }
@@ -71,28 +278,10 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = AccessError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AccessError> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(AccessError::Unauthenticated(
-                "Authentication credentials were not provided.",
-            ));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(AccessError::Unauthenticated("Invalid token"))?;
-        let mut conn = state.db.read().await?;
-        match users::authenticate_token(&mut conn.conn(), token, now_ms()).await? {
-            Some(user) => Ok(ApiUser(user)),
-            None => {
-                tracing::info!("API request with an invalid token");
-                Err(AccessError::Unauthenticated("Invalid token"))
-            }
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::User { user, .. } => Ok(ApiUser(user)),
+            // What a user does (assign, comment, ...) needs a user.
+            Caller::Organization(_) => Err(AccessError::Forbidden),
         }
     }
 }
@@ -107,34 +296,91 @@ pub async fn organization(
     let org = orgs::find_by_slug(&mut conn.conn(), slug)
         .await?
         .ok_or(AccessError::NotFound)?;
-    if user.is_superuser
-        || orgs::member_role(&mut conn.conn(), org.id, user.id)
-            .await?
-            .is_some()
-    {
-        Ok(org)
-    } else {
-        Err(AccessError::Forbidden)
+    match user_access(&mut conn.conn(), user, &org, None).await? {
+        Some(_) => Ok(org),
+        None => Err(AccessError::Forbidden),
     }
 }
 
-/// The project `org_slug/project_slug`, if the caller may see it.
+/// The project `org_slug/project_slug`, if the caller may see it (a member, and one of their
+/// teams owns it unless they have global access).
 pub async fn project(
     state: &AppState,
     user: &User,
     org_slug: &str,
     project_slug: &str,
 ) -> Result<(Organization, Project), AccessError> {
-    let org = organization(state, user, org_slug).await?;
     let mut conn = state.db.read().await?;
+    let org = orgs::find_by_slug(&mut conn.conn(), org_slug)
+        .await?
+        .ok_or(AccessError::NotFound)?;
+    let access = user_access(&mut conn.conn(), user, &org, None)
+        .await?
+        .ok_or(AccessError::Forbidden)?;
     let project = projects::find_by_slug(&mut conn.conn(), org.id, project_slug)
         .await?
         .ok_or(AccessError::NotFound)?;
+    if !sees_project(&mut conn.conn(), &access, project.id).await? {
+        return Err(AccessError::Forbidden);
+    }
     Ok((org, project))
 }
 
+/// An issue by numeric id (or, within an organization, by short id like `SHOP-1A`), found for
+/// an access check. `org_slug` restricts the lookup to that organization.
+async fn find_issue(
+    conn: &mut Conn<'_>,
+    org_slug: Option<&str>,
+    issue_ref: &str,
+) -> Result<(Organization, Project, Issue), AccessError> {
+    let found = if let Ok(id) = issue_ref.parse::<i64>() {
+        issues::get(conn, id).await?
+    } else if let (Some(org_slug), Some((project_slug, number))) =
+        (org_slug, super::views::parse_short_id(issue_ref))
+    {
+        let org = orgs::find_by_slug(conn, org_slug)
+            .await?
+            .ok_or(AccessError::NotFound)?;
+        let project = projects::find_by_slug(conn, org.id, &project_slug)
+            .await?
+            .ok_or(AccessError::NotFound)?;
+        issues::get_by_short_id(conn, project.id, number).await?
+    } else {
+        None
+    };
+    let issue = found.ok_or(AccessError::NotFound)?;
+    let project = projects::get(conn, issue.project_id)
+        .await?
+        .ok_or(AccessError::NotFound)?;
+    let org = orgs::get(conn, project.organization_id)
+        .await?
+        .ok_or(AccessError::NotFound)?;
+    if org_slug.is_some_and(|slug| slug != org.slug) {
+        return Err(AccessError::NotFound);
+    }
+    Ok((org, project, issue))
+}
+
+/// The issue `issue_ref` and the caller's access in its organization, if the caller may see it
+/// (an issue they may not see is [`AccessError::NotFound`], so ids cannot be probed).
+pub async fn caller_issue(
+    conn: &mut Conn<'_>,
+    caller: &Caller,
+    org_slug: Option<&str>,
+    issue_ref: &str,
+) -> Result<(Organization, Project, Issue, OrgAccess), AccessError> {
+    let (org, project, issue) = find_issue(conn, org_slug, issue_ref).await?;
+    let access = org_access(conn, caller, &org)
+        .await?
+        .ok_or(AccessError::NotFound)?;
+    if !sees_project(conn, &access, project.id).await? {
+        return Err(AccessError::NotFound);
+    }
+    Ok((org, project, issue, access))
+}
+
 /// An issue by numeric id (or, within an organization, by short id like `SHOP-1A`), if the
-/// caller may see it. `org_slug` restricts the lookup to that organization.
+/// user may see it. `org_slug` restricts the lookup to that organization.
 pub async fn issue(
     state: &AppState,
     user: &User,
@@ -142,38 +388,12 @@ pub async fn issue(
     issue_ref: &str,
 ) -> Result<(Organization, Project, Issue), AccessError> {
     let mut conn = state.db.read().await?;
-    let found = if let Ok(id) = issue_ref.parse::<i64>() {
-        issues::get(&mut conn.conn(), id).await?
-    } else if let (Some(org_slug), Some((project_slug, number))) =
-        (org_slug, super::views::parse_short_id(issue_ref))
-    {
-        let org = orgs::find_by_slug(&mut conn.conn(), org_slug)
-            .await?
-            .ok_or(AccessError::NotFound)?;
-        let project = projects::find_by_slug(&mut conn.conn(), org.id, &project_slug)
-            .await?
-            .ok_or(AccessError::NotFound)?;
-        issues::get_by_short_id(&mut conn.conn(), project.id, number).await?
-    } else {
-        None
+    let caller = Caller::User {
+        user: user.clone(),
+        token: None,
     };
-    let issue = found.ok_or(AccessError::NotFound)?;
-    let project = projects::get(&mut conn.conn(), issue.project_id)
-        .await?
-        .ok_or(AccessError::NotFound)?;
-    let org = orgs::get(&mut conn.conn(), project.organization_id)
-        .await?
-        .ok_or(AccessError::NotFound)?;
-    if org_slug.is_some_and(|slug| slug != org.slug) {
-        return Err(AccessError::NotFound);
-    }
-    let allowed = user.is_superuser
-        || orgs::member_role(&mut conn.conn(), org.id, user.id)
-            .await?
-            .is_some();
-    if !allowed {
-        return Err(AccessError::NotFound);
-    }
+    let (org, project, issue, _) =
+        caller_issue(&mut conn.conn(), &caller, org_slug, issue_ref).await?;
     Ok((org, project, issue))
 }
 

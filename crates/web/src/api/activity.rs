@@ -1,30 +1,28 @@
 //! The activity timeline of an issue through the API: `GET /issues/{id}/activities/` (also
 //! under `/organizations/{org}/`), `{"activity": [...]}`.
 
-use axum::Router;
+use crate::routes::{Routes, Surface};
+use errhound_domain::Scope;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use errhound_store::activity as activity_store;
 use errhound_store::users::User;
 use serde_json::{Value, json};
 
 use super::access::{self, ApiUser};
-use super::both;
 use super::issue_extras;
 use super::request::{IssuePath, Reply, json_response};
 use crate::AppState;
 
 /// Routes of this module (merged into `/api/0`).
-pub fn routes() -> Router<AppState> {
-    let mut r = Router::new();
-    r = both(r, "/issues/{issue}/activities/", get(activities));
-    r = both(
-        r,
-        "/organizations/{org}/issues/{issue}/activities/",
-        get(activities),
-    );
-    r
+pub fn routes() -> Routes {
+    Routes::new(Surface::Api)
+        .get("/issues/{issue}/activities/", Scope::EventRead, activities)
+        .get(
+            "/organizations/{org}/issues/{issue}/activities/",
+            Scope::EventRead,
+            activities,
+        )
 }
 
 async fn activity_list(

@@ -1,9 +1,10 @@
 //! Grouping explanations: why an event landed in its issue (Sentry's grouping info), and the
 //! grouping configs a project can choose from.
 
+use crate::routes::{Routes, Rule, Surface};
+use errhound_domain::Scope;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use errhound_domain::ProjectSettings;
 use errhound_domain::grouping::group_event_with;
 use errhound_domain::settings::is_known_grouping_config;
@@ -16,19 +17,14 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// Routes of this module (merged into `/api/0`).
-pub fn routes() -> Router<AppState> {
-    let info = get(grouping_info);
-    Router::new()
-        .route(
+pub fn routes() -> Routes {
+    Routes::new(Surface::Api)
+        .get(
             "/projects/{org}/{project}/events/{event}/grouping-info/",
-            info.clone(),
+            Scope::EventRead,
+            grouping_info,
         )
-        .route(
-            "/projects/{org}/{project}/events/{event}/grouping-info",
-            info,
-        )
-        .route("/grouping-configs/", get(grouping_configs))
-        .route("/grouping-configs", get(grouping_configs))
+        .get("/grouping-configs/", Rule::Authenticated, grouping_configs)
 }
 
 /// The settings the ingest worker applies to the project's events.
@@ -130,7 +126,7 @@ fn explain(mut grouping: Value, recorded: &[String]) -> Value {
 }
 
 /// `GET /api/0/grouping-configs/`: the grouping configs this server can compute.
-async fn grouping_configs(ApiUser(_): ApiUser) -> Json<Value> {
+async fn grouping_configs(_: super::access::Caller) -> Json<Value> {
     Json(json!(errhound_domain::settings::grouping_configs()))
 }
 

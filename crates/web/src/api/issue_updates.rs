@@ -19,16 +19,16 @@
 //! Every write runs in one transaction (`state.db.begin()`), so a request that changes status,
 //! assignee and bookmark together either applies all of it or nothing.
 
-use axum::Router;
+use crate::routes::{Routes, Surface};
+use errhound_domain::Scope;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::put;
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, Page};
 use errhound_store::now_ms;
 use errhound_store::orgs::Organization;
-use errhound_store::projects::{self as project_store, Project};
+use errhound_store::projects::Project;
 use errhound_store::users::User;
 use errhound_store::workflow::{
     self, AssigneeName, ChangeError, IgnoreConditions, IssueChange, Merged, ResolutionKind,
@@ -38,8 +38,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::access::{self, ApiUser};
-use super::both;
+use super::access::{self, ApiUser, Grant};
 use super::issue_extras;
 use super::issue_state;
 use super::params::Params;
@@ -53,19 +52,17 @@ use crate::error::ApiError;
 const BULK_LIMIT: i64 = 1000;
 
 /// Routes of this module (merged into `/api/0`).
-pub fn routes() -> Router<AppState> {
-    let mut r = Router::new();
-    r = both(r, "/issues/{issue}/", put(update_issue));
-    r = both(r, "/organizations/{org}/issues/{issue}/", put(update_issue));
-    r = both(r, "/projects/{org}/{project}/issues/", put(bulk_in_project));
-    r = both(r, "/organizations/{org}/issues/", put(bulk_in_org));
-    r = both(r, "/issues/{issue}/hashes/", put(unmerge).delete(unmerge));
-    r = both(
-        r,
-        "/organizations/{org}/issues/{issue}/hashes/",
-        put(unmerge).delete(unmerge),
-    );
-    r
+pub fn routes() -> Routes {
+    let write = Scope::EventWrite;
+    Routes::new(Surface::Api)
+        .put("/issues/{issue}/", write, update_issue)
+        .put("/organizations/{org}/issues/{issue}/", write, update_issue)
+        .put("/projects/{org}/{project}/issues/", write, bulk_in_project)
+        .put("/organizations/{org}/issues/", write, bulk_in_org)
+        .put("/issues/{issue}/hashes/", write, unmerge)
+        .delete("/issues/{issue}/hashes/", write, unmerge)
+        .put("/organizations/{org}/issues/{issue}/hashes/", write, unmerge)
+        .delete("/organizations/{org}/issues/{issue}/hashes/", write, unmerge)
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -505,14 +502,14 @@ pub async fn bulk_in_project(
 pub async fn bulk_in_org(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(org): Path<String>,
+    grant: Grant,
     params: Params,
     body: Bytes,
 ) -> Reply {
-    let org = access::organization(&state, &user, &org).await?;
     let mut conn = state.db.read().await?;
-    let all = project_store::list_for_org(&mut conn.conn(), org.id).await?;
+    let all = access::visible_projects(&mut conn.conn(), &grant.access, &grant.org).await?;
     drop(conn);
+    let org = grant.org;
     let wanted: Vec<i64> = params
         .all("project")
         .iter()

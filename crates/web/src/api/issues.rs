@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Response};
 use errhound_domain::time::{HOUR_MS, HourBuckets};
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, TagFilter};
 use errhound_store::orgs::Organization;
-use errhound_store::projects::{self, Project};
+use errhound_store::projects::Project;
 use errhound_store::users::User;
 use errhound_store::viewer as store_viewer;
 use errhound_store::{Conn, now_ms};
 use serde_json::{Value, json};
 
-use super::access::{self, ApiUser};
+use super::access::{self, ApiUser, Grant};
 use super::pagination::{Cursor, finish_page, link_header, page_for};
 use super::params::Params;
 use super::{issue_state, search, views};
@@ -241,13 +241,13 @@ pub async fn list_for_project(
 pub async fn list_for_org(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(org): Path<String>,
+    grant: Grant,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let org = access::organization(&state, &user, &org).await?;
     let mut conn = state.db.read().await?;
-    let all = projects::list_for_org(&mut conn.conn(), org.id).await?;
+    let all = access::visible_projects(&mut conn.conn(), &grant.access, &grant.org).await?;
     drop(conn);
+    let org = grant.org;
     // `project=-1` means every project, as in Sentry.
     let wanted: Vec<i64> = params
         .all("project")

@@ -1,24 +1,23 @@
 //! The members of an organization through the API: `GET /organizations/{org}/members/`.
 
-use axum::Router;
+use crate::routes::{Routes, Surface};
+use errhound_domain::Scope;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use errhound_store::teams as team_store;
 use serde_json::Value;
 
 use super::access::{self, ApiUser};
-use super::both;
 use super::issue_extras;
 use super::request::{Reply, json_response};
 use crate::AppState;
 
 /// Routes of this module (merged into `/api/0`).
-pub fn routes() -> Router<AppState> {
-    both(
-        Router::new(),
+pub fn routes() -> Routes {
+    Routes::new(Surface::Api).get(
         "/organizations/{org}/members/",
-        get(list_members),
+        Scope::MemberRead,
+        list_members,
     )
 }
 

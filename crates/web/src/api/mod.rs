@@ -1,11 +1,12 @@
 //! The Sentry-compatible REST API under `/api/0/`.
 //!
 //! Paths, parameters and JSON shapes follow Sentry's (see `views`), so sentry-cli and scripts keep
-//! working. Every route requires `Authorization: Bearer <token>` and resolves its resources
-//! through [`access`], which enforces organization membership.
+//! working. Every route is declared with the scope it needs ([`crate::routes`]); callers send
+//! `Authorization: Bearer <token>`, and handlers resolve their resources through [`access`].
 
 pub mod access;
 mod activity;
+mod auth;
 mod events;
 mod grouping;
 pub mod issue_extras;
@@ -17,6 +18,7 @@ mod notes;
 mod orgs;
 pub mod pagination;
 mod params;
+mod project_create;
 mod projects;
 mod releases;
 mod request;
@@ -24,70 +26,57 @@ pub mod search;
 mod teams;
 pub mod views;
 
-use axum::Router;
-use axum::routing::{MethodRouter, get};
+use errhound_domain::Scope;
 
-use crate::AppState;
+use crate::routes::{Routes, Rule, Surface};
 
-/// Registers a route with and without its trailing slash (Sentry's paths end in `/`; some
-/// clients drop it).
-fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -> Router<AppState> {
-    let bare = path.trim_end_matches('/');
-    router.route(path, handler.clone()).route(bare, handler)
-}
-
-/// The API routes, relative to `/api/0`.
-pub fn routes() -> Router<AppState> {
-    let mut r = Router::new();
-    r = both(r, "/organizations/", get(orgs::list));
-    r = both(r, "/organizations/{org}/", get(orgs::detail));
-    r = both(r, "/organizations/{org}/projects/", get(orgs::projects));
-    r = both(r, "/organizations/{org}/issues/", get(issues::list_for_org));
-    r = both(
-        r,
-        "/organizations/{org}/issues/{issue}/",
-        get(issues::detail_in_org),
-    );
-    r = both(
-        r,
-        "/organizations/{org}/issues/{issue}/hashes/",
-        get(issues::hashes_in_org),
-    );
-    r = both(
-        r,
-        "/organizations/{org}/issues/{issue}/events/",
-        get(events::list_in_org),
-    );
-    r = both(
-        r,
-        "/organizations/{org}/issues/{issue}/events/{event}/",
-        get(events::issue_event_in_org),
-    );
-    r = both(r, "/projects/{org}/{project}/keys/", get(orgs::keys));
-    r = both(
-        r,
-        "/projects/{org}/{project}/issues/",
-        get(issues::list_for_project),
-    );
-    r = both(
-        r,
-        "/projects/{org}/{project}/events/{event}/",
-        get(events::project_event),
-    );
-    r = both(
-        r,
-        "/projects/{org}/{project}/events/{event}/json/",
-        get(events::project_event_json),
-    );
-    r = both(r, "/issues/{issue}/", get(issues::detail));
-    r = both(r, "/issues/{issue}/hashes/", get(issues::hashes));
-    r = both(r, "/issues/{issue}/events/", get(events::list));
-    r = both(
-        r,
-        "/issues/{issue}/events/{event}/",
-        get(events::issue_event),
-    );
-    r.merge(projects::routes())
+/// The API routes, relative to `/api/0`, each with the scope it needs.
+pub fn routes() -> Routes {
+    let read = Scope::EventRead;
+    let issue = "/organizations/{org}/issues/{issue}";
+    Routes::new(Surface::Api)
+        .get("/", Rule::Public, auth::index)
+        .get("/organizations/", Rule::Authenticated, orgs::list)
+        .post("/organizations/", Rule::Superuser, orgs::create)
+        .get("/organizations/{org}/", Scope::OrgRead, orgs::detail)
+        .put("/organizations/{org}/", Scope::OrgWrite, orgs::update)
+        .get("/organizations/{org}/projects/", Scope::OrgRead, orgs::projects)
+        .post(
+            "/organizations/{org}/projects/",
+            Scope::ProjectWrite,
+            project_create::create_in_org,
+        )
+        .post(
+            "/teams/{org}/{team}/projects/",
+            Scope::ProjectWrite,
+            project_create::create_in_team,
+        )
+        .get("/organizations/{org}/issues/", read, issues::list_for_org)
+        .get(&format!("{issue}/"), read, issues::detail_in_org)
+        .get(&format!("{issue}/hashes/"), read, issues::hashes_in_org)
+        .get(&format!("{issue}/events/"), read, events::list_in_org)
+        .get(
+            &format!("{issue}/events/{{event}}/"),
+            read,
+            events::issue_event_in_org,
+        )
+        .get("/projects/{org}/{project}/keys/", Scope::ProjectRead, orgs::keys)
+        .get("/projects/{org}/{project}/issues/", read, issues::list_for_project)
+        .get(
+            "/projects/{org}/{project}/events/{event}/",
+            read,
+            events::project_event,
+        )
+        .get(
+            "/projects/{org}/{project}/events/{event}/json/",
+            read,
+            events::project_event_json,
+        )
+        .get("/issues/{issue}/", read, issues::detail)
+        .get("/issues/{issue}/hashes/", read, issues::hashes)
+        .get("/issues/{issue}/events/", read, events::list)
+        .get("/issues/{issue}/events/{event}/", read, events::issue_event)
+        .merge(projects::routes())
         .merge(grouping::routes())
         .merge(issue_updates::routes())
         .merge(notes::routes())

@@ -1,12 +1,12 @@
 //! Comments on an issue through the API (Sentry's notes): `GET`/`POST /issues/{id}/notes/`
 //! (alias `comments`, also under `/organizations/{org}/`), `PUT`/`DELETE .../notes/{note}/`.
 
-use axum::Router;
+use crate::routes::{Routes, Surface};
+use errhound_domain::Scope;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, put};
 use errhound_store::activity as activity_store;
 use errhound_store::now_ms;
 use errhound_store::users::User;
@@ -14,7 +14,6 @@ use errhound_store::workflow;
 use serde_json::{Map, Value};
 
 use super::access::{self, ApiUser};
-use super::both;
 use super::issue_extras;
 use super::pagination::{Cursor, MAX_PER_PAGE, finish_page, link_header, page_for};
 use super::params::Params;
@@ -23,29 +22,18 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// Routes of this module (merged into `/api/0`).
-pub fn routes() -> Router<AppState> {
-    let mut r = Router::new();
-    for name in ["notes", "comments"] {
-        r = both(
-            r,
-            &format!("/issues/{{issue}}/{name}/"),
-            get(list_notes).post(add_note),
-        );
-        r = both(
-            r,
-            &format!("/organizations/{{org}}/issues/{{issue}}/{name}/"),
-            get(list_notes).post(add_note),
-        );
-        r = both(
-            r,
-            &format!("/issues/{{issue}}/{name}/{{note}}/"),
-            put(edit_note).delete(delete_note),
-        );
-        r = both(
-            r,
-            &format!("/organizations/{{org}}/issues/{{issue}}/{name}/{{note}}/"),
-            put(edit_note).delete(delete_note),
-        );
+pub fn routes() -> Routes {
+    let mut r = Routes::new(Surface::Api);
+    for prefix in ["/issues/{issue}", "/organizations/{org}/issues/{issue}"] {
+        for name in ["notes", "comments"] {
+            let list = format!("{prefix}/{name}/");
+            let one = format!("{prefix}/{name}/{{note}}/");
+            r = r
+                .get(&list, Scope::EventRead, list_notes)
+                .post(&list, Scope::EventWrite, add_note)
+                .put(&one, Scope::EventWrite, edit_note)
+                .delete(&one, Scope::EventWrite, delete_note);
+        }
     }
     r
 }

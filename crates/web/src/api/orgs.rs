@@ -1,22 +1,38 @@
 //! Organizations, projects and DSN keys.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use errhound_store::{orgs as org_store, projects};
 use serde_json::Value;
 
-use super::access::{self, ApiUser};
+use axum::body::Bytes;
+use axum::http::StatusCode;
+
+use errhound_domain::Role;
+use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
+use errhound_store::now_ms;
+
+use super::access::{self, ApiUser, Caller, Grant};
+use super::request::{Reply, begin, json_response, parse_body};
 use super::views;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// `GET /api/0/organizations/`
+/// `GET /api/0/organizations/`: the caller's organizations (an organization token's own).
 pub async fn list(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    caller: Caller,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let mut conn = state.db.read().await?;
-    let orgs = org_store::list_for_user(&mut conn.conn(), user.id, user.is_superuser).await?;
+    let orgs = match &caller {
+        Caller::User { user, .. } => {
+            org_store::list_for_user(&mut conn.conn(), user.id, user.is_superuser).await?
+        }
+        Caller::Organization(token) => org_store::get(&mut conn.conn(), token.organization_id)
+            .await?
+            .into_iter()
+            .collect(),
+    };
     let public_url = state.config.public_url();
     Ok(Json(
         orgs.iter()
@@ -25,35 +41,83 @@ pub async fn list(
     ))
 }
 
-/// `GET /api/0/organizations/{org}/`
-pub async fn detail(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(org): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let org = access::organization(&state, &user, &org).await?;
-    Ok(Json(views::organization(&org, &state.config.public_url())))
+/// `POST /api/0/organizations/` with `{"name", "slug"?}` (superusers: organizations are the
+/// instance's to create): 201 and the organization, with the caller as its owner.
+pub async fn create(State(state): State<AppState>, ApiUser(user): ApiUser, body: Bytes) -> Reply {
+    let body = parse_body(&body)?;
+    let text = |key: &str| {
+        body.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let Some(name) = text("name") else {
+        return Err(ApiError::invalid_field("name", "This field is required."));
+    };
+    let slug = text("slug").map_or_else(|| slugify(name), str::to_owned);
+    if !is_valid_slug(&slug) {
+        return Err(ApiError::invalid_field("slug", INVALID_SLUG_MESSAGE));
+    }
+    let now = now_ms();
+    let mut tx = begin(&state).await?;
+    let org = match org_store::create(&mut tx.conn(), &slug, name, now).await {
+        Err(e) if e.is_unique_violation() => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "An organization with this slug already exists.",
+            ));
+        }
+        other => other?,
+    };
+    org_store::add_member(&mut tx.conn(), org.id, user.id, Role::Owner, now).await?;
+    tx.commit().await?;
+    tracing::info!(organization = %org.slug, user.id = user.id, "organization created");
+    Ok(json_response(
+        StatusCode::CREATED,
+        views::organization(&org, &state.config.public_url()),
+    ))
 }
 
-/// `GET /api/0/organizations/{org}/projects/`
+/// `GET /api/0/organizations/{org}/`
+pub async fn detail(State(state): State<AppState>, grant: Grant) -> Json<Value> {
+    Json(views::organization(&grant.org, &state.config.public_url()))
+}
+
+/// `PUT /api/0/organizations/{org}/` with `openMembership` (whether every member sees every
+/// project): 200 and the organization.
+pub async fn update(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
+    let body = parse_body(&body)?;
+    let mut org = grant.org;
+    if let Some(value) = body.get("openMembership") {
+        let open = value.as_bool().ok_or_else(|| {
+            ApiError::invalid_field("openMembership", "Must be a valid boolean.")
+        })?;
+        let mut conn = state.db.write().await?;
+        org_store::set_open_membership(&mut conn.conn(), org.id, open).await?;
+        org.open_membership = open;
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        views::organization(&org, &state.config.public_url()),
+    ))
+}
+
+/// `GET /api/0/organizations/{org}/projects/`: the projects the caller reaches.
 pub async fn projects(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(org): Path<String>,
+    grant: Grant,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let org = access::organization(&state, &user, &org).await?;
     let mut conn = state.db.read().await?;
-    let list = projects::list_for_org(&mut conn.conn(), org.id).await?;
+    let list = access::visible_projects(&mut conn.conn(), &grant.access, &grant.org).await?;
     Ok(Json(list.iter().map(views::project).collect()))
 }
 
 /// `GET /api/0/projects/{org}/{project}/keys/`
 pub async fn keys(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
+    grant: Grant,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let (_, project) = access::project(&state, &user, &org, &project).await?;
+    let project = grant.project()?;
     let mut conn = state.db.read().await?;
     let keys = projects::list_keys(&mut conn.conn(), project.id).await?;
     let public_url = state.config.public_url();

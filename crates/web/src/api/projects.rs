@@ -6,11 +6,12 @@
 //! [`errhound_domain::settings`]; rule texts are stored as written (comments included) and
 //! validated before they are saved, so the ingest worker never meets a rule it cannot parse.
 
+use crate::routes::{Routes, Surface};
+use errhound_domain::Scope;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Router, http::StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use errhound_domain::grouping::fingerprint_rules::FingerprintingRules;
 use errhound_domain::grouping::stack_rules::Enhancements;
 use errhound_domain::scrub::ScrubbingConfig;
@@ -25,7 +26,7 @@ use errhound_store::{StoreError, now_ms, options};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::access::{self, ApiUser};
+use super::access::Grant;
 use super::views;
 use crate::AppState;
 use crate::error::ApiError;
@@ -41,11 +42,10 @@ const MAX_FIELD_NAMES: usize = 1000;
 const MAX_NAME_CHARS: usize = 200;
 
 /// Routes of this module (merged into `/api/0`).
-pub fn routes() -> Router<AppState> {
-    let handler = get(detail).put(update);
-    Router::new()
-        .route("/projects/{org}/{project}/", handler.clone())
-        .route("/projects/{org}/{project}", handler)
+pub fn routes() -> Routes {
+    Routes::new(Surface::Api)
+        .get("/projects/{org}/{project}/", Scope::ProjectRead, detail)
+        .put("/projects/{org}/{project}/", Scope::ProjectWrite, update)
 }
 
 /// A project's settings as stored.
@@ -110,10 +110,9 @@ fn render(
 /// `GET /api/0/projects/{org}/{project}/`
 async fn detail(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
+    grant: Grant,
 ) -> Result<Json<Value>, ApiError> {
-    let (org, project) = access::project(&state, &user, &org, &project).await?;
+    let (org, project) = (&grant.org, grant.project()?);
     let stored = load(&state, &project).await?;
     Ok(Json(render(
         &org,
@@ -345,12 +344,10 @@ fn field_names(field: &'static str, names: Vec<String>) -> Result<Vec<String>, A
 /// `GET` does. Requires the `admin`, `manager` or `owner` role.
 async fn update(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
+    grant: Grant,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let (org, project) = access::project(&state, &user, &org, &project).await?;
-    access::require_admin(&state, &user, &org).await?;
+    let (org, project) = (&grant.org, grant.project()?);
     let update: ProjectUpdate = match serde_json::from_slice::<Value>(&body) {
         Ok(value @ Value::Object(_)) => serde_json::from_value(value)
             .map_err(|e| ApiError::bad_request(format!("Invalid data: {e}")))?,
@@ -368,7 +365,7 @@ async fn update(
     (state.settings_changed)(project.id);
     tracing::info!(
         project.id = project.id,
-        user.id = user.id,
+        caller = %grant.caller.label(),
         "project settings changed"
     );
 

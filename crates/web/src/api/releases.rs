@@ -1,17 +1,16 @@
 //! Releases and environments of a project through the API:
 //! `GET /projects/{org}/{project}/releases/` and `/environments/`.
 
-use axum::Router;
-use axum::extract::{Path, State};
+use crate::routes::{Routes, Surface};
+use errhound_domain::Scope;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use errhound_store::projects::Project;
 use errhound_store::releases::{self as release_store, Environment, Release};
 use serde_json::{Value, json};
 
-use super::access::{self, ApiUser};
-use super::both;
+use super::access::Grant;
 use super::pagination::{Cursor, MAX_PER_PAGE, finish_page, link_header, page_for};
 use super::params::Params;
 use super::request::{Reply, json_response};
@@ -19,15 +18,18 @@ use super::views;
 use crate::AppState;
 
 /// Routes of this module (merged into `/api/0`).
-pub fn routes() -> Router<AppState> {
-    let mut r = Router::new();
-    r = both(r, "/projects/{org}/{project}/releases/", get(list_releases));
-    r = both(
-        r,
-        "/projects/{org}/{project}/environments/",
-        get(list_environments),
-    );
-    r
+pub fn routes() -> Routes {
+    Routes::new(Surface::Api)
+        .get(
+            "/projects/{org}/{project}/releases/",
+            Scope::ProjectRead,
+            list_releases,
+        )
+        .get(
+            "/projects/{org}/{project}/environments/",
+            Scope::ProjectRead,
+            list_environments,
+        )
 }
 
 fn release_json(release: &Release, project: &Project) -> Value {
@@ -70,11 +72,10 @@ fn release_json(release: &Release, project: &Project) -> Value {
 /// filters versions; `per_page` and `cursor` paginate.
 pub async fn list_releases(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
+    grant: Grant,
     params: Params,
 ) -> Reply {
-    let (org, project) = access::project(&state, &user, &org, &project).await?;
+    let (org, project) = (&grant.org, grant.project()?);
     let per_page = params.per_page(MAX_PER_PAGE)?;
     let cursor = Cursor::parse(params.get("cursor"))?;
     let mut conn = state.db.read().await?;
@@ -113,11 +114,10 @@ fn environment_json(environment: &Environment) -> Value {
 /// environments cannot be hidden yet).
 pub async fn list_environments(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
+    grant: Grant,
     params: Params,
 ) -> Reply {
-    let (_, project) = access::project(&state, &user, &org, &project).await?;
+    let project = grant.project()?;
     if params.get("visibility") == Some("hidden") {
         return Ok(json_response(StatusCode::OK, json!([])));
     }

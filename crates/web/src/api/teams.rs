@@ -1,12 +1,12 @@
 //! Teams through the API: `GET`/`POST /organizations/{org}/teams/`, and team membership,
 //! `POST`/`DELETE /organizations/{org}/members/{member}/teams/{team}/`.
 
-use axum::Router;
+use crate::routes::{Routes, Surface};
+use errhound_domain::Scope;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
 use errhound_store::activity::UserRef;
 use errhound_store::now_ms;
@@ -15,26 +15,21 @@ use errhound_store::users::User;
 use serde_json::{Value, json};
 
 use super::access::{self, ApiUser};
-use super::both;
 use super::issue_extras;
 use super::request::{Reply, begin, json_response, parse_body};
 use crate::AppState;
 use crate::error::ApiError;
 
 /// Routes of this module (merged into `/api/0`).
-pub fn routes() -> Router<AppState> {
-    let mut r = Router::new();
-    r = both(
-        r,
-        "/organizations/{org}/teams/",
-        get(list_teams).post(create_team),
-    );
-    r = both(
-        r,
-        "/organizations/{org}/members/{member}/teams/{team}/",
-        post(join_team).delete(leave_team),
-    );
-    r
+pub fn routes() -> Routes {
+    let membership = "/organizations/{org}/members/{member}/teams/{team}/";
+    Routes::new(Surface::Api)
+        .get("/organizations/{org}/teams/", Scope::TeamRead, list_teams)
+        .post("/organizations/{org}/teams/", Scope::TeamWrite, create_team)
+        // Members join and leave teams themselves (with org:read); the handler checks team:write
+        // for changing someone else's teams.
+        .post(membership, Scope::OrgRead, join_team)
+        .delete(membership, Scope::OrgRead, leave_team)
 }
 
 /// `GET /api/0/organizations/{org}/teams/`
@@ -101,7 +96,7 @@ pub async fn create_team(
 }
 
 /// The member (`me` or a membership id) and team of a team-membership route, checking that the
-/// caller may change it: admins for anyone, members for themselves.
+/// caller may change it: admins for anyone, members for themselves when membership is open.
 async fn team_membership(
     state: &AppState,
     caller: &User,
@@ -124,7 +119,9 @@ async fn team_membership(
     let team = team_store::find_by_slug(&mut conn.conn(), org.id, team)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if !(admin || member.id == caller.id) {
+    // Members change their own teams freely only in an organization with open membership:
+    // otherwise joining a team would show them its projects without anyone's consent.
+    if !(admin || (member.id == caller.id && org.open_membership)) {
         return Err(ApiError::forbidden());
     }
     let mine = team_store::team_ids_of_user(&mut conn.conn(), org.id, caller.id).await?;

@@ -2,7 +2,10 @@
 //! ([`crate::api::access`]), with the UI's error pages: an organization the user is not a member
 //! of is a 404 like a missing one, and a database failure is a 500, never a refusal.
 
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use errhound_store::issues::Issue;
 use errhound_store::orgs::Organization;
 use errhound_store::projects::Project;
@@ -10,7 +13,8 @@ use errhound_store::users::User;
 
 use super::error::{UiError, UiResult};
 use crate::AppState;
-use crate::api::access::{self, AccessError};
+use super::login::UiUser;
+use crate::api::access::{self, AccessError, Caller};
 
 impl From<AccessError> for UiError {
     fn from(error: AccessError) -> UiError {
@@ -20,9 +24,28 @@ impl From<AccessError> for UiError {
             }
             // Pages do not reveal which organizations exist.
             AccessError::NotFound | AccessError::Forbidden => UiError::not_found(),
+            AccessError::MissingScope(_) => {
+                UiError::forbidden("Your role in this organization does not allow this.")
+            }
+            AccessError::Misrouted => UiError::internal(AccessError::Misrouted),
             AccessError::Store(error) => UiError::from(error),
         }
     }
+}
+
+/// The logged-in user of a request, as the route guard's caller; a request without a session
+/// is sent to the login page.
+pub async fn session_caller(parts: &mut Parts, state: &AppState) -> Result<Caller, Response> {
+    let ui = UiUser::from_request_parts(parts, state).await?;
+    Ok(Caller::User {
+        user: ui.user,
+        token: None,
+    })
+}
+
+/// The page for a refused access check.
+pub fn refusal(error: AccessError) -> Response {
+    UiError::from(error).into_response()
 }
 
 /// The organization `slug`, if the user may see it.

@@ -2,7 +2,9 @@
 //! navigation and the CSRF token for forms.
 
 use errhound_store::orgs::{self, Organization};
-use errhound_store::projects::{self, Project};
+use errhound_store::projects::Project;
+
+use crate::api::access;
 
 use super::error::UiResult;
 use super::login::UiUser;
@@ -50,7 +52,10 @@ impl Nav {
             .into_iter()
             .map(|o| (o.slug, o.name))
             .collect();
-        let projects = projects::list_for_org(&mut conn.conn(), org.id).await?;
+        let projects = match access::user_access(&mut conn.conn(), &user.user, org, None).await? {
+            Some(access) => access::visible_projects(&mut conn.conn(), &access, org).await?,
+            None => Vec::new(),
+        };
         let user_name = if user.user.name.trim().is_empty() {
             user.user.email.clone()
         } else {

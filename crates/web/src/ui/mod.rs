@@ -41,58 +41,75 @@ mod settings;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::{get, post};
+use errhound_domain::Scope;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub(crate) use access::{refusal, session_caller};
+
 use crate::AppState;
+use crate::routes::{Routes, Rule, Surface};
 
 /// The Content-Security-Policy of every UI response: only our own scripts, styles and images
 /// (plus `data:` images), no framing, no `<base>`, forms only to ourselves.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// The UI routes, with their session, CSRF and security-header layers.
-pub fn routes(state: &AppState) -> Router<AppState> {
+/// The UI pages, each with the scope it needs (see [`crate::routes`]).
+pub fn pages() -> Routes {
     let org = "/organizations/{org}";
     let issue = "/organizations/{org}/issues/{issue}";
-    let pages = Router::new()
-        .route("/", get(login::root))
-        .route("/auth/login/", get(login::login_page).post(login::login))
-        .route("/auth/logout/", post(login::logout))
-        .route(
-            &format!("{org}/issues/"),
-            get(issues::list).post(issues::bulk),
-        )
-        .route(&format!("{issue}/"), get(issue::detail))
-        .route(&format!("{issue}/events/{{event}}/"), get(issue::event))
-        .route(
+    let project = "/settings/{org}/projects/{project}";
+    let (read, write) = (Scope::EventRead, Scope::EventWrite);
+    Routes::new(Surface::Ui)
+        .get("/", Rule::Public, login::root)
+        .get("/auth/login/", Rule::Public, login::login_page)
+        .post("/auth/login/", Rule::Public, login::login)
+        .post("/auth/logout/", Rule::Public, login::logout)
+        .get(&format!("{org}/issues/"), read, issues::list)
+        .post(&format!("{org}/issues/"), write, issues::bulk)
+        .get(&format!("{issue}/"), read, issue::detail)
+        .get(&format!("{issue}/events/{{event}}/"), read, issue::event)
+        .get(
             &format!("{issue}/events/{{event}}/json/"),
-            get(issue::event_json),
+            read,
+            issue::event_json,
         )
-        .route(&format!("{issue}/status/"), post(issue::status))
-        .route(&format!("{issue}/assign/"), post(issue::assign))
-        .route(&format!("{issue}/bookmark/"), post(issue::bookmark))
-        .route(&format!("{issue}/comments/"), post(issue::comment))
-        .route(
+        .post(&format!("{issue}/status/"), write, issue::status)
+        .post(&format!("{issue}/assign/"), write, issue::assign)
+        .post(&format!("{issue}/bookmark/"), write, issue::bookmark)
+        .post(&format!("{issue}/comments/"), write, issue::comment)
+        .post(
             &format!("{issue}/comments/{{note}}/delete/"),
-            post(issue::delete_comment),
+            write,
+            issue::delete_comment,
         )
-        .route(&format!("{issue}/merge/"), post(issue::merge))
-        .route(&format!("{issue}/unmerge/"), post(issue::unmerge))
-        .route(&format!("{org}/releases/"), get(releases::releases))
-        .route(&format!("{org}/environments/"), get(releases::environments))
-        .route(
-            "/settings/{org}/projects/{project}/",
-            get(settings::page).post(settings::update),
+        .post(&format!("{issue}/merge/"), write, issue::merge)
+        .post(&format!("{issue}/unmerge/"), write, issue::unmerge)
+        .get(&format!("{org}/releases/"), Scope::ProjectRead, releases::releases)
+        .get(
+            &format!("{org}/environments/"),
+            Scope::ProjectRead,
+            releases::environments,
         )
-        .route(
-            "/settings/{org}/projects/{project}/keys/",
-            post(settings::create_key),
+        .get(&format!("{project}/"), Scope::ProjectRead, settings::page)
+        .post(&format!("{project}/"), Scope::ProjectWrite, settings::update)
+        .post(
+            &format!("{project}/keys/"),
+            Scope::ProjectWrite,
+            settings::create_key,
         )
-        .route(
-            "/settings/{org}/projects/{project}/keys/{key}/",
-            post(settings::key_action),
+        .post(
+            &format!("{project}/keys/{{key}}/"),
+            Scope::ProjectWrite,
+            settings::key_action,
         )
+        .get("/static/{version}/{file}", Rule::Public, assets::serve)
+}
+
+/// The UI routes, with their session, CSRF and security-header layers.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let pages = pages()
+        .into_router(state)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::protect,
@@ -104,10 +121,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-cache"),
         ));
-    let with_headers = Router::new()
-        .merge(pages)
-        .route("/static/{version}/{file}", get(assets::serve));
-    security_headers(with_headers)
+    security_headers(pages)
 }
 
 /// Adds the security headers to every response of `router`.

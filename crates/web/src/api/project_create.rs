@@ -1,0 +1,107 @@
+//! Creating projects: `POST /api/0/teams/{org}/{team}/projects/` (the team owns the new project)
+//! and `POST /api/0/organizations/{org}/projects/` (owned by the team named in `team`, or by no
+//! team, so only members with global access see it until a team takes it). Each new project gets
+//! a DSN key, as Sentry's do.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use errhound_domain::grouping::CONFIG_ID;
+use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
+use errhound_store::orgs::Organization;
+use errhound_store::teams::{self, Team};
+use errhound_store::{StoreError, now_ms, projects};
+use serde_json::Value;
+
+use super::access::Grant;
+use super::request::{Reply, begin, json_response, parse_body};
+use super::views;
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Longest project name.
+const MAX_NAME_CHARS: usize = 200;
+
+/// `POST /api/0/teams/{org}/{team}/projects/` with `{"name", "slug"?, "platform"?}`: 201 and
+/// the project.
+pub async fn create_in_team(
+    State(state): State<AppState>,
+    grant: Grant,
+    Path((_, team)): Path<(String, String)>,
+    body: Bytes,
+) -> Reply {
+    let team = find_team(&state, &grant.org, &team).await?;
+    create(&state, &grant.org, Some(team), &parse_body(&body)?).await
+}
+
+/// `POST /api/0/organizations/{org}/projects/` with `{"name", "slug"?, "platform"?, "team"?}`.
+pub async fn create_in_org(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
+    let body = parse_body(&body)?;
+    let team = match body.get("team").and_then(Value::as_str) {
+        Some(slug) => Some(find_team(&state, &grant.org, slug).await?),
+        None => None,
+    };
+    create(&state, &grant.org, team, &body).await
+}
+
+async fn find_team(state: &AppState, org: &Organization, slug: &str) -> Result<Team, ApiError> {
+    let mut conn = state.db.read().await?;
+    teams::find_by_slug(&mut conn.conn(), org.id, slug)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "The requested team does not exist."))
+}
+
+async fn create(
+    state: &AppState,
+    org: &Organization,
+    team: Option<Team>,
+    body: &serde_json::Map<String, Value>,
+) -> Reply {
+    let text = |key: &str| {
+        body.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let Some(name) = text("name") else {
+        return Err(ApiError::invalid_field("name", "This field is required."));
+    };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::invalid_field(
+            "name",
+            "Ensure this field has no more than 200 characters.",
+        ));
+    }
+    let slug = text("slug").map_or_else(|| slugify(name), str::to_owned);
+    if !is_valid_slug(&slug) {
+        return Err(ApiError::invalid_field("slug", INVALID_SLUG_MESSAGE));
+    }
+    let now = now_ms();
+    let mut tx = begin(state).await?;
+    let project = match projects::create(
+        &mut tx.conn(),
+        org.id,
+        &slug,
+        name,
+        text("platform"),
+        CONFIG_ID,
+        now,
+    )
+    .await
+    {
+        Err(StoreError::AlreadyExists(_)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "A project with this slug already exists.",
+            ));
+        }
+        other => other?,
+    };
+    projects::create_key(&mut tx.conn(), project.id, "Default", now).await?;
+    if let Some(team) = &team {
+        teams::add_project(&mut tx.conn(), team.id, project.id, now).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(organization = %org.slug, project = %project.slug, "project created");
+    Ok(json_response(StatusCode::CREATED, views::project(&project)))
+}
