@@ -21,9 +21,9 @@ pub mod time;
 pub mod trim;
 mod value;
 
+pub use access::{Membership, OrgAccess, Role, Scope, ScopeSet};
 pub use issue_status::{IssueStatus, Substatus};
 pub use jobs::JobKind;
 pub use level::Level;
 pub use process::{ProcessContext, ProcessedEvent, process_event};
-pub use access::{Membership, OrgAccess, Role, Scope, ScopeSet};
 pub use settings::ProjectSettings;

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, bail};
 use errhound_config::Config;
-use errhound_domain::{Role, ScopeSet};
 use errhound_domain::grouping::CONFIG_ID;
+use errhound_domain::{Role, ScopeSet};
 use errhound_store::{Db, DbOptions, now_ms, orgs, projects, teams, tokens, users};
 
 /// Default admin e-mail when `ERRHOUND_ADMIN_EMAIL` is not set.

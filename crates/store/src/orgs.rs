@@ -54,14 +54,12 @@ pub async fn find_by_slug(
     conn: &mut Conn<'_>,
     slug: &str,
 ) -> Result<Option<Organization>, StoreError> {
-    Ok(
-        Query::new(
-            "SELECT id, slug, name, created_at, open_membership FROM organizations WHERE slug = $1",
-        )
-            .bind(slug)
-            .fetch_optional(conn)
-            .await?,
+    Ok(Query::new(
+        "SELECT id, slug, name, created_at, open_membership FROM organizations WHERE slug = $1",
     )
+    .bind(slug)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Organizations the user belongs to (every organization for a superuser), newest first.
@@ -164,12 +162,10 @@ pub async fn add_member(
 
 /// The organization with this id.
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<Organization>, StoreError> {
-    Ok(
-        Query::new(
-            "SELECT id, slug, name, created_at, open_membership FROM organizations WHERE id = $1",
-        )
-            .bind(id)
-            .fetch_optional(conn)
-            .await?,
+    Ok(Query::new(
+        "SELECT id, slug, name, created_at, open_membership FROM organizations WHERE id = $1",
     )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
 }

@@ -202,7 +202,9 @@ async fn check(guard: &Guard, parts: &mut Parts) -> Result<(), Response> {
     let refuse = |error: AccessError| refusal(guard.surface, error);
     let caller = match guard.surface {
         Surface::Api => {
-            let token = access::bearer_token(&parts.headers).map_err(refuse)?.to_owned();
+            let token = access::bearer_token(&parts.headers)
+                .map_err(refuse)?
+                .to_owned();
             access::authenticate_bearer(&guard.state, &token)
                 .await
                 .map_err(refuse)?

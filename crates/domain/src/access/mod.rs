@@ -141,8 +141,14 @@ mod tests {
         let token = ScopeSet::of(&[Scope::EventAdmin, Scope::MemberAdmin]);
         let access = OrgAccess::for_user(Some(&admin), false, false, Some(token)).unwrap();
         assert!(access.has(Scope::EventRead) && access.has(Scope::EventAdmin));
-        assert!(!access.has(Scope::MemberWrite), "admins cannot manage members");
-        assert!(!access.has(Scope::ProjectRead), "the token does not carry it");
+        assert!(
+            !access.has(Scope::MemberWrite),
+            "admins cannot manage members"
+        );
+        assert!(
+            !access.has(Scope::ProjectRead),
+            "the token does not carry it"
+        );
         let ci = OrgAccess::for_organization_token(ScopeSet::of(&[Scope::OrgCi]));
         assert!(ci.has(Scope::ProjectReleases) && !ci.has(Scope::EventRead));
         assert!(ci.sees_project(&[]));

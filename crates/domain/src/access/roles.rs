@@ -51,8 +51,16 @@ impl Role {
     pub const fn scopes(self) -> ScopeSet {
         use Scope::*;
         const MEMBER: &[Scope] = &[
-            OrgRead, ProjectRead, ProjectReleases, TeamRead, MemberRead, EventRead, EventWrite,
-            EventAdmin, AlertsRead, AlertsWrite,
+            OrgRead,
+            ProjectRead,
+            ProjectReleases,
+            TeamRead,
+            MemberRead,
+            EventRead,
+            EventWrite,
+            EventAdmin,
+            AlertsRead,
+            AlertsWrite,
         ];
         match self {
             Role::Member => ScopeSet::of(MEMBER),
@@ -113,7 +121,13 @@ mod tests {
     fn each_role_has_the_scopes_of_the_roles_below_it() {
         for pair in Role::ALL.windows(2) {
             let (lower, higher) = (pair[0].scopes(), pair[1].scopes());
-            assert_eq!(lower.intersection(higher), lower, "{} ⊂ {}", pair[0], pair[1]);
+            assert_eq!(
+                lower.intersection(higher),
+                lower,
+                "{} ⊂ {}",
+                pair[0],
+                pair[1]
+            );
             assert_ne!(lower, higher);
         }
         assert!(!Role::Member.scopes().contains(Scope::ProjectWrite));

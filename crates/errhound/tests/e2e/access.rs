@@ -74,8 +74,10 @@ async fn send_event(server: &TestServer, org: &str, project: &str, message: &str
                 key["public"].as_str().unwrap()
             ),
         )
-        .json(&json!({"event_id": event_id, "message": message, "platform": "python",
-            "release": format!("{project}@1.0")}))
+        .json(
+            &json!({"event_id": event_id, "message": message, "platform": "python",
+            "release": format!("{project}@1.0")}),
+        )
         .send()
         .await
         .unwrap();
@@ -119,7 +121,11 @@ async fn world(server: &TestServer) -> Vec<Target> {
     let (status, org) = server
         .api_put("organizations/errhound/", &json!({"openMembership": false}))
         .await;
-    assert_eq!((status, &org["openMembership"]), (200, &json!(false)), "{org}");
+    assert_eq!(
+        (status, &org["openMembership"]),
+        (200, &json!(false)),
+        "{org}"
+    );
     post(
         server,
         "organizations/errhound/teams/",
@@ -138,7 +144,12 @@ async fn world(server: &TestServer) -> Vec<Target> {
         json!({"name": "B Org", "slug": "borg"}),
     )
     .await;
-    post(server, "organizations/borg/teams/", json!({"slug": "bteam"})).await;
+    post(
+        server,
+        "organizations/borg/teams/",
+        json!({"slug": "bteam"}),
+    )
+    .await;
     post(
         server,
         "teams/borg/bteam/projects/",
@@ -357,7 +368,9 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         "/projects/{org}/{project}/" => pick(Scope::ProjectRead, Scope::ProjectWrite),
         "/projects/{org}/{project}/keys/"
         | "/projects/{org}/{project}/releases/"
-        | "/projects/{org}/{project}/environments/" => pick(Scope::ProjectRead, Scope::ProjectWrite),
+        | "/projects/{org}/{project}/environments/" => {
+            pick(Scope::ProjectRead, Scope::ProjectWrite)
+        }
         _ if p.contains("{issue}") || p.contains("{event}") || p.ends_with("/issues/") => {
             pick(Scope::EventRead, Scope::EventWrite)
         }
@@ -553,7 +566,7 @@ async fn the_org_wide_lists_hold_only_the_projects_of_the_callers_teams(#[case] 
     )
     .await;
     let default = &targets[0];
-    assert_eq!(slugs(&issues, "id"), [default.issue_id.clone()]);
+    assert_eq!(slugs(&issues, "id"), vec![default.issue_id.clone()]);
     // Searching by the other project's issue id or short id finds nothing either.
     for query in [&targets[1].short_id, &targets[2].short_id] {
         let (status, found) = server
@@ -612,7 +625,10 @@ async fn the_auth_info_names_the_caller_and_the_scopes_of_their_token(#[case] en
         .await
         .unwrap();
     assert_eq!(info["user"]["email"], ADMIN_EMAIL);
-    assert_eq!(info["auth"]["scopes"], json!(["org:read", "project:releases"]));
+    assert_eq!(
+        info["auth"]["scopes"],
+        json!(["org:read", "project:releases"])
+    );
     let status = server
         .client()
         .get(&url)
@@ -640,4 +656,3 @@ async fn the_auth_info_names_the_caller_and_the_scopes_of_their_token(#[case] en
         "{output:?}"
     );
 }
-

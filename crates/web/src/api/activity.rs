@@ -2,9 +2,9 @@
 //! under `/organizations/{org}/`), `{"activity": [...]}`.
 
 use crate::routes::{Routes, Surface};
-use errhound_domain::Scope;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use errhound_domain::Scope;
 use errhound_store::activity as activity_store;
 use errhound_store::users::User;
 use serde_json::{Value, json};

@@ -11,7 +11,10 @@ use crate::error::ApiError;
 
 /// `GET /api/0/`: `{version, auth: {scopes} | null, user: {id, email, ...} | null}`. Without
 /// credentials both are null (as in Sentry); a bad token is a 401.
-pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn index(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     if !headers.contains_key(axum::http::header::AUTHORIZATION) {
         return Ok(Json(json!({"version": "0", "auth": null, "user": null})));
     }

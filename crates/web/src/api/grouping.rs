@@ -2,10 +2,10 @@
 //! grouping configs a project can choose from.
 
 use crate::routes::{Routes, Rule, Surface};
-use errhound_domain::Scope;
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use errhound_domain::ProjectSettings;
+use errhound_domain::Scope;
 use errhound_domain::grouping::group_event_with;
 use errhound_domain::settings::is_known_grouping_config;
 use errhound_store::projects::Project;

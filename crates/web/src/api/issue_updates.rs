@@ -20,11 +20,11 @@
 //! assignee and bookmark together either applies all of it or nothing.
 
 use crate::routes::{Routes, Surface};
-use errhound_domain::Scope;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use errhound_domain::Scope;
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, Page};
 use errhound_store::now_ms;
 use errhound_store::orgs::Organization;
@@ -61,8 +61,16 @@ pub fn routes() -> Routes {
         .put("/organizations/{org}/issues/", write, bulk_in_org)
         .put("/issues/{issue}/hashes/", write, unmerge)
         .delete("/issues/{issue}/hashes/", write, unmerge)
-        .put("/organizations/{org}/issues/{issue}/hashes/", write, unmerge)
-        .delete("/organizations/{org}/issues/{issue}/hashes/", write, unmerge)
+        .put(
+            "/organizations/{org}/issues/{issue}/hashes/",
+            write,
+            unmerge,
+        )
+        .delete(
+            "/organizations/{org}/issues/{issue}/hashes/",
+            write,
+            unmerge,
+        )
 }
 
 // ------------------------------------------------------------------------------------------------

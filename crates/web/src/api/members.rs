@@ -1,9 +1,9 @@
 //! The members of an organization through the API: `GET /organizations/{org}/members/`.
 
 use crate::routes::{Routes, Surface};
-use errhound_domain::Scope;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use errhound_domain::Scope;
 use errhound_store::teams as team_store;
 use serde_json::Value;
 

@@ -40,7 +40,11 @@ pub fn routes() -> Routes {
         .post("/organizations/", Rule::Superuser, orgs::create)
         .get("/organizations/{org}/", Scope::OrgRead, orgs::detail)
         .put("/organizations/{org}/", Scope::OrgWrite, orgs::update)
-        .get("/organizations/{org}/projects/", Scope::OrgRead, orgs::projects)
+        .get(
+            "/organizations/{org}/projects/",
+            Scope::OrgRead,
+            orgs::projects,
+        )
         .post(
             "/organizations/{org}/projects/",
             Scope::ProjectWrite,
@@ -60,8 +64,16 @@ pub fn routes() -> Routes {
             read,
             events::issue_event_in_org,
         )
-        .get("/projects/{org}/{project}/keys/", Scope::ProjectRead, orgs::keys)
-        .get("/projects/{org}/{project}/issues/", read, issues::list_for_project)
+        .get(
+            "/projects/{org}/{project}/keys/",
+            Scope::ProjectRead,
+            orgs::keys,
+        )
+        .get(
+            "/projects/{org}/{project}/issues/",
+            read,
+            issues::list_for_project,
+        )
         .get(
             "/projects/{org}/{project}/events/{event}/",
             read,

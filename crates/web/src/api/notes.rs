@@ -2,11 +2,11 @@
 //! (alias `comments`, also under `/organizations/{org}/`), `PUT`/`DELETE .../notes/{note}/`.
 
 use crate::routes::{Routes, Surface};
-use errhound_domain::Scope;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use errhound_domain::Scope;
 use errhound_store::activity as activity_store;
 use errhound_store::now_ms;
 use errhound_store::users::User;

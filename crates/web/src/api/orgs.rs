@@ -89,9 +89,9 @@ pub async fn update(State(state): State<AppState>, grant: Grant, body: Bytes) ->
     let body = parse_body(&body)?;
     let mut org = grant.org;
     if let Some(value) = body.get("openMembership") {
-        let open = value.as_bool().ok_or_else(|| {
-            ApiError::invalid_field("openMembership", "Must be a valid boolean.")
-        })?;
+        let open = value
+            .as_bool()
+            .ok_or_else(|| ApiError::invalid_field("openMembership", "Must be a valid boolean."))?;
         let mut conn = state.db.write().await?;
         org_store::set_open_membership(&mut conn.conn(), org.id, open).await?;
         org.open_membership = open;

@@ -7,11 +7,11 @@
 //! validated before they are saved, so the ingest worker never meets a rule it cannot parse.
 
 use crate::routes::{Routes, Surface};
-use errhound_domain::Scope;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use errhound_domain::Scope;
 use errhound_domain::grouping::fingerprint_rules::FingerprintingRules;
 use errhound_domain::grouping::stack_rules::Enhancements;
 use errhound_domain::scrub::ScrubbingConfig;
@@ -108,15 +108,12 @@ fn render(
 }
 
 /// `GET /api/0/projects/{org}/{project}/`
-async fn detail(
-    State(state): State<AppState>,
-    grant: Grant,
-) -> Result<Json<Value>, ApiError> {
+async fn detail(State(state): State<AppState>, grant: Grant) -> Result<Json<Value>, ApiError> {
     let (org, project) = (&grant.org, grant.project()?);
-    let stored = load(&state, &project).await?;
+    let stored = load(&state, project).await?;
     Ok(Json(render(
-        &org,
-        &project,
+        org,
+        project,
         &stored,
         &state.config.public_url(),
     )))
@@ -358,10 +355,10 @@ async fn update(
         }
         Err(e) => return Err(ApiError::bad_request(format!("JSON parse error - {e}"))),
     };
-    let stored = load(&state, &project).await?;
+    let stored = load(&state, project).await?;
     let now = now_ms();
-    let plan = plan(update, &project, stored, now)?;
-    save(&state, &project, &plan, now).await?;
+    let plan = plan(update, project, stored, now)?;
+    save(&state, project, &plan, now).await?;
     (state.settings_changed)(project.id);
     tracing::info!(
         project.id = project.id,
@@ -376,7 +373,7 @@ async fn update(
     drop(conn);
     let stored = load(&state, &project).await?;
     Ok(Json(render(
-        &org,
+        org,
         &project,
         &stored,
         &state.config.public_url(),

@@ -2,10 +2,10 @@
 //! `GET /projects/{org}/{project}/releases/` and `/environments/`.
 
 use crate::routes::{Routes, Surface};
-use errhound_domain::Scope;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use errhound_domain::Scope;
 use errhound_store::projects::Project;
 use errhound_store::releases::{self as release_store, Environment, Release};
 use serde_json::{Value, json};
@@ -70,11 +70,7 @@ fn release_json(release: &Release, project: &Project) -> Value {
 
 /// `GET /api/0/projects/{org}/{project}/releases/`: newest first by first event; `query`
 /// filters versions; `per_page` and `cursor` paginate.
-pub async fn list_releases(
-    State(state): State<AppState>,
-    grant: Grant,
-    params: Params,
-) -> Reply {
+pub async fn list_releases(State(state): State<AppState>, grant: Grant, params: Params) -> Reply {
     let (org, project) = (&grant.org, grant.project()?);
     let per_page = params.per_page(MAX_PER_PAGE)?;
     let cursor = Cursor::parse(params.get("cursor"))?;
@@ -94,7 +90,7 @@ pub async fn list_releases(
         params.raw(),
         &links,
     );
-    let body: Vec<Value> = rows.iter().map(|r| release_json(r, &project)).collect();
+    let body: Vec<Value> = rows.iter().map(|r| release_json(r, project)).collect();
     Ok(([link], axum::Json(body)).into_response())
 }
 

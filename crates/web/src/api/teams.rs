@@ -2,11 +2,11 @@
 //! `POST`/`DELETE /organizations/{org}/members/{member}/teams/{team}/`.
 
 use crate::routes::{Routes, Surface};
-use errhound_domain::Scope;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use errhound_domain::Scope;
 use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
 use errhound_store::activity::UserRef;
 use errhound_store::now_ms;

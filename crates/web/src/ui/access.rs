@@ -12,8 +12,8 @@ use errhound_store::projects::Project;
 use errhound_store::users::User;
 
 use super::error::{UiError, UiResult};
-use crate::AppState;
 use super::login::UiUser;
+use crate::AppState;
 use crate::api::access::{self, AccessError, Caller};
 
 impl From<AccessError> for UiError {

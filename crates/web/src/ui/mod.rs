@@ -85,14 +85,22 @@ pub fn pages() -> Routes {
         )
         .post(&format!("{issue}/merge/"), write, issue::merge)
         .post(&format!("{issue}/unmerge/"), write, issue::unmerge)
-        .get(&format!("{org}/releases/"), Scope::ProjectRead, releases::releases)
+        .get(
+            &format!("{org}/releases/"),
+            Scope::ProjectRead,
+            releases::releases,
+        )
         .get(
             &format!("{org}/environments/"),
             Scope::ProjectRead,
             releases::environments,
         )
         .get(&format!("{project}/"), Scope::ProjectRead, settings::page)
-        .post(&format!("{project}/"), Scope::ProjectWrite, settings::update)
+        .post(
+            &format!("{project}/"),
+            Scope::ProjectWrite,
+            settings::update,
+        )
         .post(
             &format!("{project}/keys/"),
             Scope::ProjectWrite,
