@@ -35,6 +35,10 @@ step "Browser tests (playwright-core, Debian chromium) into tests/ui/node_module
 (cd tests/ui && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 export UI_TESTS_DIR="$ROOT/tests/ui"
 
+step "sentry-cli (npm @sentry/cli) into tests/cli/node_modules"
+(cd tests/cli && npm ci --no-audit --no-fund --loglevel=error)
+export SENTRY_CLI="$ROOT/tests/cli/node_modules/.bin/sentry-cli"
+
 step "Rust SDK (sentry crate) sender"
 (cd tests/sdk/rust && cargo build --quiet)
 export SDK_RUST_SENDER="$ROOT/tests/sdk/rust/target/debug/errhound-sdk-rust-sender"

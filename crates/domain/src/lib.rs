@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod audit;
 pub mod frames;
 pub mod grouping;
 pub mod issue_status;
@@ -22,6 +23,7 @@ pub mod trim;
 mod value;
 
 pub use access::{Membership, OrgAccess, Role, Scope, ScopeSet};
+pub use audit::AuditAction;
 pub use issue_status::{IssueStatus, Substatus};
 pub use jobs::JobKind;
 pub use level::Level;

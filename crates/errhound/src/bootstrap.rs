@@ -4,7 +4,8 @@
 use anyhow::{Context, bail};
 use errhound_config::Config;
 use errhound_domain::grouping::CONFIG_ID;
-use errhound_domain::{Role, ScopeSet};
+use errhound_domain::{AuditAction, Role, ScopeSet};
+use errhound_store::audit::{self, Actor};
 use errhound_store::{Db, DbOptions, now_ms, orgs, projects, teams, tokens, users};
 
 /// Default admin e-mail when `ERRHOUND_ADMIN_EMAIL` is not set.
@@ -154,21 +155,35 @@ pub async fn create_org_token(
     scopes: ScopeSet,
     public_url: &str,
 ) -> anyhow::Result<String> {
-    let mut conn = db.write().await?;
-    let Some(org) = orgs::find_by_slug(&mut conn.conn(), org_slug).await? else {
+    let mut tx = db.begin().await?;
+    let Some(org) = orgs::find_by_slug(&mut tx.conn(), org_slug).await? else {
         bail!("no organization {org_slug}");
     };
+    let now = now_ms();
     let token = tokens::create_org_token(
-        &mut conn.conn(),
+        &mut tx.conn(),
         org.id,
         &org.slug,
         name,
         scopes,
         None,
         public_url,
-        now_ms(),
+        now,
     )
     .await?;
+    let data = serde_json::json!({"name": name, "scopes": scopes.to_stored()});
+    let action = AuditAction::OrgTokenCreate;
+    audit::record(
+        &mut tx.conn(),
+        org.id,
+        &Actor::cli(),
+        action,
+        Some(token.id),
+        &data,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     Ok(token.token)
 }
 

@@ -11,12 +11,14 @@
 #![warn(missing_docs)]
 
 pub mod activity;
+pub mod audit;
 mod db;
 mod error;
 pub mod events;
 pub mod ingest;
 pub mod issues;
 pub mod keys;
+pub mod members;
 pub mod options;
 pub mod orgs;
 pub mod payload;

@@ -107,3 +107,48 @@ pub fn run_rust_sender(args: &[&str]) -> String {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
     check(output, "the Rust SDK sender")
 }
+
+/// Runs the real `sentry-cli` (npm `@sentry/cli`, installed into `tests/cli` by
+/// `scripts/test.sh`; `SENTRY_CLI` names another binary) with `args` and extra environment
+/// (`SENTRY_URL`, `SENTRY_AUTH_TOKEN`, ...); returns stdout. Its configuration files, update
+/// checks and telemetry are kept out of the way.
+pub fn run_sentry_cli(args: &[&str], env: &[(&str, &str)]) -> String {
+    let binary = std::env::var("SENTRY_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("tests/cli/node_modules/.bin/sentry-cli"));
+    assert!(
+        binary.exists(),
+        "sentry-cli {} is not installed: run the tests through scripts/test.sh (or \
+         `npm ci` in tests/cli, or set SENTRY_CLI)",
+        binary.display()
+    );
+    let home = tempfile_home();
+    let output = Command::new(&binary)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("HOME", &home)
+        .env("SENTRY_DISABLE_UPDATE_CHECK", "1")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+    let _ = std::fs::remove_dir_all(&home);
+    check(output, "sentry-cli")
+}
+
+/// An empty home directory, so no `~/.sentryclirc` of the machine is read.
+fn tempfile_home() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "errhound-sentry-cli-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary home");
+    dir
+}

@@ -105,7 +105,10 @@ impl TestServer {
             .arg(self.data_dir.path())
             .env("ERRHOUND_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("ERRHOUND_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("ERRHOUND_LOG__LEVEL", "warn");
+            .env("ERRHOUND_LOG__LEVEL", "warn")
+            // What the server is reached at, for commands that build URLs (organization tokens
+            // carry it), as a deployment's configuration file would say.
+            .env("ERRHOUND_BIND", format!("127.0.0.1:{}", self.port));
         if let Some(url) = &self.options.database_url {
             command.arg("--database-url").arg(url);
         }

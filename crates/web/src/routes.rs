@@ -10,9 +10,10 @@
 //! what it established through the [`access::Caller`] and [`access::Grant`] extractors.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::http::request::Parts;
@@ -226,9 +227,14 @@ async fn check(guard: &Guard, parts: &mut Parts) -> Result<(), Response> {
         Rule::Superuser => Err(refuse(AccessError::Forbidden)),
         Rule::Scoped(scope) => {
             let params = path_params(parts).await;
-            let grant = resolve(&guard.state, caller, &params)
+            let client_addr = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip().to_string());
+            let mut grant = resolve(&guard.state, caller, &params)
                 .await
                 .map_err(refuse)?;
+            grant.client_addr = client_addr;
             if !grant.access.has(scope) {
                 return Err(refuse(AccessError::MissingScope(scope)));
             }
@@ -265,6 +271,7 @@ async fn resolve(
             org,
             access,
             project: None,
+            client_addr: None,
         });
     }
     let org = orgs::find_by_slug(&mut conn.conn(), org_slug.ok_or(AccessError::Misrouted)?)
@@ -290,6 +297,7 @@ async fn resolve(
         org,
         access,
         project,
+        client_addr: None,
     })
 }
 

@@ -363,6 +363,13 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         }
         "/organizations/{org}/teams/" => pick(Scope::TeamRead, Scope::TeamWrite),
         "/organizations/{org}/members/" if read => Rule::Scoped(Scope::MemberRead),
+        "/organizations/{org}/members/{member}/" => Rule::Scoped(match *method {
+            Method::GET => Scope::MemberRead,
+            Method::DELETE => Scope::MemberAdmin,
+            _ => Scope::MemberWrite,
+        }),
+        // The audit log: owners and managers.
+        "/organizations/{org}/audit-logs/" if read => Rule::Scoped(Scope::OrgWrite),
         // Joining and leaving teams: any member, the handler decides whose teams may change.
         "/organizations/{org}/members/{member}/teams/{team}/" => Rule::Scoped(Scope::OrgRead),
         "/projects/{org}/{project}/" => pick(Scope::ProjectRead, Scope::ProjectWrite),

@@ -13,6 +13,7 @@ mod node_sdk;
 mod python_sdk;
 mod rust_sdk;
 mod scrubbing;
+mod sentry_cli;
 mod startup;
 mod ui;
 mod workflow;

@@ -33,3 +33,19 @@ CREATE TABLE org_tokens (
     last_used_at      BIGINT
 );
 CREATE INDEX org_tokens_organization ON org_tokens (organization_id);
+
+-- Who changed what in an organization (members, roles, teams, projects, keys, tokens,
+-- settings), when and from which address; Sentry's event names in `action`. Rows outlive the
+-- users and tokens they name, so actors are kept as a label too.
+CREATE TABLE audit_log (
+    id               INTEGER PRIMARY KEY,
+    organization_id  BIGINT REFERENCES organizations (id) ON DELETE CASCADE,
+    actor_user_id    BIGINT REFERENCES users (id) ON DELETE SET NULL,
+    actor_label      TEXT   NOT NULL,
+    ip_address       TEXT,
+    action           TEXT   NOT NULL,
+    target_id        BIGINT,
+    data             TEXT   NOT NULL,
+    created_at       BIGINT NOT NULL
+);
+CREATE INDEX audit_log_organization ON audit_log (organization_id, id);

@@ -19,12 +19,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use errhound_domain::{OrgAccess, Role, ScopeSet};
+use errhound_store::audit::Actor;
 use errhound_store::issues::Issue;
 use errhound_store::orgs::{self, Organization};
 use errhound_store::projects::{self, Project};
 use errhound_store::tokens::{Bearer, OrgToken, PersonalToken};
 use errhound_store::users::User;
-use errhound_store::{Conn, StoreError, issues, teams, tokens};
+use errhound_store::{Conn, StoreError, issues, teams, tokens, workflow};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -189,9 +190,34 @@ pub struct Grant {
     pub access: OrgAccess,
     /// The project of the path (`{project}`), which the caller reaches.
     pub project: Option<Project>,
+    /// The client's address (the connection's peer), for the audit log.
+    pub client_addr: Option<String>,
 }
 
 impl Grant {
+    /// The highest role the caller may give or take away: their own role, or `None` (no limit)
+    /// for a superuser.
+    pub fn role_ceiling(&self) -> Option<Role> {
+        match self.caller.user() {
+            Some(user) if user.is_superuser => None,
+            // Members have a role; an organization token has none and gives none.
+            _ => Some(self.access.role().unwrap_or(Role::Member)),
+        }
+    }
+
+    /// The caller as the audit log names them.
+    pub fn audit_actor(&self) -> Actor {
+        let (user_id, label) = match &self.caller {
+            Caller::User { user, .. } => (Some(user.id), user.email.clone()),
+            Caller::Organization(token) => (None, format!("organization token \"{}\"", token.name)),
+        };
+        Actor {
+            user_id,
+            label,
+            ip_address: self.client_addr.clone(),
+        }
+    }
+
     /// The project of the path ([`AccessError::Misrouted`] on a route without one).
     pub fn project(&self) -> Result<&Project, AccessError> {
         self.project.as_ref().ok_or(AccessError::Misrouted)
@@ -333,8 +359,16 @@ async fn find_issue(
     org_slug: Option<&str>,
     issue_ref: &str,
 ) -> Result<(Organization, Project, Issue), AccessError> {
+    // A merged issue is found through the issue it was merged into, so that pages can redirect
+    // to it (and the caller's access is decided on that issue).
     let found = if let Ok(id) = issue_ref.parse::<i64>() {
-        issues::get(conn, id).await?
+        match issues::get(conn, id).await? {
+            Some(issue) => Some(issue),
+            None => match workflow::redirect(conn, id).await? {
+                Some(target) => issues::get(conn, target).await?,
+                None => None,
+            },
+        }
     } else if let (Some(org_slug), Some((project_slug, number))) =
         (org_slug, super::views::parse_short_id(issue_ref))
     {
@@ -344,7 +378,13 @@ async fn find_issue(
         let project = projects::find_by_slug(conn, org.id, &project_slug)
             .await?
             .ok_or(AccessError::NotFound)?;
-        issues::get_by_short_id(conn, project.id, number).await?
+        match issues::get_by_short_id(conn, project.id, number).await? {
+            Some(issue) => Some(issue),
+            None => match workflow::redirect_short_id(conn, project.id, number).await? {
+                Some(target) => issues::get(conn, target).await?,
+                None => None,
+            },
+        }
     } else {
         None
     };

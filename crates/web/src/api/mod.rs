@@ -6,6 +6,7 @@
 
 pub mod access;
 mod activity;
+mod audit;
 mod auth;
 mod events;
 mod grouping;
@@ -96,4 +97,5 @@ pub fn routes() -> Routes {
         .merge(teams::routes())
         .merge(members::routes())
         .merge(releases::routes())
+        .merge(audit::routes())
 }

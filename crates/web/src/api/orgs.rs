@@ -3,13 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use errhound_store::{orgs as org_store, projects};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
 
-use errhound_domain::Role;
 use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
+use errhound_domain::{AuditAction, Role};
+use errhound_store::audit;
 use errhound_store::now_ms;
 
 use super::access::{self, ApiUser, Caller, Grant};
@@ -87,13 +88,26 @@ pub async fn detail(State(state): State<AppState>, grant: Grant) -> Json<Value> 
 /// project): 200 and the organization.
 pub async fn update(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
     let body = parse_body(&body)?;
+    let actor = grant.audit_actor();
     let mut org = grant.org;
     if let Some(value) = body.get("openMembership") {
         let open = value
             .as_bool()
             .ok_or_else(|| ApiError::invalid_field("openMembership", "Must be a valid boolean."))?;
-        let mut conn = state.db.write().await?;
-        org_store::set_open_membership(&mut conn.conn(), org.id, open).await?;
+        let mut tx = begin(&state).await?;
+        org_store::set_open_membership(&mut tx.conn(), org.id, open).await?;
+        let data = json!({"openMembership": open});
+        audit::record(
+            &mut tx.conn(),
+            org.id,
+            &actor,
+            AuditAction::OrgEdit,
+            Some(org.id),
+            &data,
+            now_ms(),
+        )
+        .await?;
+        tx.commit().await?;
         org.open_membership = open;
     }
     Ok(json_response(

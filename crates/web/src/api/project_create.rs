@@ -6,12 +6,14 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use errhound_domain::AuditAction;
 use errhound_domain::grouping::CONFIG_ID;
 use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
+use errhound_store::audit::{self, Actor};
 use errhound_store::orgs::Organization;
 use errhound_store::teams::{self, Team};
 use errhound_store::{StoreError, now_ms, projects};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::access::Grant;
 use super::request::{Reply, begin, json_response, parse_body};
@@ -31,7 +33,8 @@ pub async fn create_in_team(
     body: Bytes,
 ) -> Reply {
     let team = find_team(&state, &grant.org, &team).await?;
-    create(&state, &grant.org, Some(team), &parse_body(&body)?).await
+    let actor = grant.audit_actor();
+    create(&state, &actor, &grant.org, Some(team), &parse_body(&body)?).await
 }
 
 /// `POST /api/0/organizations/{org}/projects/` with `{"name", "slug"?, "platform"?, "team"?}`.
@@ -41,7 +44,7 @@ pub async fn create_in_org(State(state): State<AppState>, grant: Grant, body: By
         Some(slug) => Some(find_team(&state, &grant.org, slug).await?),
         None => None,
     };
-    create(&state, &grant.org, team, &body).await
+    create(&state, &grant.audit_actor(), &grant.org, team, &body).await
 }
 
 async fn find_team(state: &AppState, org: &Organization, slug: &str) -> Result<Team, ApiError> {
@@ -53,6 +56,7 @@ async fn find_team(state: &AppState, org: &Organization, slug: &str) -> Result<T
 
 async fn create(
     state: &AppState,
+    actor: &Actor,
     org: &Organization,
     team: Option<Team>,
     body: &serde_json::Map<String, Value>,
@@ -101,6 +105,18 @@ async fn create(
     if let Some(team) = &team {
         teams::add_project(&mut tx.conn(), team.id, project.id, now).await?;
     }
+    let data =
+        json!({"slug": project.slug, "name": project.name, "team": team.as_ref().map(|t| &t.slug)});
+    audit::record(
+        &mut tx.conn(),
+        org.id,
+        actor,
+        AuditAction::ProjectCreate,
+        Some(project.id),
+        &data,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(organization = %org.slug, project = %project.slug, "project created");
     Ok(json_response(StatusCode::CREATED, views::project(&project)))

@@ -6,15 +6,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use errhound_domain::Scope;
 use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
+use errhound_domain::{AuditAction, Scope};
 use errhound_store::activity::UserRef;
+use errhound_store::audit;
 use errhound_store::now_ms;
 use errhound_store::teams::{self as team_store, UserLookup};
 use errhound_store::users::User;
 use serde_json::{Value, json};
 
-use super::access::{self, ApiUser};
+use super::access::{self, ApiUser, Grant};
 use super::issue_extras;
 use super::request::{Reply, begin, json_response, parse_body};
 use crate::AppState;
@@ -51,14 +52,8 @@ pub async fn list_teams(
 
 /// `POST /api/0/organizations/{org}/teams/` with `{"slug": ..., "name": ...}` (organization
 /// admins, managers and owners): 201 and the team.
-pub async fn create_team(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(org): Path<String>,
-    body: Bytes,
-) -> Reply {
-    let org = access::organization(&state, &user, &org).await?;
-    access::require_admin(&state, &user, &org).await?;
+pub async fn create_team(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
+    let org = &grant.org;
     let body = parse_body(&body)?;
     let text = |key: &str| {
         body.get(key)
@@ -88,6 +83,16 @@ pub async fn create_team(
         }
         Err(e) => return Err(e.into()),
     };
+    audit::record(
+        &mut tx.conn(),
+        org.id,
+        &grant.audit_actor(),
+        AuditAction::TeamCreate,
+        Some(team.id),
+        &json!({"slug": team.slug, "name": team.name}),
+        now_ms(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(json_response(
         StatusCode::CREATED,
@@ -134,11 +139,26 @@ async fn team_membership(
 pub async fn join_team(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    grant: Grant,
     Path((org, member, team)): Path<(String, String, String)>,
 ) -> Reply {
     let (member, team_id, _) = team_membership(&state, &user, &org, &member, &team).await?;
     let mut tx = begin(&state).await?;
     let added = team_store::add_member(&mut tx.conn(), team_id, member.id, now_ms()).await?;
+    if added {
+        let data = json!({"email": member.email, "team": team});
+        let action = AuditAction::MemberJoinTeam;
+        audit::record(
+            &mut tx.conn(),
+            grant.org.id,
+            &grant.audit_actor(),
+            action,
+            Some(team_id),
+            &data,
+            now_ms(),
+        )
+        .await?;
+    }
     tx.commit().await?;
     if !added {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -157,11 +177,25 @@ pub async fn join_team(
 pub async fn leave_team(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    grant: Grant,
     Path((org, member, team)): Path<(String, String, String)>,
 ) -> Reply {
     let (member, team_id, mut json) = team_membership(&state, &user, &org, &member, &team).await?;
     let mut tx = begin(&state).await?;
-    team_store::remove_member(&mut tx.conn(), team_id, member.id).await?;
+    if team_store::remove_member(&mut tx.conn(), team_id, member.id).await? {
+        let data = json!({"email": member.email, "team": team});
+        let action = AuditAction::MemberLeaveTeam;
+        audit::record(
+            &mut tx.conn(),
+            grant.org.id,
+            &grant.audit_actor(),
+            action,
+            Some(team_id),
+            &data,
+            now_ms(),
+        )
+        .await?;
+    }
     tx.commit().await?;
     if member.id == user.id {
         json["isMember"] = json!(false);

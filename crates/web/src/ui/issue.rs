@@ -469,7 +469,7 @@ impl IssuePage {
 }
 
 /// The issue for a page, following merges: `Err(Ok(redirect))` when the id now leads to
-/// another issue.
+/// another issue (access resolution follows merges, see [`crate::api::access`]).
 async fn find_issue(
     state: &AppState,
     user: &User,
@@ -478,25 +478,22 @@ async fn find_issue(
     rest: &str,
 ) -> Result<(Organization, Project, Issue), Result<Response, UiError>> {
     match access::issue(state, user, org, issue).await {
+        Ok(found) if names_another_issue(issue, &found.2) => Err(Ok(Redirect::permanent(
+            &format!("/organizations/{org}/issues/{}/{rest}", found.2.id),
+        )
+        .into_response())),
         Ok(found) => Ok(found),
-        Err(error) if error.status == StatusCode::NOT_FOUND => {
-            let Ok(id) = issue.parse::<i64>() else {
-                return Err(Err(error));
-            };
-            let target = match state.db.read().await {
-                Ok(mut conn) => workflow::redirect(&mut conn.conn(), id).await,
-                Err(e) => Err(e),
-            };
-            match target {
-                Ok(Some(target)) => Err(Ok(Redirect::permanent(&format!(
-                    "/organizations/{org}/issues/{target}/{rest}"
-                ))
-                .into_response())),
-                Ok(None) => Err(Err(error)),
-                Err(e) => Err(Err(UiError::from(e))),
-            }
-        }
         Err(error) => Err(Err(error)),
+    }
+}
+
+/// Whether `issue_ref` (an id or a short id) names an issue other than `issue` (one merged
+/// into it).
+fn names_another_issue(issue_ref: &str, issue: &Issue) -> bool {
+    match issue_ref.parse::<i64>() {
+        Ok(id) => id != issue.id,
+        Err(_) => crate::api::views::parse_short_id(issue_ref)
+            .is_some_and(|(_, number)| number != issue.short_id),
     }
 }
 

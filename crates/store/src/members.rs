@@ -1,0 +1,147 @@
+//! Changing an organization's members: their roles and removal, with the two rules Sentry has —
+//! nobody gives or takes away a role above their own, and an organization always keeps an owner.
+//! Each change is recorded in the audit log in the same transaction.
+
+use errhound_domain::{AuditAction, Role};
+use serde_json::json;
+
+use crate::StoreError;
+use crate::audit::{self, Actor};
+use crate::query::{Conn, Query};
+use crate::teams::{self, OrgMember};
+
+/// Why a change to a member was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MemberError {
+    /// No such member in the organization.
+    #[error("member not found")]
+    NotFound,
+    /// The change would leave the organization without an owner.
+    #[error("An organization must keep at least one owner.")]
+    LastOwner,
+    /// The acting member's role is below the role involved.
+    #[error("You cannot give, change or remove a role above your own.")]
+    RoleTooHigh,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for MemberError {
+    fn from(error: sqlx::Error) -> MemberError {
+        MemberError::Store(error.into())
+    }
+}
+
+/// Takes the organization's row lock (a no-op update: a row lock on PostgreSQL, the write lock on
+/// SQLite), so two concurrent demotions cannot both see the other owner still there.
+async fn lock_organization(conn: &mut Conn<'_>, organization_id: i64) -> Result<(), StoreError> {
+    Query::new("UPDATE organizations SET slug = slug WHERE id = $1")
+        .bind(organization_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn owner_count(conn: &mut Conn<'_>, organization_id: i64) -> Result<i64, StoreError> {
+    let row: crate::query::Int = Query::new(
+        "SELECT COUNT(*) AS value FROM organization_members \
+         WHERE organization_id = $1 AND role = 'owner'",
+    )
+    .bind(organization_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.value)
+}
+
+/// Checks that `ceiling` (the acting member's role; `None` for a superuser or the CLI) reaches
+/// every role in `roles`.
+fn within(ceiling: Option<Role>, roles: &[Role]) -> Result<(), MemberError> {
+    match ceiling {
+        Some(mine) if roles.iter().any(|r| !mine.can_grant(*r)) => Err(MemberError::RoleTooHigh),
+        _ => Ok(()),
+    }
+}
+
+/// Gives member `member_id` of the organization `role`. Run it in a transaction.
+pub async fn set_role(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    member_id: i64,
+    role: Role,
+    ceiling: Option<Role>,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<OrgMember, MemberError> {
+    lock_organization(conn, organization_id).await?;
+    let member = teams::org_member(conn, organization_id, member_id)
+        .await?
+        .ok_or(MemberError::NotFound)?;
+    within(ceiling, &[member.role, role])?;
+    if member.role == role {
+        return Ok(member);
+    }
+    if member.role == Role::Owner && owner_count(conn, organization_id).await? <= 1 {
+        return Err(MemberError::LastOwner);
+    }
+    Query::new("UPDATE organization_members SET role = $1 WHERE id = $2")
+        .bind(role.as_str())
+        .bind(member_id)
+        .execute(conn)
+        .await?;
+    let data =
+        json!({"email": member.user.email, "role": role.as_str(), "oldRole": member.role.as_str()});
+    audit::record(
+        conn,
+        organization_id,
+        actor,
+        AuditAction::MemberEdit,
+        Some(member_id),
+        &data,
+        now_ms,
+    )
+    .await?;
+    Ok(OrgMember { role, ..member })
+}
+
+/// Removes member `member_id` from the organization and its teams. Run it in a transaction.
+pub async fn remove(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    member_id: i64,
+    ceiling: Option<Role>,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<OrgMember, MemberError> {
+    lock_organization(conn, organization_id).await?;
+    let member = teams::org_member(conn, organization_id, member_id)
+        .await?
+        .ok_or(MemberError::NotFound)?;
+    within(ceiling, &[member.role])?;
+    if member.role == Role::Owner && owner_count(conn, organization_id).await? <= 1 {
+        return Err(MemberError::LastOwner);
+    }
+    Query::new(
+        "DELETE FROM team_members WHERE user_id = $1 \
+         AND team_id IN (SELECT id FROM teams WHERE organization_id = $2)",
+    )
+    .bind(member.user.id)
+    .bind(organization_id)
+    .execute(conn)
+    .await?;
+    Query::new("DELETE FROM organization_members WHERE id = $1")
+        .bind(member_id)
+        .execute(conn)
+        .await?;
+    audit::record(
+        conn,
+        organization_id,
+        actor,
+        AuditAction::MemberRemove,
+        Some(member_id),
+        &json!({"email": member.user.email, "role": member.role.as_str()}),
+        now_ms,
+    )
+    .await?;
+    Ok(member)
+}
