@@ -9,6 +9,7 @@ mod golden;
 mod grouping;
 mod hostile;
 mod maintenance;
+mod members;
 mod node_sdk;
 mod python_sdk;
 mod rust_sdk;

@@ -34,6 +34,7 @@ mod issues;
 mod layout;
 mod login;
 pub mod markdown;
+mod org_settings;
 pub mod query;
 mod releases;
 pub mod session;
@@ -110,6 +111,18 @@ pub fn pages() -> Routes {
             &format!("{project}/keys/{{key}}/"),
             Scope::ProjectWrite,
             settings::key_action,
+        )
+        .get("/settings/{org}/", Scope::OrgRead, org_settings::page)
+        .post("/settings/{org}/", Scope::OrgWrite, org_settings::update)
+        .post(
+            "/settings/{org}/members/{member}/",
+            Scope::MemberWrite,
+            org_settings::member_action,
+        )
+        .get(
+            "/settings/{org}/audit-log/",
+            Scope::OrgWrite,
+            org_settings::audit_log,
         )
         .get("/static/{version}/{file}", Rule::Public, assets::serve)
 }

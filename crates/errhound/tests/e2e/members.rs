@@ -1,0 +1,191 @@
+//! Managing an organization's members through the API: role changes within one's own role, the
+//! last owner protected (also against two owners demoting each other at once), removal, and the
+//! audit log entries each change leaves. On SQLite and PostgreSQL.
+
+use errhound_store::Engine;
+use errhound_test_utils::TestServer;
+use errhound_test_utils::server::ADMIN_EMAIL;
+use reqwest::Method;
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::binary;
+
+async fn member_id(server: &TestServer, email: &str) -> String {
+    let (status, members) = server.api_get("organizations/errhound/members/").await;
+    assert_eq!(status, 200, "{members}");
+    members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == email)
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("{email} is a member: {members}"))
+}
+
+async fn set_role(server: &TestServer, token: Option<&str>, id: &str, role: &str) -> (u16, Value) {
+    server
+        .api_send(
+            Method::PUT,
+            &format!("organizations/errhound/members/{id}/"),
+            &json!({"orgRole": role}),
+            token,
+        )
+        .await
+}
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
+#[tokio::test]
+async fn roles_change_within_the_callers_own_role_and_an_owner_always_remains(
+    #[case] engine: Engine,
+) {
+    let server = TestServer::start_on(binary(), engine).await;
+    let manager = server.create_member("manager@a.test");
+    let member = server.create_member("member@a.test");
+    let admin_id = member_id(&server, ADMIN_EMAIL).await;
+    let manager_id = member_id(&server, "manager@a.test").await;
+    let member_id_ = member_id(&server, "member@a.test").await;
+
+    // The only owner cannot step down or be removed.
+    let (status, body) = set_role(&server, None, &admin_id, "member").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["detail"],
+        "An organization must keep at least one owner."
+    );
+    let (status, _) = server
+        .api_send(
+            Method::DELETE,
+            &format!("organizations/errhound/members/{admin_id}/"),
+            &Value::Null,
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    let (status, body) = set_role(&server, None, &manager_id, "manager").await;
+    assert_eq!((status, &body["role"]), (200, &json!("manager")), "{body}");
+    // A manager gives roles up to their own, never above, and cannot touch an owner.
+    let (status, body) = set_role(&server, Some(&manager), &member_id_, "owner").await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = set_role(&server, Some(&manager), &admin_id, "member").await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = set_role(&server, Some(&manager), &member_id_, "admin").await;
+    assert_eq!((status, &body["role"]), (200, &json!("admin")), "{body}");
+    let (status, _) = set_role(&server, Some(&manager), &member_id_, "superuser").await;
+    assert_eq!(status, 400);
+    // Admins do not manage members at all (no member:write).
+    let (status, _) = set_role(&server, Some(&member), &manager_id, "member").await;
+    assert_eq!(status, 403);
+
+    // With a second owner, either may step down, but not both at once.
+    let (status, _) = set_role(&server, None, &manager_id, "owner").await;
+    assert_eq!(status, 200);
+    let (a, b) = tokio::join!(
+        set_role(&server, None, &admin_id, "member"),
+        set_role(&server, None, &manager_id, "member"),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 403], "{a:?} {b:?}");
+    let (_, members) = server.api_get("organizations/errhound/members/").await;
+    let owners = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "owner")
+        .count();
+    assert_eq!(owners, 1, "{members}");
+
+    // Removal takes the member out of the organization (and its teams): their token no longer
+    // reaches it.
+    let (status, _) = server
+        .api_send(
+            Method::DELETE,
+            &format!("organizations/errhound/members/{member_id_}/"),
+            &Value::Null,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = server
+        .api_send(
+            Method::GET,
+            "organizations/errhound/",
+            &Value::Null,
+            Some(&member),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
+#[tokio::test]
+async fn the_audit_log_records_who_changed_what_and_from_where(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
+    let member = server.create_member("member@a.test");
+    let id = member_id(&server, "member@a.test").await;
+    assert_eq!(set_role(&server, None, &id, "admin").await.0, 200);
+    let (status, _) = server
+        .api_send(
+            Method::POST,
+            "organizations/errhound/teams/",
+            &json!({"slug": "backend"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = server
+        .api_put("organizations/errhound/", &json!({"openMembership": false}))
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, log) = server.api_get("organizations/errhound/audit-logs/").await;
+    assert_eq!(status, 200, "{log}");
+    let rows = log["rows"].as_array().unwrap();
+    let events: Vec<&str> = rows.iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["org.edit", "team.create", "member.edit"], "{log}");
+    let edit = &rows[2];
+    assert_eq!(edit["actor"]["email"], ADMIN_EMAIL);
+    assert_eq!(edit["ipAddress"], "127.0.0.1");
+    assert_eq!(edit["data"]["email"], "member@a.test");
+    assert_eq!(edit["data"]["oldRole"], "member");
+    assert_eq!(edit["data"]["role"], "admin");
+    assert_eq!(rows[0]["data"]["openMembership"], false);
+    // Pages follow Sentry's Link header.
+    let (status, first) = server
+        .api_get("organizations/errhound/audit-logs/?per_page=1")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(first["rows"][0]["event"], "org.edit");
+
+    // Admins do not read the audit log; owners and managers do.
+    let (status, _) = server
+        .api_send(
+            Method::GET,
+            "organizations/errhound/audit-logs/",
+            &Value::Null,
+            Some(&member),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    // An organization token made on the command line is recorded as the CLI's.
+    server.cli(&[
+        "token",
+        "create",
+        "--organization",
+        "errhound",
+        "--name",
+        "deploy",
+    ]);
+    let (_, log) = server.api_get("organizations/errhound/audit-logs/").await;
+    let newest = &log["rows"][0];
+    assert_eq!(newest["event"], "orgauthtoken.create");
+    assert_eq!(newest["actor"]["name"], "errhound CLI");
+    assert_eq!(newest["data"]["name"], "deploy");
+}

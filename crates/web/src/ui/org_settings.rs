@@ -1,0 +1,199 @@
+//! Organization settings in the browser: open membership, the members with their roles and
+//! teams (role changes and removal through the same store rules as the API: no role above one's
+//! own, an owner always remains), the teams, and the audit log for owners and managers.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect};
+use errhound_domain::{AuditAction, Role, Scope};
+use errhound_store::audit;
+use errhound_store::members::{self, MemberError};
+use errhound_store::now_ms;
+use errhound_store::teams::{self, OrgMember, Team};
+use serde_json::json;
+
+use super::error::{UiError, UiResult};
+use super::form::FormData;
+use super::format;
+use super::issue::flash;
+use super::layout::Nav;
+use super::login::UiUser;
+use crate::AppState;
+use crate::api::access::Grant;
+
+/// Entries shown on the audit log page.
+const AUDIT_PAGE: i64 = 200;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "org_settings.html")]
+struct OrgSettingsPage {
+    nav: Nav,
+    base: String,
+    open_membership: bool,
+    members: Vec<OrgMember>,
+    teams: Vec<Team>,
+    roles: [Role; 4],
+    can_edit_org: bool,
+    can_manage_members: bool,
+    can_remove_members: bool,
+    can_read_audit: bool,
+}
+
+impl OrgSettingsPage {
+    fn teams_of(&self, member: &OrgMember) -> String {
+        if member.teams.is_empty() {
+            "—".to_owned()
+        } else {
+            member.teams.join(", ")
+        }
+    }
+}
+
+/// An audit entry as shown.
+struct AuditRow {
+    when: String,
+    actor: String,
+    address: String,
+    action: &'static str,
+    details: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit_log.html")]
+struct AuditLogPage {
+    nav: Nav,
+    rows: Vec<AuditRow>,
+}
+
+impl From<MemberError> for UiError {
+    fn from(error: MemberError) -> UiError {
+        match error {
+            MemberError::NotFound => UiError::not_found(),
+            MemberError::LastOwner | MemberError::RoleTooHigh => {
+                UiError::forbidden(error.to_string())
+            }
+            MemberError::Store(error) => UiError::from(error),
+        }
+    }
+}
+
+/// `GET /settings/{org}/`
+pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> UiResult {
+    let nav = Nav::new(&state, &user, &grant.org, "organization", None).await?;
+    let mut conn = state.db.read().await?;
+    let members = teams::org_members(&mut conn.conn(), grant.org.id).await?;
+    let team_list = teams::list_for_org(&mut conn.conn(), grant.org.id).await?;
+    drop(conn);
+    Ok(OrgSettingsPage {
+        nav,
+        base: format!("/settings/{}/", grant.org.slug),
+        open_membership: grant.org.open_membership,
+        members,
+        teams: team_list,
+        roles: Role::ALL,
+        can_edit_org: grant.access.has(Scope::OrgWrite),
+        can_manage_members: grant.access.has(Scope::MemberWrite),
+        can_remove_members: grant.access.has(Scope::MemberAdmin),
+        can_read_audit: grant.access.has(Scope::OrgWrite),
+    }
+    .into_response())
+}
+
+/// `POST /settings/{org}/`: `open_membership` (a checkbox).
+pub async fn update(
+    State(state): State<AppState>,
+    user: UiUser,
+    grant: Grant,
+    body: String,
+) -> UiResult {
+    let form = FormData::parse(&body);
+    let open = form.text("open_membership") == Some("on");
+    let mut tx = state.db.begin().await?;
+    errhound_store::orgs::set_open_membership(&mut tx.conn(), grant.org.id, open).await?;
+    audit::record(
+        &mut tx.conn(),
+        grant.org.id,
+        &grant.audit_actor(),
+        AuditAction::OrgEdit,
+        Some(grant.org.id),
+        &json!({"openMembership": open}),
+        now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    flash(&user.session, "Organization saved.").await;
+    Ok(Redirect::to(&format!("/settings/{}/", grant.org.slug)).into_response())
+}
+
+/// `POST /settings/{org}/members/{member}/`: `action` = `role` (with `role`) or `remove`.
+pub async fn member_action(
+    State(state): State<AppState>,
+    user: UiUser,
+    grant: Grant,
+    Path((_, member)): Path<(String, i64)>,
+    body: String,
+) -> UiResult {
+    let form = FormData::parse(&body);
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let message = match form.text("action").unwrap_or("") {
+        "role" => {
+            let role = form
+                .text("role")
+                .and_then(Role::parse)
+                .ok_or_else(|| UiError::bad_request("Choose a role."))?;
+            let changed = members::set_role(
+                &mut tx.conn(),
+                grant.org.id,
+                member,
+                role,
+                grant.role_ceiling(),
+                &grant.audit_actor(),
+                now,
+            )
+            .await?;
+            format!("{} is now {}.", changed.user.email, role.display_name())
+        }
+        "remove" if grant.access.has(Scope::MemberAdmin) => {
+            let removed = members::remove(
+                &mut tx.conn(),
+                grant.org.id,
+                member,
+                grant.role_ceiling(),
+                &grant.audit_actor(),
+                now,
+            )
+            .await?;
+            format!("{} was removed from the organization.", removed.user.email)
+        }
+        "remove" => {
+            return Err(UiError::forbidden(
+                "Only managers and owners remove members.",
+            ));
+        }
+        other => return Err(UiError::bad_request(format!("Unknown action {other:?}."))),
+    };
+    tx.commit().await?;
+    flash(&user.session, &message).await;
+    Ok(Redirect::to(&format!("/settings/{}/#members", grant.org.slug)).into_response())
+}
+
+/// `GET /settings/{org}/audit-log/`: the newest entries.
+pub async fn audit_log(State(state): State<AppState>, user: UiUser, grant: Grant) -> UiResult {
+    let nav = Nav::new(&state, &user, &grant.org, "organization", None).await?;
+    let mut conn = state.db.read().await?;
+    let entries = audit::list(&mut conn.conn(), grant.org.id, None, AUDIT_PAGE).await?;
+    drop(conn);
+    let rows = entries
+        .iter()
+        .map(|e| AuditRow {
+            when: format::datetime(e.created_at),
+            actor: e.actor.label.clone(),
+            address: e.actor.ip_address.clone().unwrap_or_default(),
+            action: e.action.map_or("unknown", AuditAction::as_str),
+            details: e.data.to_string(),
+        })
+        .collect();
+    Ok(AuditLogPage { nav, rows }.into_response())
+}
