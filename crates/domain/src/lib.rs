@@ -11,6 +11,7 @@ pub mod level;
 pub mod metadata;
 pub mod normalize;
 pub mod process;
+pub mod rate_limit;
 pub mod roles;
 pub mod scrub;
 pub mod search;

@@ -12,6 +12,7 @@ pub mod issue_extras;
 pub mod issue_state;
 mod issue_updates;
 mod issues;
+pub mod keys;
 mod members;
 mod notes;
 mod orgs;
@@ -63,7 +64,6 @@ pub fn routes() -> Router<AppState> {
         "/organizations/{org}/issues/{issue}/events/{event}/",
         get(events::issue_event_in_org),
     );
-    r = both(r, "/projects/{org}/{project}/keys/", get(orgs::keys));
     r = both(
         r,
         "/projects/{org}/{project}/issues/",
@@ -95,4 +95,5 @@ pub fn routes() -> Router<AppState> {
         .merge(teams::routes())
         .merge(members::routes())
         .merge(releases::routes())
+        .merge(keys::routes())
 }

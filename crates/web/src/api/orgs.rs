@@ -1,4 +1,4 @@
-//! Organizations, projects and DSN keys.
+//! Organizations and their projects.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -45,21 +45,4 @@ pub async fn projects(
     let mut conn = state.db.read().await?;
     let list = projects::list_for_org(&mut conn.conn(), org.id).await?;
     Ok(Json(list.iter().map(views::project).collect()))
-}
-
-/// `GET /api/0/projects/{org}/{project}/keys/`
-pub async fn keys(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    let (_, project) = access::project(&state, &user, &org, &project).await?;
-    let mut conn = state.db.read().await?;
-    let keys = projects::list_keys(&mut conn.conn(), project.id).await?;
-    let public_url = state.config.public_url();
-    Ok(Json(
-        keys.iter()
-            .map(|k| views::project_key(k, &public_url))
-            .collect(),
-    ))
 }
