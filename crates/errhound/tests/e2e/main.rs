@@ -7,6 +7,7 @@ mod crash;
 mod golden;
 mod grouping;
 mod hostile;
+mod keys;
 mod maintenance;
 mod node_sdk;
 mod python_sdk;

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::api::{PROCESSING, issue_of, send_event, sent_by_tag};
 use crate::binary;
-use crate::hostile::{new_event_id, wait_for_event};
+use crate::hostile::{event_envelope, new_event_id, post_envelope, wait_for_event};
 
 // ------------------------------------------------------------------------------------------------
 // Running the browser tests.
@@ -1222,4 +1222,100 @@ async fn ui_viewing_an_issue_marks_it_seen_for_that_user_only() {
         json!(false),
         "the admin has not seen it"
     );
+}
+
+/// An admin sets a key's rate limit on the settings page (a CSRF-protected form POST), ingest
+/// applies it to the next envelope, and the admin removes it again; members cannot.
+#[tokio::test]
+async fn ui_admins_set_and_remove_a_key_rate_limit() {
+    let server = TestServer::start(binary()).await;
+    let key_form = "/settings/errhound/projects/default/keys/1/";
+    let admin = UiSession::login(&server).await;
+    let page = admin.get("/settings/errhound/projects/default/").await;
+    assert!(page.body.contains("<th>Rate limit</th>"), "{}", page.body);
+    assert!(!page.body.contains("Remove limit"));
+
+    // Without the token: refused, nothing changes.
+    let page = admin
+        .post(
+            key_form,
+            &[
+                ("csrf", "forged"),
+                ("action", "rate_limit"),
+                ("count", "1"),
+                ("window", "600"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    // Invalid limits: 400 with the reason.
+    for (count, window, reason) in [
+        ("1", "0", "whole number of at least 1"),
+        ("1", "86401", "between 1 and 86400 seconds"),
+        ("1", "", "both a count and a window"),
+        ("x", "60", "whole number"),
+    ] {
+        let page = admin
+            .post(
+                key_form,
+                &[
+                    ("action", "rate_limit"),
+                    ("count", count),
+                    ("window", window),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 400, "{count}/{window}: {}", page.body);
+        assert!(
+            page.body.contains(reason),
+            "{count}/{window}: {}",
+            page.body
+        );
+    }
+    let (_, keys) = server.api_get("projects/errhound/default/keys/").await;
+    assert_eq!(keys[0]["rateLimit"], Value::Null);
+
+    let page = admin
+        .post(
+            key_form,
+            &[("action", "rate_limit"), ("count", "1"), ("window", "600")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = admin.get("/settings/errhound/projects/default/").await;
+    assert!(page.body.contains("1 event per 600 s"), "{}", page.body);
+    assert!(page.body.contains("Remove limit"));
+    let (_, keys) = server.api_get("projects/errhound/default/keys/").await;
+    assert_eq!(keys[0]["rateLimit"], json!({"window": 600, "count": 1}));
+    let first = new_event_id();
+    post_envelope(&server, &[], event_envelope(&first, "ui"))
+        .await
+        .assert_accepted(&first);
+    let second = new_event_id();
+    let answer = post_envelope(&server, &[], event_envelope(&second, "ui")).await;
+    answer.assert_error(429, "KeyQuota");
+
+    // A member sees the limit but cannot change it.
+    server.create_member("member@errhound.test");
+    let member = UiSession::login_as(&server, "member@errhound.test", "member-password-1").await;
+    let page = member.get("/settings/errhound/projects/default/").await;
+    assert!(page.body.contains("1 event per 600 s"));
+    let page = member
+        .post(key_form, &[("action", "clear_rate_limit")])
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+
+    let page = admin
+        .post(key_form, &[("action", "clear_rate_limit")])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = admin.get("/settings/errhound/projects/default/").await;
+    assert!(!page.body.contains("Remove limit"), "{}", page.body);
+    let (_, keys) = server.api_get("projects/errhound/default/keys/").await;
+    assert_eq!(keys[0]["rateLimit"], Value::Null);
+    let third = new_event_id();
+    post_envelope(&server, &[], event_envelope(&third, "ui"))
+        .await
+        .assert_accepted(&third);
+    wait_for_event(&server, &third).await;
 }
