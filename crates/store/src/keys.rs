@@ -199,21 +199,6 @@ pub async fn update(
     fetch_key(query, conn).await
 }
 
-/// Enables or disables a key (a disabled key's envelopes are refused with 403).
-pub async fn set_active(
-    conn: &mut Conn<'_>,
-    project_id: i64,
-    key_id: i64,
-    active: bool,
-) -> Result<(), StoreError> {
-    let changes = KeyChanges {
-        active: Some(active),
-        ..KeyChanges::default()
-    };
-    update(conn, project_id, key_id, &changes).await?;
-    Ok(())
-}
-
 /// Gives a key new random public and secret keys: the old DSN stops working at once, the key
 /// keeps its label, state and rate limit. Returns the updated key.
 pub async fn rotate(

@@ -201,44 +201,16 @@ pub async fn key_action(
 ) -> UiResult {
     let (org, project) = access::project(&state, &user.user, &org, &project).await?;
     access::require_admin(&state, &user.user, &org).await?;
-    let form = FormData::parse(&body);
+    let action = KeyAction::parse(&FormData::parse(&body))?;
     let mut conn = state.db.write().await?;
     let key = keys::get(&mut conn.conn(), project.id, key_id)
         .await?
         .ok_or_else(UiError::not_found)?;
-    let action = form.text("action").unwrap_or("");
-    let message = match action {
-        "enable" => {
-            keys::set_active(&mut conn.conn(), project.id, key.id, true).await?;
-            "Key enabled."
-        }
-        "disable" => {
-            keys::set_active(&mut conn.conn(), project.id, key.id, false).await?;
-            "Key disabled: its DSN is refused from now on."
-        }
-        "rotate" => {
-            keys::rotate(&mut conn.conn(), project.id, key.id).await?;
-            "Key rotated: update your applications with the new DSN."
-        }
-        "rate_limit" | "clear_rate_limit" => {
-            let limit = if action == "rate_limit" {
-                rate_limit(&form)?
-            } else {
-                None
-            };
-            let changes = KeyChanges {
-                rate_limit: Some(limit),
-                ..KeyChanges::default()
-            };
-            keys::update(&mut conn.conn(), project.id, key.id, &changes).await?;
-            if limit.is_some() {
-                "Rate limit saved: events beyond it are refused from now on."
-            } else {
-                "Rate limit removed."
-            }
-        }
-        other => return Err(UiError::bad_request(format!("Unknown action {other:?}."))),
+    match action.changes() {
+        Some(changes) => keys::update(&mut conn.conn(), project.id, key.id, &changes).await?,
+        None => keys::rotate(&mut conn.conn(), project.id, key.id).await?,
     };
+    let message = action.done();
     drop(conn);
     state.keys.key_changed(&key, user.user.id, message);
     flash(&user.session, message).await;
@@ -249,17 +221,63 @@ pub async fn key_action(
     .into_response())
 }
 
-/// The `count` and `window` fields: both empty is no limit.
-fn rate_limit(form: &FormData) -> Result<Option<KeyRateLimit>, UiError> {
-    let count = form.positive("count").map_err(UiError::bad_request)?;
-    let window = form.positive("window").map_err(UiError::bad_request)?;
-    match (count, window) {
-        (None, None) => Ok(None),
-        (Some(count), Some(window)) => KeyRateLimit::new(count, window)
-            .map(Some)
-            .map_err(|error| UiError::bad_request(error.to_string())),
-        _ => Err(UiError::bad_request(
-            "A rate limit needs both a count and a window.",
-        )),
+/// What the key form asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyAction {
+    Enable,
+    Disable,
+    Rotate,
+    /// Set (or with `None` remove) the rate limit.
+    RateLimit(Option<KeyRateLimit>),
+}
+
+impl KeyAction {
+    /// `action`, with `count` and `window` for `rate_limit` (both empty is no limit).
+    fn parse(form: &FormData) -> Result<KeyAction, UiError> {
+        match form.text("action").unwrap_or("") {
+            "enable" => Ok(KeyAction::Enable),
+            "disable" => Ok(KeyAction::Disable),
+            "rotate" => Ok(KeyAction::Rotate),
+            "clear_rate_limit" => Ok(KeyAction::RateLimit(None)),
+            "rate_limit" => {
+                let count = form.positive("count").map_err(UiError::bad_request)?;
+                let window = form.positive("window").map_err(UiError::bad_request)?;
+                match (count, window) {
+                    (None, None) => Ok(KeyAction::RateLimit(None)),
+                    (Some(count), Some(window)) => KeyRateLimit::new(count, window)
+                        .map(|limit| KeyAction::RateLimit(Some(limit)))
+                        .map_err(|error| UiError::bad_request(error.to_string())),
+                    _ => Err(UiError::bad_request(
+                        "A rate limit needs both a count and a window.",
+                    )),
+                }
+            }
+            other => Err(UiError::bad_request(format!("Unknown action {other:?}."))),
+        }
+    }
+
+    /// The change to the key; `None` for a rotation (new public and secret keys).
+    fn changes(self) -> Option<KeyChanges<'static>> {
+        let mut changes = KeyChanges::default();
+        match self {
+            KeyAction::Rotate => return None,
+            KeyAction::Enable => changes.active = Some(true),
+            KeyAction::Disable => changes.active = Some(false),
+            KeyAction::RateLimit(limit) => changes.rate_limit = Some(limit),
+        }
+        Some(changes)
+    }
+
+    /// What the flash message says once it is done.
+    fn done(self) -> &'static str {
+        match self {
+            KeyAction::Enable => "Key enabled.",
+            KeyAction::Disable => "Key disabled: its DSN is refused from now on.",
+            KeyAction::Rotate => "Key rotated: update your applications with the new DSN.",
+            KeyAction::RateLimit(Some(_)) => {
+                "Rate limit saved: events beyond it are refused from now on."
+            }
+            KeyAction::RateLimit(None) => "Rate limit removed.",
+        }
     }
 }
