@@ -430,6 +430,7 @@ describe('the web UI on real Python SDK events', () => {
     await Promise.all([page.waitForNavigation(), row.getByRole('button', { name: 'Set limit' }).click()]);
     assert.match(await page.locator('.alert-info').textContent(), /^Rate limit saved/);
     assert.match(await row.locator('.key-rate-limit').innerText(), /1 event per 3600 s/);
+    await screenshots(page, 'project-settings');
     assert.equal(await send(rotated), 200);
     assert.equal(await send(rotated), 429, 'past its rate limit');
     await Promise.all([page.waitForNavigation(), row.getByRole('button', { name: 'Remove limit' }).click()]);
