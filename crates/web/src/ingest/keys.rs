@@ -1,7 +1,9 @@
 //! DSN keys cached in memory, so the ingest path does not read the database per request.
 //!
-//! Known keys are re-read after 30 s (a disabled key stops working within that time); unknown
-//! keys are remembered for 5 s, so a client hammering with a wrong key costs one query per 5 s.
+//! Known keys are re-read after 30 s (a key changed in another process stops or starts working
+//! within that time; changes through this process's API and UI apply at once, see
+//! [`KeyCache::key_changed`]); unknown keys are remembered for 5 s, so a client hammering with
+//! a wrong key costs one query per 5 s.
 //! The cache is cleared when it passes 100 000 entries, which bounds the memory random keys
 //! could take.
 
