@@ -424,6 +424,19 @@ describe('the web UI on real Python SDK events', () => {
     assert.notEqual(rotated, dsn);
     assert.ok([401, 403].includes(await send(dsn)), 'the old DSN is refused after a rotation');
     assert.equal(await send(rotated), 200);
+    // A rate limit of one event per hour: the next event is admitted, the one after is 429.
+    await row.getByLabel('Events').fill('1');
+    await row.getByLabel('Window (seconds)').fill('3600');
+    await Promise.all([page.waitForNavigation(), row.getByRole('button', { name: 'Set limit' }).click()]);
+    assert.match(await page.locator('.alert-info').textContent(), /^Rate limit saved/);
+    assert.match(await row.locator('.key-rate-limit').innerText(), /1 event per 3600 s/);
+    await screenshots(page, 'project-settings');
+    assert.equal(await send(rotated), 200);
+    assert.equal(await send(rotated), 429, 'past its rate limit');
+    await Promise.all([page.waitForNavigation(), row.getByRole('button', { name: 'Remove limit' }).click()]);
+    assert.equal(await page.locator('.alert-info').textContent(), 'Rate limit removed.');
+    assert.match(await row.locator('.key-rate-limit').innerText(), /None/);
+    assert.equal(await send(rotated), 200, 'the limit is gone at once');
   });
 
   test('without JavaScript: reading, searching and acting still work', async () => {

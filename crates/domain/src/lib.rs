@@ -13,6 +13,7 @@ pub mod level;
 pub mod metadata;
 pub mod normalize;
 pub mod process;
+pub mod rate_limit;
 pub mod scrub;
 pub mod search;
 pub mod settings;

@@ -1,9 +1,9 @@
 //! Projects and their DSN keys.
 
-use rand::RngCore;
+use errhound_domain::rate_limit::KeyRateLimit;
 
-use crate::StoreError;
 use crate::query::{Conn, Int, Query};
+use crate::{StoreError, keys};
 
 /// A project.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -157,7 +157,7 @@ pub async fn events_processed(conn: &mut Conn<'_>, project_id: i64) -> Result<i6
 }
 
 /// A DSN key.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectKey {
     /// Primary key.
     pub id: i64,
@@ -171,35 +171,32 @@ pub struct ProjectKey {
     pub label: String,
     /// Disabled keys are refused with 403.
     pub is_active: bool,
+    /// At most this many events per window, if set.
+    pub rate_limit: Option<KeyRateLimit>,
     /// Creation time, epoch ms.
     pub created_at: i64,
 }
 
-fn random_hex_key() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
+impl ProjectKey {
+    /// The name shown for the key: its label, or (as Sentry does for a key created without
+    /// a name) the start of its public key.
+    pub fn name(&self) -> &str {
+        if self.label.is_empty() {
+            self.public_key.get(..14).unwrap_or(&self.public_key)
+        } else {
+            &self.label
+        }
+    }
 }
 
-/// Creates a DSN key with fresh random public and secret keys.
+/// Creates a DSN key with fresh random public and secret keys and no rate limit.
 pub async fn create_key(
     conn: &mut Conn<'_>,
     project_id: i64,
     label: &str,
     now_ms: i64,
 ) -> Result<ProjectKey, StoreError> {
-    Ok(Query::new(
-        "INSERT INTO project_keys (project_id, public_key, secret_key, label, is_active, created_at) \
-         VALUES ($1, $2, $3, $4, TRUE, $5) \
-         RETURNING id, project_id, public_key, secret_key, label, is_active, created_at",
-    )
-    .bind(project_id)
-    .bind(random_hex_key())
-    .bind(random_hex_key())
-    .bind(label)
-    .bind(now_ms)
-    .fetch_one(conn)
-    .await?)
+    keys::create(conn, project_id, label, None, now_ms).await
 }
 
 /// The project's keys, newest first.
@@ -207,13 +204,15 @@ pub async fn list_keys(
     conn: &mut Conn<'_>,
     project_id: i64,
 ) -> Result<Vec<ProjectKey>, StoreError> {
-    Ok(Query::new(
-        "SELECT id, project_id, public_key, secret_key, label, is_active, created_at \
-         FROM project_keys WHERE project_id = $1 ORDER BY id DESC",
-    )
-    .bind(project_id)
-    .fetch_all(conn)
-    .await?)
+    let mut query = Query::builder();
+    query
+        .push("SELECT ")
+        .push(keys::KEY_COLUMNS)
+        .push(" FROM project_keys WHERE project_id = ")
+        .push_bind(project_id)
+        .push(" ORDER BY id DESC");
+    let rows: Vec<keys::KeyRow> = query.fetch_all(conn).await?;
+    rows.into_iter().map(ProjectKey::try_from).collect()
 }
 
 /// The key with this public key.
@@ -221,11 +220,12 @@ pub async fn find_key(
     conn: &mut Conn<'_>,
     public_key: &str,
 ) -> Result<Option<ProjectKey>, StoreError> {
-    Ok(Query::new(
-        "SELECT id, project_id, public_key, secret_key, label, is_active, created_at \
-         FROM project_keys WHERE public_key = $1",
-    )
-    .bind(public_key)
-    .fetch_optional(conn)
-    .await?)
+    let mut query = Query::builder();
+    query
+        .push("SELECT ")
+        .push(keys::KEY_COLUMNS)
+        .push(" FROM project_keys WHERE public_key = ")
+        .push_bind(public_key);
+    let row: Option<keys::KeyRow> = query.fetch_optional(conn).await?;
+    row.map(ProjectKey::try_from).transpose()
 }

@@ -227,6 +227,13 @@ impl TestServer {
         self.data_dir.path()
     }
 
+    /// The server's database URL, for a test that writes rows beside the running server.
+    pub fn database_url(&self) -> String {
+        self.options.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir().join("errhound.db").display())
+        })
+    }
+
     /// Kills the process with SIGKILL (no shutdown of any kind).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

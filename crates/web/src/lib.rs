@@ -32,6 +32,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// DSN keys, cached in memory so ingest does no database read per event.
     pub keys: ingest::KeyCache,
+    /// Per-key rate limit windows (this process's counts).
+    pub key_quotas: ingest::KeyQuotas,
     /// The memory budget for request bodies in flight.
     pub budget: ingest::BodyBudget,
     /// Bounds concurrent body decodes (see `ingest::DECODE_SLOTS`).
@@ -60,6 +62,7 @@ impl AppState {
         AppState {
             dictionaries,
             keys: ingest::KeyCache::new(db.clone()),
+            key_quotas: ingest::KeyQuotas::new(),
             budget: ingest::BodyBudget::new(config.ingest.max_inflight_bytes),
             decode_slots: Arc::new(tokio::sync::Semaphore::new(ingest::DECODE_SLOTS)),
             db,

@@ -24,7 +24,7 @@ use errhound_domain::Scope;
 use errhound_store::{orgs, projects};
 
 use crate::AppState;
-use crate::api::access::{self, AccessError, Caller, Grant};
+use crate::api::access::{self, AccessError, Caller, Grant, Merges};
 use crate::error::ApiError;
 
 /// Who may call a route.
@@ -264,8 +264,14 @@ async fn resolve(
     let mut conn = state.db.read().await?;
     let org_slug = params.get("org").map(String::as_str);
     if let Some(issue_ref) = params.get("issue") {
-        let (org, _, _, access) =
-            access::caller_issue(&mut conn.conn(), &caller, org_slug, issue_ref).await?;
+        let (org, _, _, access) = access::caller_issue(
+            &mut conn.conn(),
+            &caller,
+            org_slug,
+            issue_ref,
+            Merges::Follow,
+        )
+        .await?;
         return Ok(Grant {
             caller,
             org,

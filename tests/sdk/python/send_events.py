@@ -1,4 +1,4 @@
-"""Sends events to Errhound with the real Python SDK. Usage: send_events.py DSN SCENARIO
+"""Sends events to Errhound with the real Python SDK. Usage: send_events.py DSN SCENARIO [COUNT]
 
 Prints one line per captured event: "<scenario-tag> <event_id>". The tests compare what the API
 shows with what this script sent.
@@ -103,6 +103,14 @@ elif scenario == "rule":
         load_inventory("sku-404")
     except KeyError:
         report("other", sentry_sdk.capture_exception())
+elif scenario == "burst":
+    # COUNT events from one site, one after the other, as fast as the application can raise
+    # them (a key's rate limit lets only the first ones through).
+    for attempt in range(int(sys.argv[3])):
+        try:
+            charge_card(attempt)
+        except ZeroDivisionError:
+            report("burst", sentry_sdk.capture_exception())
 else:
     raise SystemExit("unknown scenario " + scenario)
 

@@ -287,7 +287,7 @@ fn expected_access(who: &Who, org: &str, project: Option<&str>) -> Option<(Scope
 fn org_token_may_call(route: &RouteRule) -> bool {
     route.method == Method::GET
         && (route.path.ends_with("/projects/")
-            || route.path.ends_with("/keys/")
+            || route.path.contains("/keys/")
             || route.path.ends_with("/releases/")
             || route.path.ends_with("/environments/")
             || route.path == "/api/0/organizations/"
@@ -313,7 +313,7 @@ fn fill(route: &RouteRule, target: &Target, short: bool) -> String {
         .replace("{event}", &target.event_id)
         .replace("{member}", "999999")
         .replace("{note}", "999999")
-        .replace("{key}", "0000")
+        .replace("{key_id}", "0000")
 }
 
 fn body_for(route: &RouteRule) -> Value {
@@ -374,6 +374,7 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         "/organizations/{org}/members/{member}/teams/{team}/" => Rule::Scoped(Scope::OrgRead),
         "/projects/{org}/{project}/" => pick(Scope::ProjectRead, Scope::ProjectWrite),
         "/projects/{org}/{project}/keys/"
+        | "/projects/{org}/{project}/keys/{key_id}/"
         | "/projects/{org}/{project}/releases/"
         | "/projects/{org}/{project}/environments/" => {
             pick(Scope::ProjectRead, Scope::ProjectWrite)
@@ -469,7 +470,9 @@ async fn every_api_route_answers_each_caller_exactly_what_their_scopes_and_teams
         // Destructive or creating calls by allowed callers would change the world under the
         // matrix; these are covered by their own tests, and here only by refused callers.
         let creates = route.method == Method::POST
-            && (route.path.ends_with("/projects/") || route.path == "/api/0/organizations/");
+            && (route.path.ends_with("/projects/")
+                || route.path.ends_with("/keys/")
+                || route.path == "/api/0/organizations/");
         let variants: Vec<(Option<&Target>, bool)> = if names_org {
             let mut v: Vec<_> = targets.iter().map(|t| (Some(t), false)).collect();
             if route.path.contains("{org}") && route.path.contains("{issue}") {
@@ -507,7 +510,7 @@ async fn every_api_route_answers_each_caller_exactly_what_their_scopes_and_teams
                         // failure, and a GET of an existing resource finds it.
                         let placeholder = route.path.contains("{note}")
                             || route.path.contains("{member}")
-                            || route.path.contains("{key}");
+                            || route.path.contains("{key_id}");
                         status != 401
                             && status != 403
                             && (route.method != Method::GET || placeholder || status != 404)

@@ -463,4 +463,42 @@ async fn every_route_answers_its_golden_json() {
         "environments",
         golden.get("projects/errhound/default/environments/").await
     );
+
+    // A DSN key's life: created with a rate limit, changed, read, deleted.
+    let (status, mut created) = golden
+        .server
+        .api_send(
+            Method::POST,
+            "projects/errhound/default/keys/",
+            &json!({"name": "CI", "rateLimit": {"window": 60, "count": 100}}),
+            None,
+        )
+        .await;
+    let public = created["public"].as_str().expect("a public key").to_owned();
+    let secret = created["secret"].as_str().expect("a secret key").to_owned();
+    golden
+        .replacements
+        .push((public.clone(), "[new-public-key]"));
+    golden.replacements.push((secret, "[new-secret-key]"));
+    golden.normalize(&mut created);
+    snap!(
+        "project_key_create",
+        json!({"status": status, "body": created})
+    );
+    let key = format!("projects/errhound/default/keys/{public}/");
+    snap!(
+        "project_key_update",
+        golden
+            .call(
+                Method::PUT,
+                &key,
+                Some(json!({"name": "CI (paused)", "isActive": false, "rateLimit": null})),
+            )
+            .await
+    );
+    snap!("project_key", golden.get(&key).await);
+    snap!(
+        "project_key_delete",
+        golden.call(Method::DELETE, &key, None).await
+    );
 }

@@ -8,6 +8,7 @@ mod crash;
 mod golden;
 mod grouping;
 mod hostile;
+mod keys;
 mod maintenance;
 mod members;
 mod node_sdk;

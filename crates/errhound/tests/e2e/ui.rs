@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::api::{PROCESSING, issue_of, send_event, sent_by_tag};
 use crate::binary;
-use crate::hostile::{new_event_id, wait_for_event};
+use crate::hostile::{event_envelope, new_event_id, post_envelope, wait_for_event};
 
 // ------------------------------------------------------------------------------------------------
 // Running the browser tests.
@@ -165,6 +165,60 @@ async fn ui_browser_scenario_on_python_sdk_events() {
         &server,
         "scenario.test.mjs",
         &[("UI_ISSUES", issues.to_string())],
+    );
+}
+
+#[tokio::test]
+async fn ui_browser_organization_members_and_team_visibility() {
+    let server = TestServer::start(binary()).await;
+    let post = |path: &'static str, body: Value| {
+        let server = &server;
+        async move {
+            let (status, answer) = server
+                .api_send(reqwest::Method::POST, path, &body, None)
+                .await;
+            assert!(
+                status == 201 || status == 204,
+                "POST {path}: {status} {answer}"
+            );
+        }
+    };
+    post("organizations/errhound/teams/", json!({"slug": "vault"})).await;
+    post(
+        "teams/errhound/vault/projects/",
+        json!({"name": "Secret", "slug": "secret"}),
+    )
+    .await;
+    let (status, _) = server
+        .api_put("organizations/errhound/", &json!({"openMembership": false}))
+        .await;
+    assert_eq!(status, 200);
+    let email = "member@a.test";
+    server.create_member(email);
+    let (_, members) = server.api_get("organizations/errhound/members/").await;
+    let id = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == email)
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let (status, _) = server
+        .api_send(
+            reqwest::Method::POST,
+            &format!("organizations/errhound/members/{id}/teams/errhound/"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    run_browser_tests(
+        &server,
+        "members.test.mjs",
+        &[
+            ("MEMBER_EMAIL", email.to_owned()),
+            ("MEMBER_PASSWORD", "member-password-1".to_owned()),
+        ],
     );
 }
 
@@ -592,7 +646,7 @@ fn hostile_no_slash(field: &str) -> String {
     )
 }
 
-/// A short one without `/` (an environment has at most 64 characters).
+/// A short one without `/` (an environment or a key label has at most 64 characters).
 fn hostile_short(field: &str) -> String {
     format!("{field}<b>{field}\"'><img src=x onerror=alert(9)>")
 }
@@ -874,7 +928,8 @@ async fn ui_hostile_event_content_is_escaped_on_every_page() {
     let page = session
         .post(
             &format!("{settings}keys/"),
-            &[("label", &hostile("xss_key_label"))],
+            // A key label has at most 64 characters, as in Sentry.
+            &[("label", &hostile_short("xss_key_label"))],
         )
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
@@ -927,7 +982,7 @@ async fn ui_hostile_event_content_is_escaped_on_every_page() {
         {"path": format!("{org}/issues/?query={}", urlencode(&query)), "texts": []},
         {"path": format!("{org}/releases/"), "texts": [hostile_no_slash("xss_release")]},
         {"path": format!("{org}/environments/"), "texts": [hostile_short("xss_env")]},
-        {"path": settings, "texts": [hostile("xss_key_label")]},
+        {"path": settings, "texts": [hostile_short("xss_key_label")]},
     ]);
     run_browser_tests(
         &server,
@@ -1222,4 +1277,100 @@ async fn ui_viewing_an_issue_marks_it_seen_for_that_user_only() {
         json!(false),
         "the admin has not seen it"
     );
+}
+
+/// An admin sets a key's rate limit on the settings page (a CSRF-protected form POST), ingest
+/// applies it to the next envelope, and the admin removes it again; members cannot.
+#[tokio::test]
+async fn ui_admins_set_and_remove_a_key_rate_limit() {
+    let server = TestServer::start(binary()).await;
+    let key_form = "/settings/errhound/projects/default/keys/1/";
+    let admin = UiSession::login(&server).await;
+    let page = admin.get("/settings/errhound/projects/default/").await;
+    assert!(page.body.contains("<th>Rate limit</th>"), "{}", page.body);
+    assert!(!page.body.contains("Remove limit"));
+
+    // Without the token: refused, nothing changes.
+    let page = admin
+        .post(
+            key_form,
+            &[
+                ("csrf", "forged"),
+                ("action", "rate_limit"),
+                ("count", "1"),
+                ("window", "600"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    // Invalid limits: 400 with the reason.
+    for (count, window, reason) in [
+        ("1", "0", "whole number of at least 1"),
+        ("1", "86401", "between 1 and 86400 seconds"),
+        ("1", "", "both a count and a window"),
+        ("x", "60", "whole number"),
+    ] {
+        let page = admin
+            .post(
+                key_form,
+                &[
+                    ("action", "rate_limit"),
+                    ("count", count),
+                    ("window", window),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 400, "{count}/{window}: {}", page.body);
+        assert!(
+            page.body.contains(reason),
+            "{count}/{window}: {}",
+            page.body
+        );
+    }
+    let (_, keys) = server.api_get("projects/errhound/default/keys/").await;
+    assert_eq!(keys[0]["rateLimit"], Value::Null);
+
+    let page = admin
+        .post(
+            key_form,
+            &[("action", "rate_limit"), ("count", "1"), ("window", "600")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = admin.get("/settings/errhound/projects/default/").await;
+    assert!(page.body.contains("1 event per 600 s"), "{}", page.body);
+    assert!(page.body.contains("Remove limit"));
+    let (_, keys) = server.api_get("projects/errhound/default/keys/").await;
+    assert_eq!(keys[0]["rateLimit"], json!({"window": 600, "count": 1}));
+    let first = new_event_id();
+    post_envelope(&server, &[], event_envelope(&first, "ui"))
+        .await
+        .assert_accepted(&first);
+    let second = new_event_id();
+    let answer = post_envelope(&server, &[], event_envelope(&second, "ui")).await;
+    answer.assert_error(429, "KeyQuota");
+
+    // A member sees the limit but cannot change it.
+    server.create_member("member@errhound.test");
+    let member = UiSession::login_as(&server, "member@errhound.test", "member-password-1").await;
+    let page = member.get("/settings/errhound/projects/default/").await;
+    assert!(page.body.contains("1 event per 600 s"));
+    let page = member
+        .post(key_form, &[("action", "clear_rate_limit")])
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+
+    let page = admin
+        .post(key_form, &[("action", "clear_rate_limit")])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = admin.get("/settings/errhound/projects/default/").await;
+    assert!(!page.body.contains("Remove limit"), "{}", page.body);
+    let (_, keys) = server.api_get("projects/errhound/default/keys/").await;
+    assert_eq!(keys[0]["rateLimit"], Value::Null);
+    let third = new_event_id();
+    post_envelope(&server, &[], event_envelope(&third, "ui"))
+        .await
+        .assert_accepted(&third);
+    wait_for_event(&server, &third).await;
 }

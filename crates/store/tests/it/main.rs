@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod ingest;
+mod keys;
 mod migrations;
 mod queries;
 mod routing;

@@ -358,12 +358,13 @@ async fn find_issue(
     conn: &mut Conn<'_>,
     org_slug: Option<&str>,
     issue_ref: &str,
+    merges: Merges,
 ) -> Result<(Organization, Project, Issue), AccessError> {
-    // A merged issue is found through the issue it was merged into, so that pages can redirect
-    // to it (and the caller's access is decided on that issue).
+    let follow = merges == Merges::Follow;
     let found = if let Ok(id) = issue_ref.parse::<i64>() {
         match issues::get(conn, id).await? {
             Some(issue) => Some(issue),
+            None if !follow => None,
             None => match workflow::redirect(conn, id).await? {
                 Some(target) => issues::get(conn, target).await?,
                 None => None,
@@ -380,6 +381,7 @@ async fn find_issue(
             .ok_or(AccessError::NotFound)?;
         match issues::get_by_short_id(conn, project.id, number).await? {
             Some(issue) => Some(issue),
+            None if !follow => None,
             None => match workflow::redirect_short_id(conn, project.id, number).await? {
                 Some(target) => issues::get(conn, target).await?,
                 None => None,
@@ -401,6 +403,16 @@ async fn find_issue(
     Ok((org, project, issue))
 }
 
+/// Whether an issue reference leads through a merge to the issue it was merged into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merges {
+    /// A merged issue's id finds the issue it was merged into (pages redirect there; the route
+    /// guard decides access on it).
+    Follow,
+    /// A merged issue's id finds nothing (the API answers 404, as for any gone issue).
+    Stop,
+}
+
 /// The issue `issue_ref` and the caller's access in its organization, if the caller may see it
 /// (an issue they may not see is [`AccessError::NotFound`], so ids cannot be probed).
 pub async fn caller_issue(
@@ -408,8 +420,9 @@ pub async fn caller_issue(
     caller: &Caller,
     org_slug: Option<&str>,
     issue_ref: &str,
+    merges: Merges,
 ) -> Result<(Organization, Project, Issue, OrgAccess), AccessError> {
-    let (org, project, issue) = find_issue(conn, org_slug, issue_ref).await?;
+    let (org, project, issue) = find_issue(conn, org_slug, issue_ref, merges).await?;
     let access = org_access(conn, caller, &org)
         .await?
         .ok_or(AccessError::NotFound)?;
@@ -427,13 +440,24 @@ pub async fn issue(
     org_slug: Option<&str>,
     issue_ref: &str,
 ) -> Result<(Organization, Project, Issue), AccessError> {
+    issue_with(state, user, org_slug, issue_ref, Merges::Stop).await
+}
+
+/// [`issue`], choosing what a merged issue's reference finds.
+pub async fn issue_with(
+    state: &AppState,
+    user: &User,
+    org_slug: Option<&str>,
+    issue_ref: &str,
+    merges: Merges,
+) -> Result<(Organization, Project, Issue), AccessError> {
     let mut conn = state.db.read().await?;
     let caller = Caller::User {
         user: user.clone(),
         token: None,
     };
     let (org, project, issue, _) =
-        caller_issue(&mut conn.conn(), &caller, org_slug, issue_ref).await?;
+        caller_issue(&mut conn.conn(), &caller, org_slug, issue_ref, merges).await?;
     Ok((org, project, issue))
 }
 

@@ -14,6 +14,7 @@ pub mod issue_extras;
 pub mod issue_state;
 mod issue_updates;
 mod issues;
+pub mod keys;
 mod members;
 mod notes;
 mod orgs;
@@ -66,11 +67,6 @@ pub fn routes() -> Routes {
             events::issue_event_in_org,
         )
         .get(
-            "/projects/{org}/{project}/keys/",
-            Scope::ProjectRead,
-            orgs::keys,
-        )
-        .get(
             "/projects/{org}/{project}/issues/",
             read,
             issues::list_for_project,
@@ -98,4 +94,5 @@ pub fn routes() -> Routes {
         .merge(members::routes())
         .merge(releases::routes())
         .merge(audit::routes())
+        .merge(keys::routes())
 }

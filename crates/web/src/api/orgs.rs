@@ -1,8 +1,8 @@
-//! Organizations, projects and DSN keys.
+//! Organizations and their projects.
 
 use axum::Json;
 use axum::extract::State;
-use errhound_store::{orgs as org_store, projects};
+use errhound_store::orgs as org_store;
 use serde_json::{Value, json};
 
 use axum::body::Bytes;
@@ -124,20 +124,4 @@ pub async fn projects(
     let mut conn = state.db.read().await?;
     let list = access::visible_projects(&mut conn.conn(), &grant.access, &grant.org).await?;
     Ok(Json(list.iter().map(views::project).collect()))
-}
-
-/// `GET /api/0/projects/{org}/{project}/keys/`
-pub async fn keys(
-    State(state): State<AppState>,
-    grant: Grant,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    let project = grant.project()?;
-    let mut conn = state.db.read().await?;
-    let keys = projects::list_keys(&mut conn.conn(), project.id).await?;
-    let public_url = state.config.public_url();
-    Ok(Json(
-        keys.iter()
-            .map(|k| views::project_key(k, &public_url))
-            .collect(),
-    ))
 }

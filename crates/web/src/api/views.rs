@@ -127,13 +127,17 @@ pub fn project_key(key: &ProjectKey, public_url: &str) -> Value {
     let public = &key.public_key;
     json!({
         "id": public,
-        "name": key.label,
-        "label": key.label,
+        "name": key.name(),
+        // Sentry keeps `label` for compatibility, with the same value.
+        "label": key.name(),
         "public": public,
         "secret": key.secret_key,
         "projectId": pid,
         "isActive": key.is_active,
-        "rateLimit": null,
+        "rateLimit": key.rate_limit.map(|limit| json!({
+            "window": limit.window_secs(),
+            "count": limit.count(),
+        })),
         "dsn": {
             "public": format!("{scheme}://{public}@{host}/{pid}"),
             "secret": format!("{scheme}://{public}:{}@{host}/{pid}", key.secret_key),

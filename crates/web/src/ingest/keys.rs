@@ -1,7 +1,9 @@
 //! DSN keys cached in memory, so the ingest path does not read the database per request.
 //!
-//! Known keys are re-read after 30 s (a disabled key stops working within that time); unknown
-//! keys are remembered for 5 s, so a client hammering with a wrong key costs one query per 5 s.
+//! Known keys are re-read after 30 s (a key changed in another process stops or starts working
+//! within that time; changes through this process's API and UI apply at once, see
+//! [`KeyCache::key_changed`]); unknown keys are remembered for 5 s, so a client hammering with
+//! a wrong key costs one query per 5 s.
 //! The cache is cleared when it passes 100 000 entries, which bounds the memory random keys
 //! could take.
 
@@ -9,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use errhound_store::{Db, StoreError, projects};
+use errhound_domain::rate_limit::KeyRateLimit;
+use errhound_store::projects::{self, ProjectKey};
+use errhound_store::{Db, StoreError};
 
 const KNOWN_TTL: Duration = Duration::from_secs(30);
 const UNKNOWN_TTL: Duration = Duration::from_secs(5);
@@ -18,10 +22,25 @@ const MAX_ENTRIES: usize = 100_000;
 /// What ingest needs to know about a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyInfo {
+    /// The key's id.
+    pub id: i64,
     /// The project the key belongs to.
     pub project_id: i64,
     /// Disabled keys are refused.
     pub active: bool,
+    /// Events beyond it are refused with 429.
+    pub rate_limit: Option<KeyRateLimit>,
+}
+
+impl From<&ProjectKey> for KeyInfo {
+    fn from(key: &ProjectKey) -> KeyInfo {
+        KeyInfo {
+            id: key.id,
+            project_id: key.project_id,
+            active: key.is_active,
+            rate_limit: key.rate_limit,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -55,10 +74,8 @@ impl KeyCache {
         let mut conn = self.db.read_latest().await?;
         let found = projects::find_key(&mut conn.conn(), public_key)
             .await?
-            .map(|k| KeyInfo {
-                project_id: k.project_id,
-                active: k.is_active,
-            });
+            .as_ref()
+            .map(KeyInfo::from);
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
@@ -90,6 +107,22 @@ impl KeyCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(public_key);
+    }
+
+    /// What every change of a key (through the API or the UI) must be followed by: ingest
+    /// forgets the key's public key as it was before the change (a rotated key's old DSN, a
+    /// deleted key's), so the change applies to the next envelope; and the change is logged
+    /// once. A changed rate limit needs nothing more: [`super::KeyQuotas`] starts a new window
+    /// when it meets a key under another limit.
+    pub fn key_changed(&self, before: &ProjectKey, caller: &str, change: &str) {
+        self.invalidate(&before.public_key);
+        tracing::info!(
+            project.id = before.project_id,
+            key.id = before.id,
+            caller,
+            change,
+            "DSN key changed"
+        );
     }
 }
 
@@ -145,8 +178,10 @@ mod tests {
         assert_eq!(
             found,
             Some(KeyInfo {
+                id: key.id,
                 project_id: project.id,
                 active: true,
+                rate_limit: None,
             })
         );
         db.close().await;

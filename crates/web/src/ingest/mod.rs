@@ -1,13 +1,14 @@
 //! The ingest endpoints: `POST {any prefix}/api/{project_id}/envelope/` and `.../store/`.
 //!
 //! Relay's fast path: authenticate from the key cache, read the body within limits, decode,
-//! frame, validate the event item, check the backlog, append to the queue, answer. Statuses
-//! follow Relay (protocol.md §5): 400 malformed, 401 missing auth, 403 unknown or disabled key,
-//! 413 too large, 415 unknown encoding, 429 backlog full, 503 busy. Every response carries the
-//! CORS headers browser SDKs need.
+//! frame, validate the event item, check the backlog and the key's rate limit, append to the
+//! queue, answer. Statuses follow Relay (protocol.md §5): 400 malformed, 401 missing auth, 403
+//! unknown or disabled key, 413 too large, 415 unknown encoding, 429 backlog full or key rate
+//! limit reached, 503 busy. Every response carries the CORS headers browser SDKs need.
 
 mod body;
 mod keys;
+mod quota;
 
 use std::net::SocketAddr;
 
@@ -26,6 +27,7 @@ use errhound_queue::{IngestQueue, QueuedEvent};
 
 pub use body::{BodyBudget, BodyError};
 pub use keys::{KeyCache, KeyInfo};
+pub use quota::KeyQuotas;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -111,9 +113,29 @@ fn add_cors_headers(headers: &mut HeaderMap) {
 fn reject(status: StatusCode, detail: impl Into<String>) -> ApiError {
     let detail = detail.into();
     tracing::info!(status = status.as_u16(), reason = %detail, "ingest request rejected");
+    refusal(status, detail)
+}
+
+/// A refusal as SDKs read it (`X-Sentry-Error` repeats the detail), without a log line.
+fn refusal(status: StatusCode, detail: String) -> ApiError {
     let mut error = ApiError::new(status, detail.clone());
     if let Ok(value) = HeaderValue::from_str(&detail) {
         error = error.with_header(header::HeaderName::from_static("x-sentry-error"), value);
+    }
+    error
+}
+
+/// Adds `Retry-After` and `X-Sentry-Rate-Limits` for `limit` to a 429.
+fn with_rate_limit(error: ApiError, limit: &RateLimit) -> ApiError {
+    let mut error = error.with_header(
+        header::RETRY_AFTER,
+        HeaderValue::from(limit.retry_after_secs),
+    );
+    if let Ok(value) = HeaderValue::from_str(&header_value(std::slice::from_ref(limit))) {
+        error = error.with_header(
+            header::HeaderName::from_static("x-sentry-rate-limits"),
+            value,
+        );
     }
     error
 }
@@ -161,8 +183,12 @@ fn envelope_error(error: EnvelopeError) -> ApiError {
     }
 }
 
-/// What the request must carry to be accepted, checked against the key cache.
-async fn check_key(state: &AppState, project_id: u64, auth: &ClientAuth) -> Result<(), ApiError> {
+/// What the request must carry to be accepted, checked against the key cache; returns the key.
+async fn check_key(
+    state: &AppState,
+    project_id: u64,
+    auth: &ClientAuth,
+) -> Result<KeyInfo, ApiError> {
     let key = state
         .keys
         .get(&auth.public_key)
@@ -181,7 +207,7 @@ async fn check_key(state: &AppState, project_id: u64, auth: &ClientAuth) -> Resu
             StatusCode::FORBIDDEN,
             "event submission rejected with_reason: ProjectId (key belongs to another project)",
         )),
-        Some(_) => Ok(()),
+        Some(key) => Ok(key),
     }
 }
 
@@ -371,9 +397,10 @@ async fn handle(
         query: request.uri().query(),
     })
     .map_err(auth_error)?;
-    if let Some(auth) = &request_auth {
-        check_key(state, project_id, auth).await?;
-    }
+    let request_key = match &request_auth {
+        Some(auth) => Some(check_key(state, project_id, auth).await?),
+        None => None,
+    };
     let codings = parse_content_encoding(header_text("content-encoding")).map_err(decode_error)?;
     let content_type = header_text("content-type").map(str::to_owned);
     let declared_length = header_text("content-length").and_then(|v| v.parse::<usize>().ok());
@@ -471,9 +498,10 @@ async fn handle(
             ),
             other => auth_error(other),
         })?;
-    if request_auth.is_none() {
-        check_key(state, project_id, &auth).await?;
-    }
+    let key = match request_key {
+        Some(key) => key,
+        None => check_key(state, project_id, &auth).await?,
+    };
 
     let Some((event_id, payload)) = extracted.event else {
         return Ok(json_ok(None));
@@ -484,6 +512,7 @@ async fn handle(
         .await
         .map_err(body_error)?;
     admit(state)?;
+    within_key_limit(state, &key)?;
     let event = QueuedEvent {
         project_id: project_id as i64,
         event_id: event_id.to_simple(),
@@ -513,25 +542,59 @@ fn admit(state: &AppState) -> Result<(), ApiError> {
     metrics::counter!("errhound_events_rejected_backlog_total").increment(1);
     // Short enough that clients resume soon after the backlog drains; SDKs stop sending the
     // named categories (here: all) for this long.
-    let retry_after = 10;
     let limit = RateLimit {
-        retry_after_secs: retry_after,
+        retry_after_secs: 10,
         categories: vec![],
         scope: "organization",
         reason_code: "backlog_full",
     };
-    let mut error = reject(
+    let error = reject(
         StatusCode::TOO_MANY_REQUESTS,
         "the server is processing a backlog; retry later",
-    )
-    .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    if let Ok(value) = HeaderValue::from_str(&header_value(&[limit])) {
-        error = error.with_header(
-            header::HeaderName::from_static("x-sentry-rate-limits"),
-            value,
+    );
+    Err(with_rate_limit(error, &limit))
+}
+
+/// Sentry's data categories of error events, which a key quota limits
+/// (`DataCategory.error_categories()` in `sentry.quotas`): SDKs keep sending sessions,
+/// transactions and client reports, which a key quota does not count.
+const ERROR_CATEGORIES: [&str; 3] = ["default", "error", "security"];
+
+/// The key's rate limit: count this event, or refuse it with 429 as Relay does for a key quota
+/// (`X-Sentry-Rate-Limits: <secs>:default;error;security:key:key_quota`). Logged once per
+/// window at info, then at debug.
+fn within_key_limit(state: &AppState, key: &KeyInfo) -> Result<(), ApiError> {
+    let Some(rate_limit) = key.rate_limit else {
+        return Ok(());
+    };
+    let Err(refused) = state.key_quotas.admit(key.id, rate_limit) else {
+        return Ok(());
+    };
+    metrics::counter!("errhound_events_rejected_key_quota_total").increment(1);
+    if refused.first {
+        tracing::info!(
+            key.id = key.id,
+            project.id = key.project_id,
+            count = rate_limit.count(),
+            window_secs = rate_limit.window_secs(),
+            retry_after_secs = refused.retry_after_secs,
+            "DSN key rate limit reached: refusing its events until the window ends"
         );
+    } else {
+        tracing::debug!(key.id = key.id, "event refused by the DSN key's rate limit");
     }
-    Err(error)
+    let limit = RateLimit {
+        retry_after_secs: refused.retry_after_secs,
+        categories: ERROR_CATEGORIES.to_vec(),
+        scope: "key",
+        reason_code: "key_quota",
+    };
+    let error = refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        "event submission rejected with_reason: KeyQuota (the DSN key's rate limit is reached)"
+            .to_owned(),
+    );
+    Err(with_rate_limit(error, &limit))
 }
 
 fn json_ok(event_id: Option<EventId>) -> Response {

@@ -73,6 +73,16 @@ pub async fn issue(
     Ok(access::issue(state, user, Some(org), issue).await?)
 }
 
+/// [`issue`], where the id of an issue merged into another finds that one (pages redirect).
+pub async fn issue_following_merges(
+    state: &AppState,
+    user: &User,
+    org: &str,
+    issue: &str,
+) -> UiResult<(Organization, Project, Issue)> {
+    Ok(access::issue_with(state, user, Some(org), issue, access::Merges::Follow).await?)
+}
+
 /// Refuses users who may not change the organization's settings (members without the admin,
 /// manager or owner role).
 pub async fn require_admin(state: &AppState, user: &User, org: &Organization) -> UiResult<()> {

@@ -477,7 +477,7 @@ async fn find_issue(
     issue: &str,
     rest: &str,
 ) -> Result<(Organization, Project, Issue), Result<Response, UiError>> {
-    match access::issue(state, user, org, issue).await {
+    match access::issue_following_merges(state, user, org, issue).await {
         Ok(found) if names_another_issue(issue, &found.2) => Err(Ok(Redirect::permanent(
             &format!("/organizations/{org}/issues/{}/{rest}", found.2.id),
         )

@@ -1,14 +1,16 @@
-//! Project settings: name and slug, DSN keys (create, disable/enable, rotate) with a copyable
-//! DSN and setup snippets for Python, JavaScript and Rust. Members can read the page; changes
-//! need the admin, manager or owner role (as the API's project settings do).
+//! Project settings: name and slug, DSN keys (create, disable/enable, rotate, rate limit) with a
+//! copyable DSN and setup snippets for Python, JavaScript and Rust. Members can read the page;
+//! changes need the admin, manager or owner role (as the API's project settings do).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
+use errhound_domain::rate_limit::KeyRateLimit;
 use errhound_domain::slug::is_valid_slug;
+use errhound_store::keys::{self, KeyChanges};
 use errhound_store::projects::{self, ProjectChanges, ProjectKey};
-use errhound_store::{StoreError, keys, now_ms};
+use errhound_store::{StoreError, now_ms};
 
 use super::access;
 use super::error::{UiError, UiResult};
@@ -19,8 +21,9 @@ use super::issues::dsn;
 use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
+use crate::api::keys::MAX_KEY_NAME_CHARS;
 
-/// Longest project name or key label.
+/// Longest project name.
 const MAX_NAME_CHARS: usize = 200;
 
 /// A key as shown.
@@ -35,6 +38,14 @@ pub struct KeyView {
     pub active: bool,
     /// Created, absolute.
     pub created: String,
+    /// The rate limit in words, or "None".
+    pub rate_limit: String,
+    /// Whether it has one.
+    pub limited: bool,
+    /// The limit's count and window for the form (empty without a limit).
+    pub limit_count: String,
+    /// See `limit_count`.
+    pub limit_window: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -53,10 +64,26 @@ struct SettingsPage {
 fn key_view(key: &ProjectKey, public_url: &str) -> KeyView {
     KeyView {
         id: key.id,
-        label: key.label.clone(),
+        label: key.name().to_owned(),
         dsn: dsn(key, public_url),
         active: key.is_active,
         created: format::datetime(key.created_at),
+        rate_limit: key.rate_limit.map_or_else(
+            || "None".to_owned(),
+            |l| {
+                let events = if l.count() == 1 { "event" } else { "events" };
+                format!("{} {events} per {} s", l.count(), l.window_secs())
+            },
+        ),
+        limited: key.rate_limit.is_some(),
+        limit_count: key
+            .rate_limit
+            .map(|l| l.count().to_string())
+            .unwrap_or_default(),
+        limit_window: key
+            .rate_limit
+            .map(|l| l.window_secs().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -149,7 +176,7 @@ pub async fn create_key(
     access::require_admin(&state, &user.user, &org).await?;
     let form = FormData::parse(&body);
     let label = form.text("label").unwrap_or("Default");
-    if label.chars().count() > MAX_NAME_CHARS {
+    if label.chars().count() > MAX_KEY_NAME_CHARS {
         return Err(UiError::bad_request("The label is too long."));
     }
     let mut conn = state.db.write().await?;
@@ -163,8 +190,9 @@ pub async fn create_key(
     .into_response())
 }
 
-/// `POST /settings/{org}/projects/{project}/keys/{key}/`: `action` = `enable`, `disable` or
-/// `rotate` (new public and secret keys: the old DSN stops working at once).
+/// `POST /settings/{org}/projects/{project}/keys/{key}/`: `action` = `enable`, `disable`,
+/// `rotate` (new public and secret keys: the old DSN stops working at once), `rate_limit`
+/// (`count` events per `window` seconds; both empty removes the limit) or `clear_rate_limit`.
 pub async fn key_action(
     State(state): State<AppState>,
     user: UiUser,
@@ -173,40 +201,85 @@ pub async fn key_action(
 ) -> UiResult {
     let (org, project) = access::project(&state, &user.user, &org, &project).await?;
     access::require_admin(&state, &user.user, &org).await?;
-    let form = FormData::parse(&body);
+    let action = KeyAction::parse(&FormData::parse(&body))?;
     let mut conn = state.db.write().await?;
     let key = keys::get(&mut conn.conn(), project.id, key_id)
         .await?
         .ok_or_else(UiError::not_found)?;
-    let message = match form.text("action").unwrap_or("") {
-        "enable" => {
-            keys::set_active(&mut conn.conn(), project.id, key.id, true).await?;
-            "Key enabled."
-        }
-        "disable" => {
-            keys::set_active(&mut conn.conn(), project.id, key.id, false).await?;
-            "Key disabled: its DSN is refused from now on."
-        }
-        "rotate" => {
-            keys::rotate(&mut conn.conn(), project.id, key.id).await?;
-            "Key rotated: update your applications with the new DSN."
-        }
-        other => return Err(UiError::bad_request(format!("Unknown action {other:?}."))),
+    match action.changes() {
+        Some(changes) => keys::update(&mut conn.conn(), project.id, key.id, &changes).await?,
+        None => keys::rotate(&mut conn.conn(), project.id, key.id).await?,
     };
+    let message = action.done();
     drop(conn);
-    // Ingest caches keys: forget the old one so the change applies to the next envelope.
-    state.keys.invalidate(&key.public_key);
-    tracing::info!(
-        project.id = project.id,
-        key.id = key.id,
-        user.id = user.user.id,
-        message,
-        "DSN key changed"
-    );
+    state
+        .keys
+        .key_changed(&key, &format!("user {}", user.user.id), message);
     flash(&user.session, message).await;
     Ok(Redirect::to(&format!(
         "/settings/{}/projects/{}/#keys",
         org.slug, project.slug
     ))
     .into_response())
+}
+
+/// What the key form asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyAction {
+    Enable,
+    Disable,
+    Rotate,
+    /// Set (or with `None` remove) the rate limit.
+    RateLimit(Option<KeyRateLimit>),
+}
+
+impl KeyAction {
+    /// `action`, with `count` and `window` for `rate_limit` (both empty is no limit).
+    fn parse(form: &FormData) -> Result<KeyAction, UiError> {
+        match form.text("action").unwrap_or("") {
+            "enable" => Ok(KeyAction::Enable),
+            "disable" => Ok(KeyAction::Disable),
+            "rotate" => Ok(KeyAction::Rotate),
+            "clear_rate_limit" => Ok(KeyAction::RateLimit(None)),
+            "rate_limit" => {
+                let count = form.positive("count").map_err(UiError::bad_request)?;
+                let window = form.positive("window").map_err(UiError::bad_request)?;
+                match (count, window) {
+                    (None, None) => Ok(KeyAction::RateLimit(None)),
+                    (Some(count), Some(window)) => KeyRateLimit::new(count, window)
+                        .map(|limit| KeyAction::RateLimit(Some(limit)))
+                        .map_err(|error| UiError::bad_request(error.to_string())),
+                    _ => Err(UiError::bad_request(
+                        "A rate limit needs both a count and a window.",
+                    )),
+                }
+            }
+            other => Err(UiError::bad_request(format!("Unknown action {other:?}."))),
+        }
+    }
+
+    /// The change to the key; `None` for a rotation (new public and secret keys).
+    fn changes(self) -> Option<KeyChanges<'static>> {
+        let mut changes = KeyChanges::default();
+        match self {
+            KeyAction::Rotate => return None,
+            KeyAction::Enable => changes.active = Some(true),
+            KeyAction::Disable => changes.active = Some(false),
+            KeyAction::RateLimit(limit) => changes.rate_limit = Some(limit),
+        }
+        Some(changes)
+    }
+
+    /// What the flash message says once it is done.
+    fn done(self) -> &'static str {
+        match self {
+            KeyAction::Enable => "Key enabled.",
+            KeyAction::Disable => "Key disabled: its DSN is refused from now on.",
+            KeyAction::Rotate => "Key rotated: update your applications with the new DSN.",
+            KeyAction::RateLimit(Some(_)) => {
+                "Rate limit saved: events beyond it are refused from now on."
+            }
+            KeyAction::RateLimit(None) => "Rate limit removed.",
+        }
+    }
 }
