@@ -314,6 +314,7 @@ fn fill(route: &RouteRule, target: &Target, short: bool) -> String {
         .replace("{member}", "999999")
         .replace("{note}", "999999")
         .replace("{key_id}", "0000")
+        .replace("{token_id}", "999999")
 }
 
 fn body_for(route: &RouteRule) -> Value {
@@ -357,6 +358,12 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         "/organizations/" if read => Rule::Authenticated,
         "/organizations/" => Rule::Superuser,
         "/grouping-configs/" if read => Rule::Authenticated,
+        // A user's own tokens.
+        "/api-tokens/" => Rule::Authenticated,
+        "/organizations/{org}/org-auth-tokens/"
+        | "/organizations/{org}/org-auth-tokens/{token_id}/" => {
+            pick(Scope::OrgRead, Scope::OrgWrite)
+        }
         "/organizations/{org}/" => pick(Scope::OrgRead, Scope::OrgWrite),
         "/organizations/{org}/projects/" | "/teams/{org}/{team}/projects/" => {
             pick(Scope::OrgRead, Scope::ProjectWrite)
@@ -416,7 +423,11 @@ fn expect(route: &RouteRule, caller: &Caller, target: Option<&Target>) -> Expect
         }
     };
     match sentry_rule(&route.method, &route.path) {
-        Rule::Public | Rule::Authenticated => Expect::Allowed,
+        Rule::Public => Expect::Allowed,
+        // Acting as a user (a user's own tokens, ...) needs a user.
+        Rule::Authenticated => {
+            yes(!matches!(caller.who, Who::OrgToken) || org_token_may_call(route))
+        }
         // Instance administration needs a superuser, and a token of theirs carrying org:admin.
         Rule::Superuser => yes(matches!(
             caller.who, Who::Superuser(scopes) if scopes.expanded().contains(Scope::OrgAdmin)
@@ -472,6 +483,7 @@ async fn every_api_route_answers_each_caller_exactly_what_their_scopes_and_teams
         let creates = route.method == Method::POST
             && (route.path.ends_with("/projects/")
                 || route.path.ends_with("/keys/")
+                || route.path.ends_with("-tokens/")
                 || route.path == "/api/0/organizations/");
         let variants: Vec<(Option<&Target>, bool)> = if names_org {
             let mut v: Vec<_> = targets.iter().map(|t| (Some(t), false)).collect();
@@ -510,7 +522,8 @@ async fn every_api_route_answers_each_caller_exactly_what_their_scopes_and_teams
                         // failure, and a GET of an existing resource finds it.
                         let placeholder = route.path.contains("{note}")
                             || route.path.contains("{member}")
-                            || route.path.contains("{key_id}");
+                            || route.path.contains("{key_id}")
+                            || route.path.contains("{token_id}");
                         status != 401
                             && status != 403
                             && (route.method != Method::GET || placeholder || status != 404)

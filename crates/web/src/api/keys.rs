@@ -8,15 +8,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use errhound_domain::AuditAction;
 use errhound_domain::rate_limit::{KeyRateLimit, MAX_WINDOW_SECS, RateLimitError};
 use errhound_store::keys::{self as key_store, KeyChanges};
-use errhound_store::now_ms;
 use errhound_store::projects::{self, Project, ProjectKey};
+use errhound_store::{Tx, audit, now_ms};
 use serde_json::{Map, Value, json};
 
 use super::access::Grant;
 use super::params::Params;
-use super::request::{Reply, json_response, parse_body};
+use super::request::{Reply, begin, json_response, parse_body};
 use super::views;
 use crate::AppState;
 use crate::error::ApiError;
@@ -92,16 +93,17 @@ async fn detail(
 async fn create(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
     let project = grant.project()?;
     let input = KeyInput::parse(&parse_body(&body)?)?;
-    let mut conn = state.db.write().await?;
+    let mut tx = begin(&state).await?;
     let key = key_store::create(
-        &mut conn.conn(),
+        &mut tx.conn(),
         project.id,
         input.name.as_deref().unwrap_or(""),
         input.rate_limit.flatten(),
         now_ms(),
     )
     .await?;
-    drop(conn);
+    audit_key(&mut tx, &grant, AuditAction::ProjectKeyCreate, &key).await?;
+    tx.commit().await?;
     tracing::info!(
         project.id = project.id,
         key.id = key.id,
@@ -127,11 +129,12 @@ async fn update(
         active: input.is_active,
         rate_limit: input.rate_limit,
     };
-    let mut conn = state.db.write().await?;
-    let changed = key_store::update(&mut conn.conn(), project.id, key.id, &changes)
+    let mut tx = begin(&state).await?;
+    let changed = key_store::update(&mut tx.conn(), project.id, key.id, &changes)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    drop(conn);
+    audit_key(&mut tx, &grant, AuditAction::ProjectKeyEdit, &changed).await?;
+    tx.commit().await?;
     state
         .keys
         .key_changed(&key, &grant.caller.label(), "updated through the API");
@@ -147,15 +150,43 @@ async fn delete(
 ) -> Reply {
     let project = grant.project()?;
     let key = find(&state, project, &key_id).await?;
-    let mut conn = state.db.write().await?;
-    if !key_store::delete(&mut conn.conn(), project.id, key.id).await? {
+    let mut tx = begin(&state).await?;
+    if !key_store::delete(&mut tx.conn(), project.id, key.id).await? {
         return Err(ApiError::not_found());
     }
-    drop(conn);
+    audit_key(&mut tx, &grant, AuditAction::ProjectKeyRemove, &key).await?;
+    tx.commit().await?;
     state
         .keys
         .key_changed(&key, &grant.caller.label(), "deleted through the API");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Records a key change in the organization's audit log.
+async fn audit_key(
+    tx: &mut Tx,
+    grant: &Grant,
+    action: AuditAction,
+    key: &ProjectKey,
+) -> Result<(), ApiError> {
+    let data = json!({
+        "public": key.public_key,
+        "label": key.label,
+        "isActive": key.is_active,
+        "project": grant.project()?.slug,
+    });
+    let actor = grant.audit_actor();
+    audit::record(
+        &mut tx.conn(),
+        grant.org.id,
+        &actor,
+        action,
+        Some(key.id),
+        &data,
+        now_ms(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The fields `POST` and `PUT` read; `None` is "not given". Unknown fields are ignored, as

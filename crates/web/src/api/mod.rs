@@ -26,6 +26,7 @@ mod releases;
 mod request;
 pub mod search;
 mod teams;
+mod tokens;
 pub mod views;
 
 use errhound_domain::Scope;
@@ -95,4 +96,5 @@ pub fn routes() -> Routes {
         .merge(releases::routes())
         .merge(audit::routes())
         .merge(keys::routes())
+        .merge(tokens::routes())
 }

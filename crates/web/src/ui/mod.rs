@@ -23,6 +23,7 @@
 //!   the user is not a member of, or of an issue outside their organizations, is a 404.
 
 mod access;
+mod account;
 mod assets;
 pub mod csrf;
 mod error;
@@ -123,6 +124,21 @@ pub fn pages() -> Routes {
             "/settings/{org}/audit-log/",
             Scope::OrgWrite,
             org_settings::audit_log,
+        )
+        .get(
+            "/settings/account/api/auth-tokens/",
+            Rule::Authenticated,
+            account::tokens_page,
+        )
+        .post(
+            "/settings/account/api/auth-tokens/",
+            Rule::Authenticated,
+            account::create_token,
+        )
+        .post(
+            "/settings/account/api/auth-tokens/{token}/revoke/",
+            Rule::Authenticated,
+            account::revoke_token,
         )
         .get("/static/{version}/{file}", Rule::Public, assets::serve)
 }
