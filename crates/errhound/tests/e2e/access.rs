@@ -22,13 +22,13 @@ use crate::binary;
 
 /// One project with an issue, as the matrix fills paths with it.
 #[derive(Debug, Clone)]
-struct Target {
-    org: &'static str,
-    project: &'static str,
-    team: &'static str,
-    issue_id: String,
-    short_id: String,
-    event_id: String,
+pub(crate) struct Target {
+    pub(crate) org: &'static str,
+    pub(crate) project: &'static str,
+    pub(crate) team: &'static str,
+    pub(crate) issue_id: String,
+    pub(crate) short_id: String,
+    pub(crate) event_id: String,
 }
 
 /// Who calls.
@@ -117,7 +117,7 @@ async fn post(server: &TestServer, path: &str, body: Value) -> Value {
 
 /// Organization `errhound` (closed membership) with projects `default` (team `errhound`) and
 /// `secret` (team `vault`); organization `borg` with `bproj` (team `bteam`); an issue in each.
-async fn world(server: &TestServer) -> Vec<Target> {
+pub(crate) async fn world(server: &TestServer) -> Vec<Target> {
     let (status, org) = server
         .api_put("organizations/errhound/", &json!({"openMembership": false}))
         .await;
@@ -177,7 +177,7 @@ async fn world(server: &TestServer) -> Vec<Target> {
 }
 
 /// Makes `email` a member of `errhound` on team `errhound`, returning their member id.
-async fn join_team(server: &TestServer, email: &str) {
+pub(crate) async fn join_team(server: &TestServer, email: &str) {
     let (status, members) = server.api_get("organizations/errhound/members/").await;
     assert_eq!(status, 200, "{members}");
     let id = members
@@ -678,4 +678,109 @@ async fn the_auth_info_names_the_caller_and_the_scopes_of_their_token(#[case] en
         String::from_utf8_lossy(&output.stderr).contains("unknown scope `org:root`"),
         "{output:?}"
     );
+}
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[tokio::test]
+async fn tokens_are_made_listed_and_revoked_through_the_api_and_never_exceed_their_maker(
+    #[case] engine: Engine,
+) {
+    let server = TestServer::start_on(binary(), engine).await;
+    let send = |method: Method, path: &'static str, body: Value, token: String| {
+        let server = &server;
+        async move { server.api_send(method, path, &body, Some(&token)).await }
+    };
+    let (status, made) = send(
+        Method::POST,
+        "api-tokens/",
+        json!({"name": "deploys", "scopes": ["project:releases", "org:read"]}),
+        server.token.clone(),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let secret = made["token"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("sntryu_"));
+    assert_eq!(made["scopes"], json!(["org:read", "project:releases"]));
+    // The limited token cannot mint a broader one, nor reach what its scopes exclude.
+    let (status, _) = send(
+        Method::POST,
+        "api-tokens/",
+        json!({"scopes": ["event:read"]}),
+        secret.clone(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = send(
+        Method::GET,
+        "projects/errhound/default/issues/",
+        Value::Null,
+        secret.clone(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = send(
+        Method::GET,
+        "organizations/errhound/",
+        Value::Null,
+        secret.clone(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Listed without its secret, with its last use.
+    let (_, list) = send(
+        Method::GET,
+        "api-tokens/",
+        Value::Null,
+        server.token.clone(),
+    )
+    .await;
+    let listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == made["id"])
+        .unwrap()
+        .clone();
+    assert!(listed.get("token").is_none(), "{listed}");
+    assert!(listed["dateLastUsed"].is_string(), "{listed}");
+    assert_eq!(
+        listed["tokenLastCharacters"],
+        json!(&secret[secret.len() - 4..])
+    );
+    let id = made["id"].as_str().unwrap().to_owned();
+    let (status, _) = server
+        .api_send(Method::DELETE, "api-tokens/", &json!({"tokenId": id}), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = send(Method::GET, "organizations/errhound/", Value::Null, secret).await;
+    assert_eq!(status, 401, "a revoked token is no token");
+
+    // Organization tokens: org:ci, listed for the organization, recorded in its audit log.
+    let (status, org_token) = send(
+        Method::POST,
+        "organizations/errhound/org-auth-tokens/",
+        json!({"name": "ci"}),
+        server.token.clone(),
+    )
+    .await;
+    assert_eq!(status, 201, "{org_token}");
+    let org_secret = org_token["token"].as_str().unwrap().to_owned();
+    assert!(org_secret.starts_with("sntrys_"));
+    let (_, info) = send(Method::GET, "", Value::Null, org_secret.clone()).await;
+    assert_eq!(info["auth"]["scopes"], json!(["org:ci"]));
+    assert_eq!(info["user"], Value::Null);
+    let (_, log) = server.api_get("organizations/errhound/audit-logs/").await;
+    assert_eq!(log["rows"][0]["event"], "orgauthtoken.create");
+    assert_eq!(log["rows"][0]["actor"]["email"], ADMIN_EMAIL);
+    let path = format!(
+        "organizations/errhound/org-auth-tokens/{}/",
+        org_token["id"].as_str().unwrap()
+    );
+    let (status, _) = server
+        .api_send(Method::DELETE, &path, &Value::Null, None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = send(Method::GET, "", Value::Null, org_secret).await;
+    assert_eq!(status, 401);
 }

@@ -17,6 +17,7 @@ use std::process::Command;
 use errhound_test_utils::TestServer;
 use errhound_test_utils::sdk::{repo_root, run_python};
 use errhound_test_utils::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
@@ -222,6 +223,117 @@ async fn ui_browser_organization_members_and_team_visibility() {
     );
 }
 
+/// The authorization matrix of the UI: every page of the route table, opened (GET) or posted to
+/// (refused callers only: a POST that gets through would change the world) by the superuser, a
+/// member whose team owns only `default`, and a member of another organization, for the
+/// resources of both organizations. A page the caller may not see is a 404 (pages do not tell
+/// which organizations, projects or issues exist); one they see but may not use is a 403.
+#[tokio::test]
+async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
+    use errhound_domain::Role;
+    use errhound_web::routes::Rule;
+
+    let server = TestServer::start(binary()).await;
+    let targets = crate::access::world(&server).await;
+    server.create_member("member@a.test");
+    crate::access::join_team(&server, "member@a.test").await;
+    server.create_user("outsider@b.test", Some("borg"));
+    let admin = UiSession::login(&server).await;
+    let member = UiSession::login_as(&server, "member@a.test", "member-password-1").await;
+    let outsider = UiSession::login_as(&server, "outsider@b.test", "member-password-1").await;
+    // (session, name, the organization they belong to, whether they see `secret`, superuser)
+    let sessions = [
+        (&admin, "superuser", "errhound", true, true),
+        (&member, "member", "errhound", false, false),
+        (&outsider, "outsider", "borg", true, false),
+    ];
+    let table = errhound_web::ui::pages().table();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for route in &table {
+        let fills: Vec<Option<&crate::access::Target>> = if route.path.contains("{org}") {
+            targets.iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for target in fills {
+            let path = match target {
+                Some(t) => route
+                    .path
+                    .replace("{org}", t.org)
+                    .replace("{project}", t.project)
+                    .replace("{issue}", &t.issue_id)
+                    .replace("{event}", &t.event_id)
+                    .replace("{note}", "999999")
+                    .replace("{key}", "999999")
+                    .replace("{member}", "999999")
+                    .replace("{token}", "999999"),
+                None => route
+                    .path
+                    .replace("{version}", "0")
+                    .replace("{file}", "app.css")
+                    .replace("{token}", "999999"),
+            };
+            for (session, who, home, sees_secret, superuser) in &sessions {
+                // What the page needs, and whether this session has it.
+                let expect: Option<u16> = match (route.rule, target) {
+                    (Rule::Public | Rule::Authenticated, _) => None,
+                    (Rule::Superuser, _) => (!superuser).then_some(403),
+                    (Rule::Scoped(scope), Some(t)) => {
+                        let member_of = *superuser || t.org == *home;
+                        let reaches = *superuser
+                            || t.org != "errhound"
+                            || *sees_secret
+                            || t.project != "secret";
+                        let names_project =
+                            route.path.contains("{project}") || route.path.contains("{issue}");
+                        if !member_of || (names_project && !reaches) {
+                            Some(404)
+                        } else if !*superuser && !Role::Member.scopes().contains(scope) {
+                            Some(403)
+                        } else {
+                            None
+                        }
+                    }
+                    (Rule::Scoped(_), None) => panic!("{route:?} names no organization"),
+                };
+                if route.method != Method::GET && expect.is_none() {
+                    continue;
+                }
+                let page = if route.method == Method::GET {
+                    session.get(&path).await
+                } else {
+                    session.post(&path, &[]).await
+                };
+                checked += 1;
+                let ok = match expect {
+                    Some(status) => page.status == status,
+                    None => {
+                        ![401, 403, 404].contains(&page.status) && page.status < 500
+                            || (page.status == 404
+                                && ["{note}", "{key}", "{member}", "{token}", "{file}"]
+                                    .iter()
+                                    .any(|p| route.path.contains(p)))
+                    }
+                };
+                if !ok {
+                    failures.push(format!(
+                        "{} {path} as {who}: {} (expected {expect:?})",
+                        route.method, page.status
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} page calls answered wrongly:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 100, "{checked}");
+}
+
 // ------------------------------------------------------------------------------------------------
 // A logged-in session over raw HTTP.
 
@@ -340,7 +452,12 @@ impl UiSession {
         if page.status != 200 {
             // Not a member of the organization: its pages are 404; the home page has the token.
             assert_eq!(page.status, 404, "{}", page.body);
-            let home = session.get("/").await;
+            let mut home = session.get("/").await;
+            if home.status == 303 {
+                // The home page sends a member of another organization to its issues.
+                let location = home.headers[LOCATION].to_str().unwrap().to_owned();
+                home = session.get(&location).await;
+            }
             session.csrf = csrf_of(&home.body);
             return session;
         }

@@ -175,8 +175,8 @@ pub async fn revoke_personal(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /api/0/organizations/{org}/org-auth-tokens/`
-pub async fn list_org(State(state): State<AppState>, grant: Grant) -> Reply {
+/// `GET /api/0/organizations/{org}/org-auth-tokens/` (users only: a token does not list tokens).
+pub async fn list_org(State(state): State<AppState>, _: ApiUser, grant: Grant) -> Reply {
     let mut conn = state.db.read().await?;
     let list = tokens::list_org_tokens(&mut conn.conn(), grant.org.id).await?;
     Ok(json_response(
@@ -187,7 +187,12 @@ pub async fn list_org(State(state): State<AppState>, grant: Grant) -> Reply {
 
 /// `POST /api/0/organizations/{org}/org-auth-tokens/` with `name`: 201 with the token
 /// (`org:ci`, shown once).
-pub async fn create_org(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
+pub async fn create_org(
+    State(state): State<AppState>,
+    _: ApiUser,
+    grant: Grant,
+    body: Bytes,
+) -> Reply {
     let body = parse_body(&body)?;
     let Some(name) = name_of(&body)? else {
         return Err(ApiError::invalid_field("name", "This field is required."));
