@@ -33,7 +33,6 @@ async fn users_are_listed_and_their_password_and_state_changed() {
             "{}",
             t.engine
         );
-        drop(c);
         tx.commit().await.unwrap();
     }
 }
@@ -88,7 +87,6 @@ async fn organizations_are_listed_with_counts_and_slugs_are_unique() {
             matches!(err, StoreError::AlreadyExists("organization")),
             "{err:?}"
         );
-        drop(c);
         drop(conn);
         let mut tx = t.db.begin().await.unwrap();
         let mut c = tx.conn();
@@ -115,7 +113,6 @@ async fn organizations_are_listed_with_counts_and_slugs_are_unique() {
             "{}",
             t.engine
         );
-        drop(c);
         tx.commit().await.unwrap();
     }
 }
