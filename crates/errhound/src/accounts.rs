@@ -7,7 +7,7 @@
 use anyhow::{Context, bail};
 use errhound_domain::Role;
 use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug};
-use errhound_store::{Db, StoreError, now_ms, orgs, sessions, teams, users};
+use errhound_store::{Conn, Db, StoreError, now_ms, orgs, sessions, teams, users};
 
 /// Shortest password the commands accept.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -82,10 +82,7 @@ pub async fn create_user(
 }
 
 /// The user with this e-mail, or an error naming it.
-async fn user_by_email(
-    conn: &mut errhound_store::Conn<'_>,
-    email: &str,
-) -> anyhow::Result<users::User> {
+async fn user_by_email(conn: &mut Conn<'_>, email: &str) -> anyhow::Result<users::User> {
     users::find_by_email(conn, email)
         .await?
         .with_context(|| format!("no user with e-mail {email}"))
@@ -148,7 +145,7 @@ pub async fn enable_user(db: &Db, email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn delete_sessions(conn: &mut errhound_store::Conn<'_>, user_id: i64) -> anyhow::Result<u64> {
+async fn delete_sessions(conn: &mut Conn<'_>, user_id: i64) -> anyhow::Result<u64> {
     Ok(sessions::delete_for_user(conn, errhound_web::ui::session::USER_ID, user_id).await?)
 }
 

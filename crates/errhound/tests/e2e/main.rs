@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `errhound serve` process, real SDKs, assertions through the REST API.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod accounts;
 mod api;
 mod backlog;
 mod crash;
