@@ -118,8 +118,9 @@ enum UserCommand {
         /// The user's e-mail.
         #[arg(long)]
         email: String,
-        /// The new password, at least 8 characters.
-        #[arg(long)]
+        /// The new password, at least 8 characters (or the environment variable, which keeps it
+        /// out of the process list).
+        #[arg(long, env = "ERRHOUND_NEW_USER_PASSWORD", hide_env_values = true)]
         password: String,
     },
     /// Disable a user: no more logins or API tokens, and their web sessions end at once.
