@@ -221,3 +221,27 @@ async fn smtp_plain_never_upgrades_even_when_starttls_is_offered() {
         .unwrap();
     assert!(!sink.next_mail(MAIL_WAIT).await.tls);
 }
+
+#[tokio::test]
+async fn line_breaks_in_the_subject_cannot_add_headers() {
+    let Some(mut sink) = SmtpSink::start(SmtpSinkOptions::default()) else {
+        return;
+    };
+    // Subjects come from event data, which anyone with a DSN controls.
+    mailer(&sink.url("smtp+plain"))
+        .send(&Mail {
+            subject: "boom\r\nBcc: evil@example.com\r\n\r\nbody".to_owned(),
+            ..mail("dev@example.com")
+        })
+        .await
+        .unwrap();
+    let received = sink.next_mail(MAIL_WAIT).await;
+    assert_eq!(received.rcpt_tos, ["dev@example.com"]);
+    assert_eq!(received.header("Bcc"), None, "{received:?}");
+    let subject = received.header("Subject").unwrap_or_default();
+    assert!(subject.starts_with("boom"), "{subject:?}");
+    assert_eq!(
+        received.part("text/plain").map(str::trim_end),
+        Some("division by zero\nin app.py")
+    );
+}
