@@ -19,7 +19,7 @@ unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy || true
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Python SDK (sentry-sdk) into target/sdk-venv"
+step "Python SDK (sentry-sdk) and the SMTP sink (aiosmtpd) into target/sdk-venv"
 if [ ! -x target/sdk-venv/bin/python ]; then
   mkdir -p target
   python3 -m venv target/sdk-venv

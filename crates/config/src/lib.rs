@@ -6,10 +6,12 @@
 //! (`ERRHOUND_DATA_DIR`, `ERRHOUND_BIND`, `ERRHOUND_DATABASE_URL`) and
 //! `ERRHOUND_<SECTION>__<KEY>` inside sections (`ERRHOUND_INGEST__MAX_EVENT_BYTES`).
 //!
-//! Secrets ([`Secret`], and the password inside [`DatabaseUrl`]) never appear in `Debug` output
+//! Secrets ([`Secret`], and the password inside a [`SecretUrl`] such as [`DatabaseUrl`] or
+//! `mail.url`) never appear in `Debug` output
 //! or in `errhound config print`.
 #![warn(missing_docs)]
 
+mod mail;
 mod secret;
 
 use std::net::SocketAddr;
@@ -19,7 +21,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-pub use secret::{DatabaseUrl, Secret};
+pub use mail::{MailConfig, SmtpCredentials, SmtpSecurity, SmtpServer};
+pub use secret::{DatabaseUrl, Secret, SecretUrl};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -53,6 +56,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// Periodic maintenance run by `serve`.
     pub tasks: TasksConfig,
+    /// Outgoing e-mail (SMTP); unset means mail is not configured.
+    pub mail: MailConfig,
 }
 
 /// Logging.
@@ -156,6 +161,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             worker: WorkerConfig::default(),
             tasks: TasksConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -349,6 +355,7 @@ impl Config {
         if self.tasks.expired_snoozes_secs == 0 || self.tasks.expired_sessions_secs == 0 {
             return invalid("tasks periods must be at least 1 second".to_owned());
         }
+        self.mail.server().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -513,6 +520,36 @@ mod tests {
             !debug.contains("hunter2") && !debug.contains("s3cret"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn mail_is_validated_and_its_password_hidden() {
+        let config = Config::from_toml_str(
+            "[mail]\nurl = \"smtp://bot:hunter2@mail.internal:587\"\nfrom = \"Errhound <e@example.com>\"\n",
+        )
+        .unwrap();
+        let server = config.mail.server().unwrap().unwrap();
+        assert_eq!(server.port, 587);
+        let printed = config.to_redacted_toml();
+        assert!(
+            printed.contains("smtp://bot:********@mail.internal:587"),
+            "{printed}"
+        );
+        assert!(!format!("{printed}{config:?}").contains("hunter2"));
+
+        let err =
+            Config::from_toml_str("[mail]\nurl = \"imap://bot:hunter2@mail\"\nfrom = \"e@x\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("mail.url") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = Config::from_toml_str("[mail]\nurl = \"smtp://mail\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mail.from"), "{err}");
+        assert!(!Config::from_toml_str("").unwrap().mail.is_configured());
     }
 
     #[test]

@@ -58,24 +58,20 @@ fn scalar_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D
     })
 }
 
-/// A database URL; its password is redacted when printed.
+/// A URL whose password (the `user:password@` part) is a secret: `Debug` and serialization
+/// show it as `********`. The one redaction behind [`DatabaseUrl`] and the mail URL.
 #[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl(String);
+pub struct SecretUrl(String);
 
-impl DatabaseUrl {
+impl SecretUrl {
     /// Wraps a URL.
-    pub fn new(url: impl Into<String>) -> DatabaseUrl {
-        DatabaseUrl(url.into())
+    pub fn new(url: impl Into<String>) -> SecretUrl {
+        SecretUrl(url.into())
     }
 
     /// The URL itself, password included.
     pub fn expose(&self) -> &str {
         &self.0
-    }
-
-    /// Whether this is a PostgreSQL URL.
-    pub fn is_postgres(&self) -> bool {
-        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
     }
 
     /// The URL with the password (if any) replaced by `********`.
@@ -101,21 +97,55 @@ impl DatabaseUrl {
     }
 }
 
-impl fmt::Debug for DatabaseUrl {
+impl fmt::Debug for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
 }
 
-impl Serialize for DatabaseUrl {
+impl Serialize for SecretUrl {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.redacted())
     }
 }
 
-impl<'de> Deserialize<'de> for DatabaseUrl {
+impl<'de> Deserialize<'de> for SecretUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(DatabaseUrl)
+        String::deserialize(deserializer).map(SecretUrl)
+    }
+}
+
+/// A database URL; its password is redacted when printed.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(SecretUrl);
+
+impl DatabaseUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(SecretUrl::new(url))
+    }
+
+    /// The URL itself, password included.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    /// Whether this is a PostgreSQL URL.
+    pub fn is_postgres(&self) -> bool {
+        let url = self.expose();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
+    /// The URL with the password (if any) replaced by `********`.
+    pub fn redacted(&self) -> String {
+        self.0.redacted()
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -134,10 +164,16 @@ mod tests {
             ("postgres://h/db?user=x", "postgres://h/db?user=x"),
             ("sqlite:///tmp/x.db", "sqlite:///tmp/x.db"),
             ("postgres://u:p%40ss@h/db", "postgres://u:********@h/db"),
+            ("smtp://u:p@mail:587", "smtp://u:********@mail:587"),
+            ("smtps://p@mail", "smtps://p@mail"),
         ];
         for (url, expected) in cases {
             assert_eq!(DatabaseUrl::new(url).redacted(), expected);
         }
         assert_eq!(format!("{:?}", Secret::new("x")), "********");
+        assert_eq!(
+            format!("{:?}", DatabaseUrl::new("postgres://u:p@h/db")),
+            "postgres://u:********@h/db"
+        );
     }
 }

@@ -186,30 +186,3 @@ pub async fn create_org_token(
     tx.commit().await?;
     Ok(token.token)
 }
-
-/// Creates a user, optionally a member of an organization.
-pub async fn create_user(
-    db: &Db,
-    email: &str,
-    password: &str,
-    superuser: bool,
-    organization: Option<&str>,
-) -> anyhow::Result<()> {
-    let hash = {
-        let password = password.to_owned();
-        tokio::task::spawn_blocking(move || errhound_web::password::hash_password(&password))
-            .await?
-            .map_err(anyhow::Error::msg)?
-    };
-    let now = now_ms();
-    let mut tx = db.begin().await?;
-    let user = users::create(&mut tx.conn(), email, email, Some(&hash), superuser, now).await?;
-    if let Some(slug) = organization {
-        let Some(org) = orgs::find_by_slug(&mut tx.conn(), slug).await? else {
-            bail!("no organization {slug}");
-        };
-        orgs::add_member(&mut tx.conn(), org.id, user.id, Role::Member, now).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}

@@ -3,6 +3,7 @@
 //! `errhound serve` runs everything in one process: HTTP (ingest + API), the ingest spool and the
 //! processing workers, on SQLite by default or PostgreSQL with `--database-url`.
 
+mod accounts;
 mod bootstrap;
 mod maintenance;
 mod serve;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use errhound_config::{Config, LogFormat, Overrides};
-use errhound_domain::{Scope, ScopeSet};
+use errhound_domain::{Role, Scope, ScopeSet};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -61,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,16 +103,61 @@ enum UserCommand {
         /// Login e-mail.
         #[arg(long)]
         email: String,
-        /// Password (default: generated and printed once).
+        /// Password, at least 8 characters (default: generated and printed once).
         #[arg(long, env = "ERRHOUND_NEW_USER_PASSWORD", hide_env_values = true)]
         password: Option<String>,
         /// Grant access to every organization.
         #[arg(long)]
         superuser: bool,
-        /// Add the user to this organization (slug) as a member.
+        /// Add the user to this organization (slug).
         #[arg(long)]
         organization: Option<String>,
+        /// Role in the organization: member, admin, manager or owner.
+        #[arg(long, requires = "organization", default_value = "member", value_parser = accounts::parse_role)]
+        role: Role,
+        /// Add the user to this team of the organization (slug); may be repeated.
+        #[arg(long = "team", value_name = "TEAM", requires = "organization")]
+        teams: Vec<String>,
     },
+    /// List every user: e-mail, name, superuser, active, created.
+    List,
+    /// Set a user's password; their web sessions end (API tokens keep working).
+    SetPassword {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+        /// The new password, at least 8 characters (or the environment variable, which keeps it
+        /// out of the process list).
+        #[arg(long, env = "ERRHOUND_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Disable a user: no more logins or API tokens, and their web sessions end at once.
+    Disable {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organization.
+    Create {
+        /// URL name: lowercase letters, digits, '-' and '_', not only digits.
+        #[arg(long)]
+        slug: String,
+        /// Display name (default: the slug).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List every organization: slug, name, members, projects.
+    List,
 }
 
 /// Parses `--scopes`.
@@ -228,30 +279,80 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::User {
-            command:
-                UserCommand::Create {
-                    email,
-                    password,
-                    superuser,
-                    organization,
-                },
-        } => {
+        Command::User { command } => {
             let db = bootstrap::open_database(&config).await?;
+            let result = user_command(&db, command).await;
+            db.close().await;
+            result
+        }
+        Command::Org { command } => {
+            let db = bootstrap::open_database(&config).await?;
+            let result = org_command(&db, command).await;
+            db.close().await;
+            result
+        }
+    }
+}
+
+async fn user_command(db: &errhound_store::Db, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create {
+            email,
+            password,
+            superuser,
+            organization,
+            role,
+            teams,
+        } => {
             let generated = password.is_none();
             let password = password.unwrap_or_else(|| errhound_web::password::random_password(20));
-            let result =
-                bootstrap::create_user(&db, &email, &password, superuser, organization.as_deref())
-                    .await;
-            db.close().await;
-            result?;
+            let membership = organization
+                .as_deref()
+                .map(|organization| accounts::Membership {
+                    organization,
+                    role,
+                    teams: &teams,
+                });
+            accounts::create_user(db, &email, &password, superuser, membership).await?;
             println!("Created user {email}.");
+            if let Some(organization) = &organization {
+                let teams = if teams.is_empty() {
+                    String::new()
+                } else {
+                    format!(", in teams {}", teams.join(", "))
+                };
+                println!("Member of {organization} as {}{teams}.", role.as_str());
+            }
             if generated {
                 println!("Password (shown once): {password}");
             }
-            Ok(())
+        }
+        UserCommand::List => print!("{}", accounts::list_users(db).await?),
+        UserCommand::SetPassword { email, password } => {
+            let ended = accounts::set_password(db, &email, &password).await?;
+            println!("Set the password of {email}; ended {ended} web session(s).");
+        }
+        UserCommand::Disable { email } => {
+            let ended = accounts::disable_user(db, &email).await?;
+            println!("Disabled {email}; ended {ended} web session(s).");
+        }
+        UserCommand::Enable { email } => {
+            accounts::enable_user(db, &email).await?;
+            println!("Enabled {email}.");
         }
     }
+    Ok(())
+}
+
+async fn org_command(db: &errhound_store::Db, command: OrgCommand) -> anyhow::Result<()> {
+    match command {
+        OrgCommand::Create { slug, name } => {
+            accounts::create_org(db, &slug, name.as_deref()).await?;
+            println!("Created organization {slug}.");
+        }
+        OrgCommand::List => print!("{}", accounts::list_orgs(db).await?),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

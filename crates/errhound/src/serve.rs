@@ -30,6 +30,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
+    // Checked at start-up, so a bad `mail.from` stops the server instead of the first mail.
+    // Nothing connects until a mail is sent. (Handed to the notification jobs once they exist.)
+    let mailer = errhound_notify::Mailer::from_config(&config.mail)
+        .context("invalid [mail] configuration")?;
+    match &mailer {
+        Some(mailer) => {
+            tracing::info!(mail.server = %mailer.server(), mail.from = %mailer.from_address(), "mail: sending through the SMTP server")
+        }
+        None => tracing::info!("mail is not configured: no e-mail will be sent ([mail] url)"),
+    }
     let db = bootstrap::open_database(&config).await?;
     let first_start = bootstrap::first_start(&db, &config).await?;
     let queue: Queue = Spool::open(&config.spool_path(), SpoolOptions::default())

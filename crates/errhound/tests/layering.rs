@@ -71,6 +71,16 @@ fn forbidden() -> BTreeMap<&'static str, Vec<&'static str>> {
         [HTTP, &internal(&["errhound-web"])].concat(),
     );
     rules.insert("errhound-web", internal(&["errhound-ingest"]));
+    // Notifications are sent by the server's jobs; the HTTP server and the ingest path are
+    // callers, never dependencies.
+    rules.insert(
+        "errhound-notify",
+        [
+            &["axum", "tower-http", "tower-sessions"][..],
+            &internal(&["errhound-web", "errhound-ingest", "errhound-queue"]),
+        ]
+        .concat(),
+    );
     rules
 }
 

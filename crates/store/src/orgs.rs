@@ -21,7 +21,7 @@ pub struct Organization {
     pub open_membership: bool,
 }
 
-/// Creates an organization.
+/// Creates an organization ([`StoreError::AlreadyExists`] when the slug is taken).
 pub async fn create(
     conn: &mut Conn<'_>,
     slug: &str,
@@ -37,7 +37,44 @@ pub async fn create(
     .bind(now_ms)
     .fetch_one(conn)
     .await
-    .map_err(StoreError::from)
+    .map_err(|e| {
+        let e = StoreError::from(e);
+        if e.is_unique_violation() {
+            StoreError::AlreadyExists("organization")
+        } else {
+            e
+        }
+    })
+}
+
+/// An organization with the sizes the command line shows.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrganizationSummary {
+    /// Primary key.
+    pub id: i64,
+    /// URL name.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time, epoch ms.
+    pub created_at: i64,
+    /// Members (users with a role in it).
+    pub member_count: i64,
+    /// Projects.
+    pub project_count: i64,
+}
+
+/// Every organization by slug, with member and project counts (for the command line).
+pub async fn list_all(conn: &mut Conn<'_>) -> Result<Vec<OrganizationSummary>, StoreError> {
+    Ok(Query::new(
+        "SELECT o.id, o.slug, o.name, o.created_at, \
+         (SELECT COUNT(*) FROM organization_members m WHERE m.organization_id = o.id) \
+           AS member_count, \
+         (SELECT COUNT(*) FROM projects p WHERE p.organization_id = o.id) AS project_count \
+         FROM organizations o ORDER BY o.slug",
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Any organization at all? (false before the first start's bootstrap)

@@ -102,6 +102,64 @@ pub async fn delete_expired(
     .await?)
 }
 
+/// Sessions examined per query by [`delete_for_user`].
+const SCAN_PAGE: i64 = 500;
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: String,
+    data: String,
+}
+
+/// Deletes every session whose data holds `user_id` under `user_key` (the web layer's session
+/// key for the logged-in user), so a disabled account is logged out at once; returns how
+/// many. The user id lives inside the session's JSON, which the two engines query
+/// differently, so the table is read in pages by key and the JSON parsed here; unreadable data
+/// belongs to no one and is left alone.
+pub async fn delete_for_user(
+    conn: &mut Conn<'_>,
+    user_key: &str,
+    user_id: i64,
+) -> Result<u64, StoreError> {
+    let mut after = String::new();
+    let mut doomed = Vec::new();
+    loop {
+        let page: Vec<SessionRow> =
+            Query::new("SELECT id, data FROM web_sessions WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(&after)
+                .bind(SCAN_PAGE)
+                .fetch_all(&mut *conn)
+                .await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        let full = page.len() as i64 == SCAN_PAGE;
+        doomed.extend(
+            page.into_iter()
+                .filter(|row| session_user(&row.data, user_key) == Some(user_id))
+                .map(|row| row.id),
+        );
+        if !full {
+            break;
+        }
+    }
+    let mut deleted = 0;
+    for id in doomed {
+        deleted += Query::new("DELETE FROM web_sessions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(deleted)
+}
+
+/// The user id stored under `user_key` in a session's JSON, if any.
+fn session_user(data: &str, user_key: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(data)
+        .ok()?
+        .get(user_key)?
+        .as_i64()
+}
+
 /// The active user a session belongs to (`None` once the account is disabled or deleted).
 pub async fn user(
     conn: &mut Conn<'_>,

@@ -64,6 +64,46 @@ pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<Us
     .await?)
 }
 
+/// Every user, oldest first. For the command line: an installation has people, not millions.
+pub async fn list(conn: &mut Conn<'_>) -> Result<Vec<User>, StoreError> {
+    Ok(Query::new(
+        "SELECT id, email, name, password_hash, is_superuser, is_active, created_at \
+         FROM users ORDER BY created_at, id",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Replaces the user's password hash; `false` when there is no such user.
+pub async fn set_password(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    password_hash: &str,
+) -> Result<bool, StoreError> {
+    let updated = Query::new("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(updated > 0)
+}
+
+/// Enables or disables the user; `false` when there is no such user. A disabled user can
+/// neither log in nor use API tokens (both check `is_active`); their sessions stay in the
+/// table until the caller deletes them ([`crate::sessions::delete_for_user`]).
+pub async fn set_active(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    is_active: bool,
+) -> Result<bool, StoreError> {
+    let updated = Query::new("UPDATE users SET is_active = $1 WHERE id = $2")
+        .bind(is_active)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(updated > 0)
+}
+
 /// The user with this id.
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<User>, StoreError> {
     Ok(Query::new(

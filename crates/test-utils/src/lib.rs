@@ -4,13 +4,16 @@
 //!   real PostgreSQL. PostgreSQL comes from `TEST_POSTGRES_URL` (a server the test script
 //!   started on loopback); without it a private cluster is started on demand with the local
 //!   PostgreSQL binaries, so a store test is never silently skipped.
+//! * [`SmtpSink`] is a real SMTP server (aiosmtpd) on loopback that records what it receives.
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 pub mod postgres;
 pub mod sdk;
 pub mod server;
+pub mod smtp;
 
 pub use server::{ServerOptions, TestServer};
+pub use smtp::{SinkTls, SmtpSink, SmtpSinkOptions};
 
 use errhound_store::{Db, DbOptions};
 

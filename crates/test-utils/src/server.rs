@@ -175,9 +175,28 @@ impl TestServer {
         self.create_token_for(ADMIN_EMAIL)
     }
 
+    /// Runs an `errhound` command against this server's data directory; returns its output,
+    /// whatever its exit status.
+    pub fn cli_output(&self, args: &[&str]) -> std::process::Output {
+        self.command(args)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("errhound runs")
+    }
+
+    /// Runs an `errhound` command that must fail; returns its stderr.
+    pub fn cli_fails(&self, args: &[&str]) -> String {
+        let output = self.cli_output(args);
+        assert!(
+            !output.status.success(),
+            "errhound {args:?} succeeded: {output:?}"
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
     /// Runs an `errhound` command against this server's data directory; returns its stdout.
     pub fn cli(&self, args: &[&str]) -> String {
-        let output = self.command(args).output().expect("errhound runs");
+        let output = self.cli_output(args);
         assert!(
             output.status.success(),
             "errhound {args:?} failed: {output:?}"

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod access;
+mod accounts;
 mod api;
 mod backlog;
 mod crash;

@@ -352,7 +352,7 @@ struct Page {
     body: String,
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(SET_COOKIE)
         .iter()
@@ -363,7 +363,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The value of the first `<meta name="csrf-token">` or `name="csrf"` field of a page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     for marker in [
         "<meta name=\"csrf-token\" content=\"",
         "name=\"csrf\" value=\"",
@@ -376,7 +376,7 @@ fn csrf_of(html: &str) -> String {
     panic!("no CSRF token in the page:\n{html}");
 }
 
-fn form_body(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form_body(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))

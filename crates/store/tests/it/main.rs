@@ -1,6 +1,7 @@
 //! Store tests. Every test runs its body on SQLite and on a real PostgreSQL.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod accounts;
 mod fixtures;
 mod ingest;
 mod keys;
