@@ -44,6 +44,30 @@ describe('organization members and team visibility', () => {
     await page.context().close();
   });
 
+  test('a personal token is made with chosen scopes, shown once, used, and revoked', async () => {
+    const { page, problems } = await newPage(browser);
+    await loginAs(page, env('MEMBER_EMAIL'), env('MEMBER_PASSWORD'));
+    await page.goto(`${BASE()}/settings/account/api/auth-tokens/`);
+    await page.getByLabel('Name').fill('laptop');
+    await page.locator('input[name=scope][value="event:read"]').check();
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Create token' }).click()]);
+    const token = (await page.locator('#token-value').textContent()).trim();
+    assert.match(token, /^sntryu_[0-9a-f]{64}$/);
+    const info = await page.request.get(`${BASE()}/api/0/`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.deepEqual((await info.json()).auth.scopes, ['event:read']);
+    // Shown once: the list has its last characters only.
+    await page.goto(`${BASE()}/settings/account/api/auth-tokens/`);
+    assert.equal(await page.locator('#token-value').count(), 0);
+    const row = page.locator('table.tokens tbody tr', { hasText: 'laptop' });
+    assert.match(await row.textContent(), new RegExp(token.slice(-4)));
+    await Promise.all([page.waitForNavigation(), row.getByRole('button', { name: 'Revoke' }).click()]);
+    assert.equal(await page.locator('.alert-info').textContent(), 'Token revoked.');
+    const refused = await page.request.get(`${BASE()}/api/0/organizations/`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(refused.status(), 401);
+    assert.deepEqual(problems.errors, []);
+    await page.context().close();
+  });
+
   test('a member of a closed organization sees only the projects of their teams', async () => {
     const { page } = await newPage(browser);
     await loginAs(page, env('MEMBER_EMAIL'), env('MEMBER_PASSWORD'));

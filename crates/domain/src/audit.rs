@@ -7,6 +7,10 @@ pub enum AuditAction {
     OrgCreate,
     /// `org.edit`: settings changed.
     OrgEdit,
+    /// `member.invite`: an invitation was made.
+    MemberInvite,
+    /// `member.accept-invite`: an invitation was accepted.
+    MemberAcceptInvite,
     /// `member.add`: a user was made a member.
     MemberAdd,
     /// `member.edit`: a member's role changed.
@@ -37,9 +41,11 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::OrgCreate,
         AuditAction::OrgEdit,
+        AuditAction::MemberInvite,
+        AuditAction::MemberAcceptInvite,
         AuditAction::MemberAdd,
         AuditAction::MemberEdit,
         AuditAction::MemberRemove,
@@ -60,6 +66,8 @@ impl AuditAction {
         match self {
             AuditAction::OrgCreate => "org.create",
             AuditAction::OrgEdit => "org.edit",
+            AuditAction::MemberInvite => "member.invite",
+            AuditAction::MemberAcceptInvite => "member.accept-invite",
             AuditAction::MemberAdd => "member.add",
             AuditAction::MemberEdit => "member.edit",
             AuditAction::MemberRemove => "member.remove",

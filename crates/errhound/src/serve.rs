@@ -31,7 +31,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     // Checked at start-up, so a bad `mail.from` stops the server instead of the first mail.
-    // Nothing connects until a mail is sent. (Handed to the notification jobs once they exist.)
+    // Nothing connects until a mail is sent.
     let mailer = errhound_notify::Mailer::from_config(&config.mail)
         .context("invalid [mail] configuration")?;
     match &mailer {
@@ -69,7 +69,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let public_url = config.public_url();
     let settings = pipeline.settings().clone();
     let state = AppState::new(db.clone(), queue, dictionaries, config, Some(metrics))
-        .with_settings_hook(Arc::new(move |project_id| settings.invalidate(project_id)));
+        .with_settings_hook(Arc::new(move |project_id| settings.invalidate(project_id)))
+        .with_mailer(mailer);
     let app =
         errhound_web::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

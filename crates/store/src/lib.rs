@@ -16,6 +16,7 @@ mod db;
 mod error;
 pub mod events;
 pub mod ingest;
+pub mod invitations;
 pub mod issues;
 pub mod keys;
 pub mod members;

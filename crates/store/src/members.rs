@@ -16,6 +16,9 @@ pub enum MemberError {
     /// No such member in the organization.
     #[error("member not found")]
     NotFound,
+    /// The user is a member already.
+    #[error("This user is a member of the organization already.")]
+    AlreadyMember,
     /// The change would leave the organization without an owner.
     #[error("An organization must keep at least one owner.")]
     LastOwner,

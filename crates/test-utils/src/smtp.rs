@@ -191,6 +191,12 @@ impl SmtpSink {
         })
     }
 
+    /// The directory the sink stores mails in (`000001.json`, `000002.json`, ...), for browser
+    /// tests that read them themselves.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port

@@ -8,6 +8,7 @@ pub mod api;
 pub mod error;
 mod health;
 pub mod ingest;
+pub mod invitations;
 pub mod password;
 pub mod routes;
 pub mod ui;
@@ -45,6 +46,8 @@ pub struct AppState {
     /// Called with a project id after its processing settings changed, so the ingest worker
     /// of this process applies them to the next batch.
     pub settings_changed: SettingsHook,
+    /// Sends mail (invitations, password resets); `None` when `[mail]` is not configured.
+    pub mailer: Option<errhound_notify::Mailer>,
 }
 
 /// See [`AppState::settings_changed`].
@@ -70,7 +73,14 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             settings_changed: Arc::new(|_| {}),
+            mailer: None,
         }
+    }
+
+    /// Sets the mail transport.
+    pub fn with_mailer(mut self, mailer: Option<errhound_notify::Mailer>) -> AppState {
+        self.mailer = mailer;
+        self
     }
 
     /// Sets the hook called after a project's processing settings change.

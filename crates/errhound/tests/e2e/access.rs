@@ -369,7 +369,7 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
             pick(Scope::OrgRead, Scope::ProjectWrite)
         }
         "/organizations/{org}/teams/" => pick(Scope::TeamRead, Scope::TeamWrite),
-        "/organizations/{org}/members/" if read => Rule::Scoped(Scope::MemberRead),
+        "/organizations/{org}/members/" => pick(Scope::MemberRead, Scope::MemberWrite),
         "/organizations/{org}/members/{member}/" => Rule::Scoped(match *method {
             Method::GET => Scope::MemberRead,
             Method::DELETE => Scope::MemberAdmin,

@@ -189,3 +189,66 @@ async fn the_audit_log_records_who_changed_what_and_from_where(#[case] engine: E
     assert_eq!(newest["actor"]["name"], "errhound CLI");
     assert_eq!(newest["data"]["name"], "deploy");
 }
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[tokio::test]
+async fn invitations_through_the_api_respect_the_inviters_role(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
+    let manager = server.create_member("manager@a.test");
+    let id = member_id(&server, "manager@a.test").await;
+    assert_eq!(set_role(&server, None, &id, "manager").await.0, 200);
+    let invite = |token: Option<String>, body: Value| {
+        let server = &server;
+        async move {
+            server
+                .api_send(
+                    Method::POST,
+                    "organizations/errhound/members/",
+                    &body,
+                    token.as_deref(),
+                )
+                .await
+        }
+    };
+    let (status, made) = invite(
+        Some(manager.clone()),
+        json!({"email": "New@B.test", "orgRole": "admin", "teams": ["errhound"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["email"], "new@b.test");
+    assert_eq!(made["pending"], true);
+    assert_eq!(made["inviteMailed"], false, "no [mail] on this server");
+    let link = made["inviteLink"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{}/accept/", server.base_url)),
+        "{link}"
+    );
+    let page = server.client().get(link).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    // Not above one's own role; not someone who is a member already; only known teams.
+    let (status, _) = invite(
+        Some(manager.clone()),
+        json!({"email": "boss@b.test", "role": "owner"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = invite(None, json!({"email": ADMIN_EMAIL})).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = invite(None, json!({"email": "x@b.test", "teams": ["nope"]})).await;
+    assert_eq!(status, 400);
+    let (status, _) = invite(None, json!({"email": "not-an-address"})).await;
+    assert_eq!(status, 400);
+    // A tampered link finds nothing.
+    let tampered = format!(
+        "{}0/",
+        link.trim_end_matches('/')
+            .trim_end_matches(char::is_alphanumeric)
+    );
+    let page = server.client().get(&tampered).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 404);
+    let (_, log) = server.api_get("organizations/errhound/audit-logs/").await;
+    assert_eq!(log["rows"][0]["event"], "member.invite");
+    assert_eq!(log["rows"][0]["actor"]["email"], "manager@a.test");
+}

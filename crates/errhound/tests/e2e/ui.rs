@@ -223,6 +223,56 @@ async fn ui_browser_organization_members_and_team_visibility() {
     );
 }
 
+/// Invitations in the browser, mailed through a real SMTP server on loopback: an owner invites
+/// an address onto one team, the invitee follows the mailed link, creates their account, and sees
+/// only that team's projects; the link works once.
+#[tokio::test]
+async fn ui_browser_invitation_by_mail_is_accepted_once_and_scoped_to_its_team() {
+    let sink = errhound_test_utils::smtp::SmtpSink::start(Default::default())
+        .expect("the browser tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    let server = TestServer::start_with(
+        binary(),
+        errhound_test_utils::server::ServerOptions {
+            database_url: None,
+            env: vec![
+                ("ERRHOUND_MAIL__URL".into(), sink.url("smtp+plain")),
+                (
+                    "ERRHOUND_MAIL__FROM".into(),
+                    "Errhound <errhound@test.local>".into(),
+                ),
+            ],
+        },
+    )
+    .await;
+    let (status, _) = server
+        .api_send(
+            reqwest::Method::POST,
+            "organizations/errhound/teams/",
+            &json!({"slug": "vault", "name": "Vault"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = server
+        .api_send(
+            reqwest::Method::POST,
+            "teams/errhound/vault/projects/",
+            &json!({"name": "Secret", "slug": "secret"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = server
+        .api_put("organizations/errhound/", &json!({"openMembership": false}))
+        .await;
+    assert_eq!(status, 200);
+    run_browser_tests(
+        &server,
+        "invitations.test.mjs",
+        &[("MAIL_DIR", sink.dir().display().to_string())],
+    );
+}
+
 /// The authorization matrix of the UI: every page of the route table, opened (GET) or posted to
 /// (refused callers only: a POST that gets through would change the world) by the superuser, a
 /// member whose team owns only `default`, and a member of another organization, for the
@@ -272,6 +322,8 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                     .path
                     .replace("{version}", "0")
                     .replace("{file}", "app.css")
+                    .replace("{invite}", "1")
+                    .replace("{secret}", &"0".repeat(64))
                     .replace("{token}", "999999"),
             };
             for (session, who, home, sees_secret, superuser) in &sessions {
@@ -311,9 +363,11 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                     None => {
                         ![401, 403, 404].contains(&page.status) && page.status < 500
                             || (page.status == 404
-                                && ["{note}", "{key}", "{member}", "{token}", "{file}"]
-                                    .iter()
-                                    .any(|p| route.path.contains(p)))
+                                && [
+                                    "{note}", "{key}", "{member}", "{token}", "{file}", "{invite}",
+                                ]
+                                .iter()
+                                .any(|p| route.path.contains(p)))
                     }
                 };
                 if !ok {

@@ -93,7 +93,7 @@ pub async fn create_token(State(state): State<AppState>, user: UiUser, body: Str
     }
     let mut scopes = ScopeSet::EMPTY;
     for name in form.all("scope") {
-        let scope = Scope::parse(&name)
+        let scope = Scope::parse(name)
             .ok_or_else(|| UiError::bad_request(format!("Unknown scope {name:?}.")))?;
         scopes = scopes.with(scope);
     }

@@ -288,7 +288,14 @@ pub async fn login(
         }
     };
     throttle.succeeded(&email);
-    // A new id at login: a session id planted before login (fixation) is worthless after it.
+    begin_session(&session, &user).await?;
+    tracing::info!(user.id = user.id, user.email = %user.email, "logged in");
+    Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response())
+}
+
+/// Logs `user` in on `session`, under a new session id and CSRF token: an id planted before
+/// login (fixation) is worthless after it.
+pub async fn begin_session(session: &Session, user: &User) -> UiResult<()> {
     session.cycle_id().await.map_err(UiError::internal)?;
     session
         .insert(USER_ID, user.id)
@@ -299,8 +306,20 @@ pub async fn login(
         .await
         .map_err(UiError::internal)?;
     session.set_expiry(Some(Expiry::OnInactivity(session::LOGGED_IN_FOR)));
-    tracing::info!(user.id = user.id, user.email = %user.email, "logged in");
-    Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response())
+    Ok(())
+}
+
+/// The logged-in user of `session`, if any (pages that also serve visitors).
+pub async fn session_user(state: &AppState, session: &Session) -> UiResult<Option<User>> {
+    let Some(uid) = session
+        .get::<i64>(USER_ID)
+        .await
+        .map_err(UiError::internal)?
+    else {
+        return Ok(None);
+    };
+    let mut conn = state.db.read().await?;
+    Ok(sessions::user(&mut conn.conn(), uid).await?)
 }
 
 /// `POST /auth/logout/`: ends the session (row and cookie).

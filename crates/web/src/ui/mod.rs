@@ -22,6 +22,7 @@
 //! * **Access** goes through [`crate::api::access`], as in the API: a page of an organization
 //!   the user is not a member of, or of an issue outside their organizations, is a 404.
 
+mod accept;
 mod access;
 mod account;
 mod assets;
@@ -115,6 +116,13 @@ pub fn pages() -> Routes {
         )
         .get("/settings/{org}/", Scope::OrgRead, org_settings::page)
         .post("/settings/{org}/", Scope::OrgWrite, org_settings::update)
+        .post(
+            "/settings/{org}/invitations/",
+            Scope::MemberWrite,
+            org_settings::invite,
+        )
+        .get("/accept/{invite}/{secret}/", Rule::Public, accept::page)
+        .post("/accept/{invite}/{secret}/", Rule::Public, accept::accept)
         .post(
             "/settings/{org}/members/{member}/",
             Scope::MemberWrite,

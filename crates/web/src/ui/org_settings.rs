@@ -7,7 +7,9 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use errhound_domain::{AuditAction, Role, Scope};
-use errhound_store::audit;
+use errhound_store::{audit, invitations};
+
+use crate::invitations::Invited;
 use errhound_store::members::{self, MemberError};
 use errhound_store::now_ms;
 use errhound_store::teams::{self, OrgMember, Team};
@@ -38,6 +40,17 @@ struct OrgSettingsPage {
     can_manage_members: bool,
     can_remove_members: bool,
     can_read_audit: bool,
+    pending: Vec<PendingRow>,
+    /// The invitation just made: its link, shown to the inviter, and whether it was mailed.
+    invited: Option<(String, String, bool)>,
+    mail_configured: bool,
+}
+
+/// A pending invitation as listed.
+struct PendingRow {
+    email: String,
+    role: &'static str,
+    expires: String,
 }
 
 impl OrgSettingsPage {
@@ -70,6 +83,7 @@ impl From<MemberError> for UiError {
     fn from(error: MemberError) -> UiError {
         match error {
             MemberError::NotFound => UiError::not_found(),
+            MemberError::AlreadyMember => UiError::bad_request(error.to_string()),
             MemberError::LastOwner | MemberError::RoleTooHigh => {
                 UiError::forbidden(error.to_string())
             }
@@ -80,12 +94,33 @@ impl From<MemberError> for UiError {
 
 /// `GET /settings/{org}/`
 pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> UiResult {
-    let nav = Nav::new(&state, &user, &grant.org, "organization", None).await?;
-    let mut conn = state.db.read().await?;
+    render(&state, &user, &grant, None).await
+}
+
+async fn render(
+    state: &AppState,
+    user: &UiUser,
+    grant: &Grant,
+    invited: Option<Invited>,
+) -> UiResult {
+    let nav = Nav::new(state, user, &grant.org, "organization", None).await?;
+    let mut conn = state.db.read_latest().await?;
     let members = teams::org_members(&mut conn.conn(), grant.org.id).await?;
     let team_list = teams::list_for_org(&mut conn.conn(), grant.org.id).await?;
+    let pending = invitations::pending(&mut conn.conn(), grant.org.id)
+        .await?
+        .iter()
+        .map(|i| PendingRow {
+            email: i.email.clone(),
+            role: i.role.display_name(),
+            expires: format::datetime(i.expires_at),
+        })
+        .collect();
     drop(conn);
     Ok(OrgSettingsPage {
+        pending,
+        invited: invited.map(|i| (i.invitation.email, i.link, i.mailed)),
+        mail_configured: state.mailer.is_some(),
         nav,
         base: format!("/settings/{}/", grant.org.slug),
         open_membership: grant.org.open_membership,
@@ -98,6 +133,42 @@ pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> 
         can_read_audit: grant.access.has(Scope::OrgWrite),
     }
     .into_response())
+}
+
+/// `POST /settings/{org}/invitations/`: `email`, `role` and the checked `team`s (ids). Answers
+/// the page with the invitation's link (the secret is not kept anywhere else).
+pub async fn invite(
+    State(state): State<AppState>,
+    user: UiUser,
+    grant: Grant,
+    body: String,
+) -> UiResult {
+    let form = FormData::parse(&body);
+    let email = form
+        .text("email")
+        .map(str::trim)
+        .filter(|e| e.contains('@') && e.len() <= 254)
+        .ok_or_else(|| UiError::bad_request("Enter the e-mail address to invite."))?;
+    let role = form
+        .text("role")
+        .and_then(Role::parse)
+        .ok_or_else(|| UiError::bad_request("Choose a role."))?;
+    let mut conn = state.db.read().await?;
+    let known: Vec<i64> = teams::list_for_org(&mut conn.conn(), grant.org.id)
+        .await?
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    drop(conn);
+    let mut team_ids = Vec::new();
+    for id in form.all("team") {
+        match id.parse::<i64>() {
+            Ok(id) if known.contains(&id) => team_ids.push(id),
+            _ => return Err(UiError::bad_request("Unknown team.")),
+        }
+    }
+    let invited = crate::invitations::invite(&state, &grant, email, role, &team_ids).await?;
+    render(&state, &user, &grant, Some(invited)).await
 }
 
 /// `POST /settings/{org}/`: `open_membership` (a checkbox).
