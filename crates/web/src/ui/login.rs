@@ -2,16 +2,19 @@
 //!
 //! Failed logins cost the same time whether or not the account exists (a dummy Argon2 verify),
 //! are logged with the e-mail (never the password), and after [`MAX_FAILURES`] failures within
-//! [`FAILURE_WINDOW`] an e-mail is refused for the rest of the window.
+//! [`FAILURE_WINDOW`] an e-mail is refused for the rest of the window, as is a client address
+//! after [`MAX_ADDRESS_FAILURES`] (over any e-mails). The refusal says the same whether or not
+//! the account exists.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Extension;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -103,23 +106,36 @@ impl FromRequestParts<AppState> for UiUser {
     }
 }
 
-/// Counts failed logins per e-mail.
-#[derive(Clone, Default)]
-pub struct LoginThrottle(Arc<Mutex<HashMap<String, (u32, Instant)>>>);
+/// Failed logins allowed from one client address within [`FAILURE_WINDOW`], whatever the
+/// e-mails: higher than per account, so colleagues behind one office address are not locked out
+/// by one of them, low enough to stop one address spraying passwords over many accounts.
+pub const MAX_ADDRESS_FAILURES: u32 = 50;
 
-impl LoginThrottle {
-    /// Whether `email` is refused for now.
-    pub fn blocked(&self, email: &str) -> bool {
-        let Ok(map) = self.0.lock() else {
-            return false;
-        };
-        map.get(email)
-            .is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW)
+/// Counts failed logins per key (an e-mail, or a client address) within [`FAILURE_WINDOW`].
+#[derive(Clone)]
+struct FailureCounter {
+    limit: u32,
+    failures: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
+}
+
+impl FailureCounter {
+    fn new(limit: u32) -> FailureCounter {
+        FailureCounter {
+            limit,
+            failures: Arc::default(),
+        }
     }
 
-    /// Records a failure.
-    pub fn failed(&self, email: &str) {
-        let Ok(mut map) = self.0.lock() else {
+    fn blocked(&self, key: &str) -> bool {
+        let Ok(map) = self.failures.lock() else {
+            return false;
+        };
+        map.get(key)
+            .is_some_and(|(n, since)| *n >= self.limit && since.elapsed() < FAILURE_WINDOW)
+    }
+
+    fn failed(&self, key: &str) {
+        let Ok(mut map) = self.failures.lock() else {
             return;
         };
         if map.len() >= MAX_TRACKED {
@@ -128,18 +144,55 @@ impl LoginThrottle {
         if map.len() >= MAX_TRACKED {
             return;
         }
-        let entry = map.entry(email.to_owned()).or_insert((0, Instant::now()));
+        let entry = map.entry(key.to_owned()).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= FAILURE_WINDOW {
             *entry = (0, Instant::now());
         }
         entry.0 += 1;
     }
 
-    /// Forgets the failures of `email` after a successful login.
-    pub fn succeeded(&self, email: &str) {
-        if let Ok(mut map) = self.0.lock() {
-            map.remove(email);
+    fn forget(&self, key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(key);
         }
+    }
+}
+
+/// Counts failed logins per account ([`MAX_FAILURES`]) and per client address
+/// ([`MAX_ADDRESS_FAILURES`]).
+#[derive(Clone)]
+pub struct LoginThrottle {
+    accounts: FailureCounter,
+    addresses: FailureCounter,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> LoginThrottle {
+        LoginThrottle {
+            accounts: FailureCounter::new(MAX_FAILURES),
+            addresses: FailureCounter::new(MAX_ADDRESS_FAILURES),
+        }
+    }
+}
+
+impl LoginThrottle {
+    /// Whether a login to `email` from `address` is refused for now.
+    pub fn blocked(&self, email: &str, address: Option<&str>) -> bool {
+        self.accounts.blocked(email) || address.is_some_and(|a| self.addresses.blocked(a))
+    }
+
+    /// Records a failure.
+    pub fn failed(&self, email: &str, address: Option<&str>) {
+        self.accounts.failed(email);
+        if let Some(address) = address {
+            self.addresses.failed(address);
+        }
+    }
+
+    /// Forgets the failures of `email` after a successful login. The address keeps its count:
+    /// one right password does not excuse a spray over other accounts.
+    pub fn succeeded(&self, email: &str) {
+        self.accounts.forget(email);
     }
 }
 
@@ -236,6 +289,7 @@ pub async fn login_page(session: Session, params: axum::extract::RawQuery) -> Ui
 pub async fn login(
     State(state): State<AppState>,
     Extension(throttle): Extension<LoginThrottle>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     session: Session,
     body: String,
 ) -> UiResult {
@@ -258,8 +312,9 @@ pub async fn login(
         )
             .into_response()
     };
-    if throttle.blocked(&email) {
-        tracing::warn!(user.email = %email, "login refused: too many failed attempts");
+    let address = connect.map(|Extension(ConnectInfo(addr))| addr.ip().to_string());
+    if throttle.blocked(&email, address.as_deref()) {
+        tracing::warn!(user.email = %email, client.address = ?address, "login refused: too many failed attempts");
         return Ok(page(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed attempts. Try again in a few minutes.",
@@ -279,7 +334,7 @@ pub async fn login(
     let user = match user {
         Some(user) if verified && user.is_active && user.password_hash.is_some() => user,
         _ => {
-            throttle.failed(&email);
+            throttle.failed(&email, address.as_deref());
             tracing::warn!(user.email = %email, "failed login");
             return Ok(page(
                 StatusCode::UNAUTHORIZED,
@@ -355,15 +410,31 @@ mod tests {
     }
 
     #[test]
+    fn one_address_spraying_many_accounts_is_stopped_and_others_are_not() {
+        let throttle = LoginThrottle::default();
+        let sprayer = Some("192.0.2.7");
+        for n in 0..MAX_ADDRESS_FAILURES {
+            let email = format!("user{n}@b.c");
+            assert!(!throttle.blocked(&email, sprayer), "{n}");
+            throttle.failed(&email, sprayer);
+        }
+        assert!(throttle.blocked("fresh@b.c", sprayer));
+        assert!(!throttle.blocked("fresh@b.c", Some("192.0.2.8")));
+        // A right password for one account does not clear the address.
+        throttle.succeeded("user1@b.c");
+        assert!(throttle.blocked("user1@b.c", sprayer));
+    }
+
+    #[test]
     fn throttle_blocks_after_failures() {
         let throttle = LoginThrottle::default();
         for _ in 0..MAX_FAILURES {
-            assert!(!throttle.blocked("a@b.c"));
-            throttle.failed("a@b.c");
+            assert!(!throttle.blocked("a@b.c", None));
+            throttle.failed("a@b.c", None);
         }
-        assert!(throttle.blocked("a@b.c"));
-        assert!(!throttle.blocked("other@b.c"));
+        assert!(throttle.blocked("a@b.c", None));
+        assert!(!throttle.blocked("other@b.c", None));
         throttle.succeeded("a@b.c");
-        assert!(!throttle.blocked("a@b.c"));
+        assert!(!throttle.blocked("a@b.c", None));
     }
 }
