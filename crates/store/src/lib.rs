@@ -22,6 +22,7 @@ pub mod keys;
 pub mod members;
 pub mod options;
 pub mod orgs;
+pub mod password_resets;
 pub mod payload;
 pub mod processing_failures;
 pub mod projects;

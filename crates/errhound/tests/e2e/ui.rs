@@ -273,6 +273,38 @@ async fn ui_browser_invitation_by_mail_is_accepted_once_and_scoped_to_its_team()
     );
 }
 
+/// Passwords in the browser, the reset link mailed through a real SMTP server on loopback.
+#[tokio::test]
+async fn ui_browser_password_reset_change_and_logging_out_everywhere() {
+    let sink = errhound_test_utils::smtp::SmtpSink::start(Default::default())
+        .expect("the browser tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    let server = TestServer::start_with(
+        binary(),
+        errhound_test_utils::server::ServerOptions {
+            database_url: None,
+            env: vec![
+                ("ERRHOUND_MAIL__URL".into(), sink.url("smtp+plain")),
+                (
+                    "ERRHOUND_MAIL__FROM".into(),
+                    "Errhound <errhound@test.local>".into(),
+                ),
+            ],
+        },
+    )
+    .await;
+    let email = "reset@a.test";
+    server.create_member(email);
+    run_browser_tests(
+        &server,
+        "passwords.test.mjs",
+        &[
+            ("MAIL_DIR", sink.dir().display().to_string()),
+            ("MEMBER_EMAIL", email.to_owned()),
+            ("MEMBER_PASSWORD", "member-password-1".to_owned()),
+        ],
+    );
+}
+
 /// The authorization matrix of the UI: every page of the route table, opened (GET) or posted to
 /// (refused callers only: a POST that gets through would change the world) by the superuser, a
 /// member whose team owns only `default`, and a member of another organization, for the
@@ -323,6 +355,7 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                     .replace("{version}", "0")
                     .replace("{file}", "app.css")
                     .replace("{invite}", "1")
+                    .replace("{reset}", "1")
                     .replace("{secret}", &"0".repeat(64))
                     .replace("{token}", "999999"),
             };
@@ -365,6 +398,7 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                             || (page.status == 404
                                 && [
                                     "{note}", "{key}", "{member}", "{token}", "{file}", "{invite}",
+                                    "{reset}",
                                 ]
                                 .iter()
                                 .any(|p| route.path.contains(p)))

@@ -41,7 +41,8 @@ struct TokensPage {
     new_token: Option<String>,
 }
 
-async fn nav(state: &AppState, user: &UiUser) -> UiResult<Nav> {
+/// The page frame of an account page: the user's first organization.
+pub(super) async fn nav(state: &AppState, user: &UiUser) -> UiResult<Nav> {
     let mut conn = state.db.read().await?;
     let first = orgs::list_for_user(&mut conn.conn(), user.user.id, user.user.is_superuser)
         .await?

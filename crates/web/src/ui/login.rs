@@ -158,12 +158,19 @@ impl FailureCounter {
     }
 }
 
+/// Password reset requests allowed per e-mail within [`FAILURE_WINDOW`] (each mails a link).
+pub const MAX_RESET_REQUESTS: u32 = 5;
+/// Password reset requests allowed per client address within [`FAILURE_WINDOW`].
+pub const MAX_ADDRESS_RESET_REQUESTS: u32 = 20;
+
 /// Counts failed logins per account ([`MAX_FAILURES`]) and per client address
-/// ([`MAX_ADDRESS_FAILURES`]).
+/// ([`MAX_ADDRESS_FAILURES`]), and password reset requests.
 #[derive(Clone)]
 pub struct LoginThrottle {
     accounts: FailureCounter,
     addresses: FailureCounter,
+    reset_accounts: FailureCounter,
+    reset_addresses: FailureCounter,
 }
 
 impl Default for LoginThrottle {
@@ -171,11 +178,25 @@ impl Default for LoginThrottle {
         LoginThrottle {
             accounts: FailureCounter::new(MAX_FAILURES),
             addresses: FailureCounter::new(MAX_ADDRESS_FAILURES),
+            reset_accounts: FailureCounter::new(MAX_RESET_REQUESTS),
+            reset_addresses: FailureCounter::new(MAX_ADDRESS_RESET_REQUESTS),
         }
     }
 }
 
 impl LoginThrottle {
+    /// Counts a password reset request for `email` from `address`; whether it may go ahead (so
+    /// nobody floods an inbox, or probes many addresses, through the reset form).
+    pub fn reset_allowed(&self, email: &str, address: Option<&str>) -> bool {
+        let blocked = self.reset_accounts.blocked(email)
+            || address.is_some_and(|a| self.reset_addresses.blocked(a));
+        self.reset_accounts.failed(email);
+        if let Some(address) = address {
+            self.reset_addresses.failed(address);
+        }
+        !blocked
+    }
+
     /// Whether a login to `email` from `address` is refused for now.
     pub fn blocked(&self, email: &str, address: Option<&str>) -> bool {
         self.accounts.blocked(email) || address.is_some_and(|a| self.addresses.blocked(a))

@@ -37,6 +37,7 @@ mod layout;
 mod login;
 pub mod markdown;
 mod org_settings;
+mod password;
 pub mod query;
 mod releases;
 pub mod session;
@@ -68,6 +69,37 @@ pub fn pages() -> Routes {
         .get("/auth/login/", Rule::Public, login::login_page)
         .post("/auth/login/", Rule::Public, login::login)
         .post("/auth/logout/", Rule::Public, login::logout)
+        .get(
+            "/auth/password-reset/",
+            Rule::Public,
+            password::request_page,
+        )
+        .post("/auth/password-reset/", Rule::Public, password::request)
+        .get(
+            "/auth/password-reset/{reset}/{secret}/",
+            Rule::Public,
+            password::new_password_page,
+        )
+        .post(
+            "/auth/password-reset/{reset}/{secret}/",
+            Rule::Public,
+            password::reset,
+        )
+        .get(
+            "/settings/account/password/",
+            Rule::Authenticated,
+            password::change_page,
+        )
+        .post(
+            "/settings/account/password/",
+            Rule::Authenticated,
+            password::change,
+        )
+        .post(
+            "/settings/account/sessions/logout-all/",
+            Rule::Authenticated,
+            password::logout_everywhere,
+        )
         .get(&format!("{org}/issues/"), read, issues::list)
         .post(&format!("{org}/issues/"), write, issues::bulk)
         .get(&format!("{issue}/"), read, issue::detail)
