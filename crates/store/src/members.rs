@@ -66,6 +66,30 @@ fn within(ceiling: Option<Role>, roles: &[Role]) -> Result<(), MemberError> {
     }
 }
 
+/// Locks the organization and loads member `member_id` for a change that takes away their
+/// current role (and gives `new_role`, if any): refused above `ceiling`, and when they are the
+/// last owner and would stop being one.
+async fn member_to_change(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    member_id: i64,
+    new_role: Option<Role>,
+    ceiling: Option<Role>,
+) -> Result<OrgMember, MemberError> {
+    lock_organization(conn, organization_id).await?;
+    let member = teams::org_member(conn, organization_id, member_id)
+        .await?
+        .ok_or(MemberError::NotFound)?;
+    within(ceiling, &[member.role])?;
+    within(ceiling, new_role.as_slice())?;
+    let stays_owner = new_role == Some(Role::Owner);
+    if member.role == Role::Owner && !stays_owner && owner_count(conn, organization_id).await? <= 1
+    {
+        return Err(MemberError::LastOwner);
+    }
+    Ok(member)
+}
+
 /// Gives member `member_id` of the organization `role`. Run it in a transaction.
 pub async fn set_role(
     conn: &mut Conn<'_>,
@@ -76,16 +100,9 @@ pub async fn set_role(
     actor: &Actor,
     now_ms: i64,
 ) -> Result<OrgMember, MemberError> {
-    lock_organization(conn, organization_id).await?;
-    let member = teams::org_member(conn, organization_id, member_id)
-        .await?
-        .ok_or(MemberError::NotFound)?;
-    within(ceiling, &[member.role, role])?;
+    let member = member_to_change(conn, organization_id, member_id, Some(role), ceiling).await?;
     if member.role == role {
         return Ok(member);
-    }
-    if member.role == Role::Owner && owner_count(conn, organization_id).await? <= 1 {
-        return Err(MemberError::LastOwner);
     }
     Query::new("UPDATE organization_members SET role = $1 WHERE id = $2")
         .bind(role.as_str())
@@ -116,14 +133,7 @@ pub async fn remove(
     actor: &Actor,
     now_ms: i64,
 ) -> Result<OrgMember, MemberError> {
-    lock_organization(conn, organization_id).await?;
-    let member = teams::org_member(conn, organization_id, member_id)
-        .await?
-        .ok_or(MemberError::NotFound)?;
-    within(ceiling, &[member.role])?;
-    if member.role == Role::Owner && owner_count(conn, organization_id).await? <= 1 {
-        return Err(MemberError::LastOwner);
-    }
+    let member = member_to_change(conn, organization_id, member_id, None, ceiling).await?;
     Query::new(
         "DELETE FROM team_members WHERE user_id = $1 \
          AND team_id IN (SELECT id FROM teams WHERE organization_id = $2)",

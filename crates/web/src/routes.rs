@@ -10,10 +10,9 @@
 //! what it established through the [`access::Caller`] and [`access::Grant`] extractors.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::http::request::Parts;
@@ -24,7 +23,7 @@ use errhound_domain::Scope;
 use errhound_store::{orgs, projects};
 
 use crate::AppState;
-use crate::api::access::{self, AccessError, Caller, Grant, Merges};
+use crate::api::access::{self, AccessError, Caller, ClientAddr, Grant, Merges};
 use crate::error::ApiError;
 
 /// Who may call a route.
@@ -227,10 +226,7 @@ async fn check(guard: &Guard, parts: &mut Parts) -> Result<(), Response> {
         Rule::Superuser => Err(refuse(AccessError::Forbidden)),
         Rule::Scoped(scope) => {
             let params = path_params(parts).await;
-            let client_addr = parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip().to_string());
+            let client_addr = ClientAddr::of(parts).0;
             let mut grant = resolve(&guard.state, caller, &params)
                 .await
                 .map_err(refuse)?;

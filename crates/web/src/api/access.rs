@@ -178,6 +178,31 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AccessError> {
         .ok_or(AccessError::Unauthenticated("Invalid token"))
 }
 
+/// The client's address: the connection's peer (never a forwarded header, which a client can
+/// write). `None` where the server runs without connection info (tests of the router alone).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub Option<String>);
+
+impl ClientAddr {
+    /// The address of the request `parts` came with.
+    pub fn of(parts: &Parts) -> ClientAddr {
+        ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_string()),
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr::of(parts))
+    }
+}
+
 /// What the route guard established for a route that names an organization: the caller, the
 /// organization and the caller's access in it.
 #[derive(Debug, Clone)]

@@ -8,13 +8,12 @@ use serde_json::{Value, json};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 
-use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
 use errhound_domain::{AuditAction, Role};
 use errhound_store::audit;
 use errhound_store::now_ms;
 
 use super::access::{self, ApiUser, Caller, Grant};
-use super::request::{Reply, begin, json_response, parse_body};
+use super::request::{Reply, begin, json_response, name_and_slug, parse_body};
 use super::views;
 use crate::AppState;
 use crate::error::ApiError;
@@ -45,23 +44,10 @@ pub async fn list(
 /// `POST /api/0/organizations/` with `{"name", "slug"?}` (superusers: organizations are the
 /// instance's to create): 201 and the organization, with the caller as its owner.
 pub async fn create(State(state): State<AppState>, ApiUser(user): ApiUser, body: Bytes) -> Reply {
-    let body = parse_body(&body)?;
-    let text = |key: &str| {
-        body.get(key)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
-    let Some(name) = text("name") else {
-        return Err(ApiError::invalid_field("name", "This field is required."));
-    };
-    let slug = text("slug").map_or_else(|| slugify(name), str::to_owned);
-    if !is_valid_slug(&slug) {
-        return Err(ApiError::invalid_field("slug", INVALID_SLUG_MESSAGE));
-    }
+    let (name, slug) = name_and_slug(&parse_body(&body)?, true)?;
     let now = now_ms();
     let mut tx = begin(&state).await?;
-    let org = match org_store::create(&mut tx.conn(), &slug, name, now).await {
+    let org = match org_store::create(&mut tx.conn(), &slug, &name, now).await {
         Err(e) if e.is_unique_violation() => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,

@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use errhound_domain::AuditAction;
 use errhound_domain::grouping::CONFIG_ID;
-use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
 use errhound_store::audit::{self, Actor};
 use errhound_store::orgs::Organization;
 use errhound_store::teams::{self, Team};
@@ -16,7 +15,7 @@ use errhound_store::{StoreError, now_ms, projects};
 use serde_json::{Value, json};
 
 use super::access::Grant;
-use super::request::{Reply, begin, json_response, parse_body};
+use super::request::{Reply, begin, json_response, name_and_slug, parse_body, text_field};
 use super::views;
 use crate::AppState;
 use crate::error::ApiError;
@@ -61,24 +60,12 @@ async fn create(
     team: Option<Team>,
     body: &serde_json::Map<String, Value>,
 ) -> Reply {
-    let text = |key: &str| {
-        body.get(key)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
-    let Some(name) = text("name") else {
-        return Err(ApiError::invalid_field("name", "This field is required."));
-    };
+    let (name, slug) = name_and_slug(body, true)?;
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::invalid_field(
             "name",
             "Ensure this field has no more than 200 characters.",
         ));
-    }
-    let slug = text("slug").map_or_else(|| slugify(name), str::to_owned);
-    if !is_valid_slug(&slug) {
-        return Err(ApiError::invalid_field("slug", INVALID_SLUG_MESSAGE));
     }
     let now = now_ms();
     let mut tx = begin(state).await?;
@@ -86,8 +73,8 @@ async fn create(
         &mut tx.conn(),
         org.id,
         &slug,
-        name,
-        text("platform"),
+        &name,
+        text_field(body, "platform"),
         CONFIG_ID,
         now,
     )

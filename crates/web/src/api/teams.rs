@@ -6,18 +6,17 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug, slugify};
 use errhound_domain::{AuditAction, Scope};
 use errhound_store::activity::UserRef;
 use errhound_store::audit;
-use errhound_store::now_ms;
 use errhound_store::teams::{self as team_store, UserLookup};
 use errhound_store::users::User;
+use errhound_store::{Tx, now_ms};
 use serde_json::{Value, json};
 
 use super::access::{self, ApiUser, Grant};
 use super::issue_extras;
-use super::request::{Reply, begin, json_response, parse_body};
+use super::request::{Reply, begin, json_response, name_and_slug, parse_body};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -54,24 +53,7 @@ pub async fn list_teams(
 /// admins, managers and owners): 201 and the team.
 pub async fn create_team(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
     let org = &grant.org;
-    let body = parse_body(&body)?;
-    let text = |key: &str| {
-        body.get(key)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let name = text("name");
-    let slug = match (text("slug"), &name) {
-        (Some(slug), _) => slug,
-        (None, Some(name)) => slugify(name),
-        (None, None) => return Err(ApiError::invalid_field("slug", "This field is required.")),
-    };
-    if !is_valid_slug(&slug) {
-        return Err(ApiError::invalid_field("slug", INVALID_SLUG_MESSAGE));
-    }
-    let name = name.unwrap_or_else(|| slug.clone());
+    let (name, slug) = name_and_slug(&parse_body(&body)?, false)?;
     let mut tx = begin(&state).await?;
     let team = match team_store::create(&mut tx.conn(), org.id, &slug, &name, now_ms()).await {
         Ok(team) => team,
@@ -134,6 +116,30 @@ async fn team_membership(
     Ok((member, team.id, json))
 }
 
+/// Records a member joining or leaving a team.
+async fn audit_membership(
+    tx: &mut Tx,
+    grant: &Grant,
+    action: AuditAction,
+    team_id: i64,
+    member: &UserRef,
+    team: &str,
+) -> Result<(), ApiError> {
+    let data = json!({"email": member.email, "team": team});
+    let actor = grant.audit_actor();
+    audit::record(
+        &mut tx.conn(),
+        grant.org.id,
+        &actor,
+        action,
+        Some(team_id),
+        &data,
+        now_ms(),
+    )
+    .await?;
+    Ok(())
+}
+
 /// `POST /api/0/organizations/{org}/members/{member}/teams/{team}/`: adds the member (`me` or a
 /// member id) to the team; 201 (204 when already a member).
 pub async fn join_team(
@@ -146,16 +152,13 @@ pub async fn join_team(
     let mut tx = begin(&state).await?;
     let added = team_store::add_member(&mut tx.conn(), team_id, member.id, now_ms()).await?;
     if added {
-        let data = json!({"email": member.email, "team": team});
-        let action = AuditAction::MemberJoinTeam;
-        audit::record(
-            &mut tx.conn(),
-            grant.org.id,
-            &grant.audit_actor(),
-            action,
-            Some(team_id),
-            &data,
-            now_ms(),
+        audit_membership(
+            &mut tx,
+            &grant,
+            AuditAction::MemberJoinTeam,
+            team_id,
+            &member,
+            &team,
         )
         .await?;
     }
@@ -183,16 +186,13 @@ pub async fn leave_team(
     let (member, team_id, mut json) = team_membership(&state, &user, &org, &member, &team).await?;
     let mut tx = begin(&state).await?;
     if team_store::remove_member(&mut tx.conn(), team_id, member.id).await? {
-        let data = json!({"email": member.email, "team": team});
-        let action = AuditAction::MemberLeaveTeam;
-        audit::record(
-            &mut tx.conn(),
-            grant.org.id,
-            &grant.audit_actor(),
-            action,
-            Some(team_id),
-            &data,
-            now_ms(),
+        audit_membership(
+            &mut tx,
+            &grant,
+            AuditAction::MemberLeaveTeam,
+            team_id,
+            &member,
+            &team,
         )
         .await?;
     }

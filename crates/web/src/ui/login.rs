@@ -7,14 +7,13 @@
 //! the account exists.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Extension;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,6 +25,7 @@ use super::error::{UiError, UiResult};
 use super::form::{self, FormData};
 use super::session::{self, USER_ID};
 use crate::AppState;
+use crate::api::access::ClientAddr;
 use crate::password::{hash_password, verify_password};
 
 /// Failed logins allowed per e-mail within [`FAILURE_WINDOW`].
@@ -310,7 +310,7 @@ pub async fn login_page(session: Session, params: axum::extract::RawQuery) -> Ui
 pub async fn login(
     State(state): State<AppState>,
     Extension(throttle): Extension<LoginThrottle>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddr(address): ClientAddr,
     session: Session,
     body: String,
 ) -> UiResult {
@@ -333,7 +333,6 @@ pub async fn login(
         )
             .into_response()
     };
-    let address = connect.map(|Extension(ConnectInfo(addr))| addr.ip().to_string());
     if throttle.blocked(&email, address.as_deref()) {
         tracing::warn!(user.email = %email, client.address = ?address, "login refused: too many failed attempts");
         return Ok(page(

@@ -3,12 +3,10 @@
 //! change with the current password, and "log out everywhere". A reset or a change ends every
 //! other session of the account.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Extension;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use errhound_notify::Mail;
@@ -24,6 +22,7 @@ use super::layout::Nav;
 use super::login::{LoginThrottle, UiUser, begin_session};
 use super::session;
 use crate::AppState;
+use crate::api::access::ClientAddr;
 use crate::password::{hash_password, verify_password};
 
 #[derive(Template, WebTemplate)]
@@ -70,13 +69,12 @@ pub async fn request_page(State(state): State<AppState>, session: Session) -> Ui
 pub async fn request(
     State(state): State<AppState>,
     Extension(throttle): Extension<LoginThrottle>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddr(address): ClientAddr,
     session: Session,
     body: String,
 ) -> UiResult {
     let form = FormData::parse(&body);
     let email = form.text("email").unwrap_or("").trim().to_lowercase();
-    let address = connect.map(|Extension(ConnectInfo(addr))| addr.ip().to_string());
     let page = ResetRequestPage {
         csrf: csrf(&session).await?,
         mail_configured: state.mailer.is_some(),
