@@ -89,12 +89,6 @@ impl Role {
     pub fn can_grant(self, other: Role) -> bool {
         other <= self
     }
-
-    /// Whether the role may change the organization's projects, teams and settings (Sentry's
-    /// `project:write`): admins and above.
-    pub const fn can_administer(self) -> bool {
-        self.scopes().contains(Scope::ProjectWrite)
-    }
 }
 
 impl std::fmt::Display for Role {
@@ -111,7 +105,7 @@ mod tests {
     fn only_admins_and_above_administer() {
         let admins: Vec<Role> = Role::ALL
             .into_iter()
-            .filter(|r| r.can_administer())
+            .filter(|r| r.scopes().contains(Scope::ProjectWrite))
             .collect();
         assert_eq!(admins, [Role::Admin, Role::Manager, Role::Owner]);
         assert!(Role::Member < Role::Admin && Role::Manager < Role::Owner);

@@ -486,35 +486,6 @@ pub async fn issue_with(
     Ok((org, project, issue))
 }
 
-/// Whether the caller may change the organization's settings, projects and teams: a superuser
-/// or a member whose role administers ([`Role::can_administer`]).
-pub async fn can_administer(
-    state: &AppState,
-    user: &User,
-    org: &Organization,
-) -> Result<bool, AccessError> {
-    if user.is_superuser {
-        return Ok(true);
-    }
-    let mut conn = state.db.read().await?;
-    let role = orgs::member_role(&mut conn.conn(), org.id, user.id).await?;
-    Ok(role.is_some_and(Role::can_administer))
-}
-
-/// Refuses ([`AccessError::Forbidden`]) callers who may not administer the organization (see
-/// [`can_administer`]).
-pub async fn require_admin(
-    state: &AppState,
-    user: &User,
-    org: &Organization,
-) -> Result<(), AccessError> {
-    if can_administer(state, user, org).await? {
-        Ok(())
-    } else {
-        Err(AccessError::Forbidden)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

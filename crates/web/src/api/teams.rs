@@ -83,16 +83,17 @@ pub async fn create_team(State(state): State<AppState>, grant: Grant, body: Byte
 }
 
 /// The member (`me` or a membership id) and team of a team-membership route, checking that the
-/// caller may change it: admins for anyone, members for themselves when membership is open.
+/// caller may change it: with `team:write` for anyone, for themselves when membership is open.
 async fn team_membership(
     state: &AppState,
+    grant: &Grant,
     caller: &User,
-    org: &str,
     member: &str,
     team: &str,
 ) -> Result<(UserRef, i64, Value), ApiError> {
-    let org = access::organization(state, caller, org).await?;
-    let admin = access::can_administer(state, caller, &org).await?;
+    let org = &grant.org;
+    // The caller's scopes in the organization (a token's narrowed), not their role alone.
+    let admin = grant.access.has(Scope::TeamWrite);
     let mut conn = state.db.read().await?;
     let member = if member == "me" {
         team_store::find_org_user(&mut conn.conn(), org.id, UserLookup::Id(caller.id)).await?
@@ -146,9 +147,9 @@ pub async fn join_team(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     grant: Grant,
-    Path((org, member, team)): Path<(String, String, String)>,
+    Path((_, member, team)): Path<(String, String, String)>,
 ) -> Reply {
-    let (member, team_id, _) = team_membership(&state, &user, &org, &member, &team).await?;
+    let (member, team_id, _) = team_membership(&state, &grant, &user, &member, &team).await?;
     let mut tx = begin(&state).await?;
     let added = team_store::add_member(&mut tx.conn(), team_id, member.id, now_ms()).await?;
     if added {
@@ -181,9 +182,10 @@ pub async fn leave_team(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     grant: Grant,
-    Path((org, member, team)): Path<(String, String, String)>,
+    Path((_, member, team)): Path<(String, String, String)>,
 ) -> Reply {
-    let (member, team_id, mut json) = team_membership(&state, &user, &org, &member, &team).await?;
+    let (member, team_id, mut json) =
+        team_membership(&state, &grant, &user, &member, &team).await?;
     let mut tx = begin(&state).await?;
     if team_store::remove_member(&mut tx.conn(), team_id, member.id).await? {
         audit_membership(

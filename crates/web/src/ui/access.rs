@@ -83,25 +83,6 @@ pub async fn issue_following_merges(
     Ok(access::issue_with(state, user, Some(org), issue, access::Merges::Follow).await?)
 }
 
-/// Refuses users who may not change the organization's settings (members without the admin,
-/// manager or owner role).
-pub async fn require_admin(state: &AppState, user: &User, org: &Organization) -> UiResult<()> {
-    access::require_admin(state, user, org)
-        .await
-        .map_err(admin_refusal)
-}
-
-/// The page for a failed admin check: a refusal names who may do this; anything else (a
-/// database failure) keeps its own status.
-fn admin_refusal(error: AccessError) -> UiError {
-    match error {
-        AccessError::Forbidden => {
-            UiError::forbidden("Only the organization's admins, managers and owners can do this.")
-        }
-        other => UiError::from(other),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use errhound_store::StoreError;
@@ -109,18 +90,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_database_failure_in_the_admin_check_is_a_500_not_a_403() {
-        let failed = admin_refusal(AccessError::Store(StoreError::CorruptPayload(
+    fn refusals_map_to_pages_and_a_database_failure_to_500() {
+        let failed = UiError::from(AccessError::Store(StoreError::CorruptPayload(
             "connection lost".into(),
         )));
         assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(
-            admin_refusal(AccessError::Forbidden).status,
-            StatusCode::FORBIDDEN
-        );
+        // Pages do not tell which organizations exist, but say when a role is too low.
         assert_eq!(
             UiError::from(AccessError::Forbidden).status,
             StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            UiError::from(AccessError::MissingScope(
+                errhound_domain::Scope::ProjectWrite
+            ))
+            .status,
+            StatusCode::FORBIDDEN
         );
     }
 }

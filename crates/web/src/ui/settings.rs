@@ -1,6 +1,6 @@
 //! Project settings: name and slug, DSN keys (create, disable/enable, rotate, rate limit) with a
 //! copyable DSN and setup snippets for Python, JavaScript and Rust. Members can read the page;
-//! changes need the admin, manager or owner role (as the API's project settings do).
+//! changes need `project:write` (admins, managers and owners), which the route table enforces.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -21,7 +21,9 @@ use super::issues::dsn;
 use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
+use crate::api::access::Grant;
 use crate::api::keys::MAX_KEY_NAME_CHARS;
+use errhound_domain::Scope;
 
 /// Longest project name.
 const MAX_NAME_CHARS: usize = 200;
@@ -91,12 +93,11 @@ fn key_view(key: &ProjectKey, public_url: &str) -> KeyView {
 pub async fn page(
     State(state): State<AppState>,
     user: UiUser,
+    grant: Grant,
     Path((org, project)): Path<(String, String)>,
 ) -> UiResult {
     let (org, project) = access::project(&state, &user.user, &org, &project).await?;
-    let can_edit = access::require_admin(&state, &user.user, &org)
-        .await
-        .is_ok();
+    let can_edit = grant.access.has(Scope::ProjectWrite);
     let nav = Nav::new(&state, &user, &org, "settings", Some(project.id)).await?;
     let public_url = state.config.public_url();
     let mut conn = state.db.read().await?;
@@ -132,7 +133,6 @@ pub async fn update(
     body: String,
 ) -> UiResult {
     let (org, project) = access::project(&state, &user.user, &org, &project).await?;
-    access::require_admin(&state, &user.user, &org).await?;
     let form = FormData::parse(&body);
     let name = form.text("name").unwrap_or(&project.name).to_owned();
     let slug = form.text("slug").unwrap_or(&project.slug).to_lowercase();
@@ -173,7 +173,6 @@ pub async fn create_key(
     body: String,
 ) -> UiResult {
     let (org, project) = access::project(&state, &user.user, &org, &project).await?;
-    access::require_admin(&state, &user.user, &org).await?;
     let form = FormData::parse(&body);
     let label = form.text("label").unwrap_or("Default");
     if label.chars().count() > MAX_KEY_NAME_CHARS {
@@ -200,7 +199,6 @@ pub async fn key_action(
     body: String,
 ) -> UiResult {
     let (org, project) = access::project(&state, &user.user, &org, &project).await?;
-    access::require_admin(&state, &user.user, &org).await?;
     let action = KeyAction::parse(&FormData::parse(&body))?;
     let mut conn = state.db.write().await?;
     let key = keys::get(&mut conn.conn(), project.id, key_id)
