@@ -252,3 +252,43 @@ async fn invitations_through_the_api_respect_the_inviters_role(#[case] engine: E
     assert_eq!(log["rows"][0]["event"], "member.invite");
     assert_eq!(log["rows"][0]["actor"]["email"], "manager@a.test");
 }
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[tokio::test]
+async fn moving_others_between_teams_needs_team_write_in_the_token_too(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
+    server.create_member("admin@a.test");
+    server.create_member("other@a.test");
+    let admin_id = member_id(&server, "admin@a.test").await;
+    assert_eq!(set_role(&server, None, &admin_id, "admin").await.0, 200);
+    let other = member_id(&server, "other@a.test").await;
+    let token = |scopes: &str| {
+        server
+            .cli(&[
+                "token",
+                "create",
+                "--email",
+                "admin@a.test",
+                "--scopes",
+                scopes,
+            ])
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let path = format!("organizations/errhound/members/{other}/teams/errhound/");
+    // An admin's role has team:write, but a token limited to org:read does not.
+    let narrow = token("org:read");
+    let (status, _) = server
+        .api_send(Method::POST, &path, &json!({}), Some(&narrow))
+        .await;
+    assert_eq!(status, 403);
+    let full = token("org:read,team:write");
+    let (status, body) = server
+        .api_send(Method::POST, &path, &json!({}), Some(&full))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
