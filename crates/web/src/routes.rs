@@ -260,7 +260,7 @@ async fn resolve(
     let mut conn = state.db.read().await?;
     let org_slug = params.get("org").map(String::as_str);
     if let Some(issue_ref) = params.get("issue") {
-        let (org, _, _, access) = access::caller_issue(
+        let (org, project, issue, access) = access::caller_issue(
             &mut conn.conn(),
             &caller,
             org_slug,
@@ -272,7 +272,8 @@ async fn resolve(
             caller,
             org,
             access,
-            project: None,
+            project: Some(project),
+            issue: Some(issue),
             client_addr: None,
         });
     }
@@ -299,6 +300,7 @@ async fn resolve(
         org,
         access,
         project,
+        issue: None,
         client_addr: None,
     })
 }

@@ -213,8 +213,11 @@ pub struct Grant {
     pub org: Organization,
     /// The caller's access in it.
     pub access: OrgAccess,
-    /// The project of the path (`{project}`), which the caller reaches.
+    /// The project of the path (`{project}`, or the project of `{issue}`), which the caller
+    /// reaches.
     pub project: Option<Project>,
+    /// The issue of the path (`{issue}`), which the caller reaches.
+    pub issue: Option<PathIssue>,
     /// The client's address (the connection's peer), for the audit log.
     pub client_addr: Option<String>,
 }
@@ -246,6 +249,29 @@ impl Grant {
     /// The project of the path ([`AccessError::Misrouted`] on a route without one).
     pub fn project(&self) -> Result<&Project, AccessError> {
         self.project.as_ref().ok_or(AccessError::Misrouted)
+    }
+
+    /// The organization and the project of the path, owned.
+    pub fn into_project(self) -> Result<(Organization, Project), AccessError> {
+        let project = self.project.ok_or(AccessError::Misrouted)?;
+        Ok((self.org, project))
+    }
+
+    /// The issue of the path; the id of an issue merged into another is gone
+    /// ([`AccessError::NotFound`]), as Sentry's API answers.
+    pub fn issue(&self) -> Result<&Issue, AccessError> {
+        match self.path_issue()? {
+            PathIssue {
+                merged_away: true, ..
+            } => Err(AccessError::NotFound),
+            PathIssue { issue, .. } => Ok(issue),
+        }
+    }
+
+    /// The issue of the path, also when the path named an issue merged into it (pages redirect
+    /// there).
+    pub fn path_issue(&self) -> Result<&PathIssue, AccessError> {
+        self.issue.as_ref().ok_or(AccessError::Misrouted)
     }
 }
 
@@ -337,46 +363,6 @@ impl FromRequestParts<AppState> for ApiUser {
     }
 }
 
-/// The organization with `slug`, if the caller may see it.
-pub async fn organization(
-    state: &AppState,
-    user: &User,
-    slug: &str,
-) -> Result<Organization, AccessError> {
-    let mut conn = state.db.read().await?;
-    let org = orgs::find_by_slug(&mut conn.conn(), slug)
-        .await?
-        .ok_or(AccessError::NotFound)?;
-    match user_access(&mut conn.conn(), user, &org, None).await? {
-        Some(_) => Ok(org),
-        None => Err(AccessError::Forbidden),
-    }
-}
-
-/// The project `org_slug/project_slug`, if the caller may see it (a member, and one of their
-/// teams owns it unless they have global access).
-pub async fn project(
-    state: &AppState,
-    user: &User,
-    org_slug: &str,
-    project_slug: &str,
-) -> Result<(Organization, Project), AccessError> {
-    let mut conn = state.db.read().await?;
-    let org = orgs::find_by_slug(&mut conn.conn(), org_slug)
-        .await?
-        .ok_or(AccessError::NotFound)?;
-    let access = user_access(&mut conn.conn(), user, &org, None)
-        .await?
-        .ok_or(AccessError::Forbidden)?;
-    let project = projects::find_by_slug(&mut conn.conn(), org.id, project_slug)
-        .await?
-        .ok_or(AccessError::NotFound)?;
-    if !sees_project(&mut conn.conn(), &access, project.id).await? {
-        return Err(AccessError::Forbidden);
-    }
-    Ok((org, project))
-}
-
 /// An issue by numeric id (or, within an organization, by short id like `SHOP-1A`), found for
 /// an access check. `org_slug` restricts the lookup to that organization.
 async fn find_issue(
@@ -384,14 +370,18 @@ async fn find_issue(
     org_slug: Option<&str>,
     issue_ref: &str,
     merges: Merges,
-) -> Result<(Organization, Project, Issue), AccessError> {
+) -> Result<(Organization, Project, PathIssue), AccessError> {
     let follow = merges == Merges::Follow;
+    let mut merged_away = false;
     let found = if let Ok(id) = issue_ref.parse::<i64>() {
         match issues::get(conn, id).await? {
             Some(issue) => Some(issue),
             None if !follow => None,
             None => match workflow::redirect(conn, id).await? {
-                Some(target) => issues::get(conn, target).await?,
+                Some(target) => {
+                    merged_away = true;
+                    issues::get(conn, target).await?
+                }
                 None => None,
             },
         }
@@ -408,7 +398,10 @@ async fn find_issue(
             Some(issue) => Some(issue),
             None if !follow => None,
             None => match workflow::redirect_short_id(conn, project.id, number).await? {
-                Some(target) => issues::get(conn, target).await?,
+                Some(target) => {
+                    merged_away = true;
+                    issues::get(conn, target).await?
+                }
                 None => None,
             },
         }
@@ -425,7 +418,17 @@ async fn find_issue(
     if org_slug.is_some_and(|slug| slug != org.slug) {
         return Err(AccessError::NotFound);
     }
-    Ok((org, project, issue))
+    Ok((org, project, PathIssue { issue, merged_away }))
+}
+
+/// The issue a path's `{issue}` led to.
+#[derive(Debug, Clone)]
+pub struct PathIssue {
+    /// The issue.
+    pub issue: Issue,
+    /// The path named an issue since merged into this one (pages redirect; everything else
+    /// treats the merged id as gone).
+    pub merged_away: bool,
 }
 
 /// Whether an issue reference leads through a merge to the issue it was merged into.
@@ -446,7 +449,7 @@ pub async fn caller_issue(
     org_slug: Option<&str>,
     issue_ref: &str,
     merges: Merges,
-) -> Result<(Organization, Project, Issue, OrgAccess), AccessError> {
+) -> Result<(Organization, Project, PathIssue, OrgAccess), AccessError> {
     let (org, project, issue) = find_issue(conn, org_slug, issue_ref, merges).await?;
     let access = org_access(conn, caller, &org)
         .await?
@@ -457,33 +460,21 @@ pub async fn caller_issue(
     Ok((org, project, issue, access))
 }
 
-/// An issue by numeric id (or, within an organization, by short id like `SHOP-1A`), if the
-/// user may see it. `org_slug` restricts the lookup to that organization.
-pub async fn issue(
-    state: &AppState,
+/// The issue `issue_ref` within organization `org_slug`, if the user may see it (for checks
+/// beyond the path's own issue, such as the issues a merge names).
+pub async fn user_issue(
+    conn: &mut Conn<'_>,
     user: &User,
-    org_slug: Option<&str>,
+    org_slug: &str,
     issue_ref: &str,
-) -> Result<(Organization, Project, Issue), AccessError> {
-    issue_with(state, user, org_slug, issue_ref, Merges::Stop).await
-}
-
-/// [`issue`], choosing what a merged issue's reference finds.
-pub async fn issue_with(
-    state: &AppState,
-    user: &User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
-    merges: Merges,
-) -> Result<(Organization, Project, Issue), AccessError> {
-    let mut conn = state.db.read().await?;
+) -> Result<Issue, AccessError> {
     let caller = Caller::User {
         user: user.clone(),
         token: None,
     };
-    let (org, project, issue, _) =
-        caller_issue(&mut conn.conn(), &caller, org_slug, issue_ref, merges).await?;
-    Ok((org, project, issue))
+    let (_, _, found, _) =
+        caller_issue(conn, &caller, Some(org_slug), issue_ref, Merges::Stop).await?;
+    Ok(found.issue)
 }
 
 #[cfg(test)]

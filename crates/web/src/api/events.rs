@@ -7,9 +7,10 @@ use errhound_store::events::{self as event_store, StoredEvent};
 use errhound_store::issues::Issue;
 use serde_json::Value;
 
-use super::access::{self, ApiUser};
+use super::access::Grant;
 use super::pagination::{Cursor, MAX_PER_PAGE, finish_page, link_header, page_for};
 use super::params::Params;
+use super::request::{EventPath, Reply};
 use super::views;
 use crate::AppState;
 use crate::error::ApiError;
@@ -62,30 +63,20 @@ async fn render_list(
 }
 
 /// `GET /api/0/issues/{issue}/events/` (`full=1` for whole events)
-pub async fn list(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(issue): Path<String>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let (_, _, issue) = access::issue(&state, &user, None, &issue).await?;
+pub async fn list(State(state): State<AppState>, grant: Grant, params: Params) -> Reply {
+    let issue = grant.issue()?;
     let path = format!("/api/0/issues/{}/events/", issue.id);
-    render_list(&state, &issue, &params, &path).await
+    render_list(&state, issue, &params, &path).await
 }
 
 /// `GET /api/0/organizations/{org}/issues/{issue}/events/`
-pub async fn list_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue)): Path<(String, String)>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let (org, _, issue) = access::issue(&state, &user, Some(&org), &issue).await?;
+pub async fn list_in_org(State(state): State<AppState>, grant: Grant, params: Params) -> Reply {
+    let issue = grant.issue()?;
     let path = format!(
         "/api/0/organizations/{}/issues/{}/events/",
-        org.slug, issue.id
+        grant.org.slug, issue.id
     );
-    render_list(&state, &issue, &params, &path).await
+    render_list(&state, issue, &params, &path).await
 }
 
 /// The full event plus links to its neighbours in the issue.
@@ -129,36 +120,23 @@ async fn find_issue_event(
     })
 }
 
-/// `GET /api/0/issues/{issue}/events/{latest|oldest|recommended|event_id}/`
+/// `GET /api/0/issues/{issue}/events/{latest|oldest|recommended|event_id}/` (and under
+/// `/organizations/{org}/`).
 pub async fn issue_event(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((issue, event)): Path<(String, String)>,
+    grant: Grant,
+    Path(path): Path<EventPath>,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, _, issue) = access::issue(&state, &user, None, &issue).await?;
-    let stored = find_issue_event(&state, &issue, &event).await?;
-    render_detail(&state, &stored).await
-}
-
-/// `GET /api/0/organizations/{org}/issues/{issue}/events/{...}/`
-pub async fn issue_event_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue, event)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let (_, _, issue) = access::issue(&state, &user, Some(&org), &issue).await?;
-    let stored = find_issue_event(&state, &issue, &event).await?;
+    let stored = find_issue_event(&state, grant.issue()?, &path.event).await?;
     render_detail(&state, &stored).await
 }
 
 async fn find_project_event(
     state: &AppState,
-    user: &errhound_store::users::User,
-    org: &str,
-    project: &str,
+    grant: &Grant,
     event: &str,
 ) -> Result<StoredEvent, ApiError> {
-    let (_, project) = access::project(state, user, org, project).await?;
+    let project = grant.project()?;
     let not_found = || ApiError::new(axum::http::StatusCode::NOT_FOUND, "Event not found");
     let id = errhound_protocol::EventId::parse(event).map_err(|_| not_found())?;
     let mut conn = state.db.read().await?;
@@ -170,19 +148,19 @@ async fn find_project_event(
 /// `GET /api/0/projects/{org}/{project}/events/{event_id}/`
 pub async fn project_event(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project, event)): Path<(String, String, String)>,
+    grant: Grant,
+    Path(path): Path<EventPath>,
 ) -> Result<Json<Value>, ApiError> {
-    let stored = find_project_event(&state, &user, &org, &project, &event).await?;
+    let stored = find_project_event(&state, &grant, &path.event).await?;
     render_detail(&state, &stored).await
 }
 
 /// `GET /api/0/projects/{org}/{project}/events/{event_id}/json/`: the stored normalized event.
 pub async fn project_event_json(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project, event)): Path<(String, String, String)>,
+    grant: Grant,
+    Path(path): Path<EventPath>,
 ) -> Result<Json<Value>, ApiError> {
-    let stored = find_project_event(&state, &user, &org, &project, &event).await?;
+    let stored = find_project_event(&state, &grant, &path.event).await?;
     Ok(Json(decode(&state, &stored).await?))
 }

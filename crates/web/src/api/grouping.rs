@@ -12,7 +12,8 @@ use errhound_store::projects::Project;
 use errhound_store::{events as event_store, now_ms, options};
 use serde_json::{Value, json};
 
-use super::access::{self, ApiUser};
+use super::access::{Caller, Grant};
+use super::request::EventPath;
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -50,10 +51,11 @@ async fn processing_settings(
 /// a variant whose hash is not among the ones recorded at ingest, e.g. after the rules changed.
 async fn grouping_info(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, project, event)): Path<(String, String, String)>,
+    grant: Grant,
+    Path(path): Path<EventPath>,
 ) -> Result<Json<Value>, ApiError> {
-    let (_, project) = access::project(&state, &user, &org, &project).await?;
+    let project = grant.project()?;
+    let event = path.event;
     let not_found = || ApiError::new(axum::http::StatusCode::NOT_FOUND, "Event not found");
     let id = errhound_protocol::EventId::parse(&event).map_err(|_| not_found())?;
     let mut conn = state.db.read().await?;
@@ -67,7 +69,7 @@ async fn grouping_info(
         .map_err(ApiError::internal)?;
     drop(conn);
 
-    let mut settings = processing_settings(&state, &project).await?.grouping;
+    let mut settings = processing_settings(&state, project).await?.grouping;
     if let Some(config) = event
         .pointer("/grouping_config/id")
         .and_then(Value::as_str)
@@ -126,7 +128,7 @@ fn explain(mut grouping: Value, recorded: &[String]) -> Value {
 }
 
 /// `GET /api/0/grouping-configs/`: the grouping configs this server can compute.
-async fn grouping_configs(_: super::access::Caller) -> Json<Value> {
+async fn grouping_configs(_: Caller) -> Json<Value> {
     Json(json!(errhound_domain::settings::grouping_configs()))
 }
 

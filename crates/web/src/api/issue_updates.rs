@@ -21,7 +21,7 @@
 
 use crate::routes::{Routes, Surface};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use errhound_domain::Scope;
@@ -42,7 +42,7 @@ use super::access::{self, ApiUser, Grant};
 use super::issue_extras;
 use super::issue_state;
 use super::params::Params;
-use super::request::{IssuePath, Reply, begin, json_response, parse_body};
+use super::request::{Reply, begin, json_response, parse_body};
 use super::search::search_as;
 use super::{search, views};
 use crate::AppState;
@@ -384,14 +384,14 @@ async fn render_issue(
     Ok(value)
 }
 
-async fn update_one(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
+/// `PUT /api/0/issues/{issue}/` and `/api/0/organizations/{org}/issues/{issue}/`
+pub async fn update_issue(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    grant: Grant,
     body: Bytes,
 ) -> Reply {
-    let (org, project, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
+    let (org, project, issue) = (&grant.org, grant.project()?, grant.issue()?);
     let body = parse_body(&body)?;
     let now = now_ms();
     let mut update = parse_update(&body, now)?;
@@ -400,14 +400,14 @@ async fn update_one(
     update.merge = false;
     let result = apply_update(
         &state,
-        &org,
-        &caller,
-        std::slice::from_ref(&issue),
+        org,
+        &user,
+        std::slice::from_ref(issue),
         (&update, viewer),
         now,
     )
     .await?;
-    let mut value = render_issue(&state, &caller, &org, &project, issue.id).await?;
+    let mut value = render_issue(&state, &user, org, project, issue.id).await?;
     // The rendered issue is the state after the update; the result only adds what it lacks
     // (`inbox`).
     if let Some(object) = value.as_object_mut() {
@@ -416,16 +416,6 @@ async fn update_one(
         }
     }
     Ok(json_response(StatusCode::OK, value))
-}
-
-/// `PUT /api/0/issues/{issue}/` and `/api/0/organizations/{org}/issues/{issue}/`
-pub async fn update_issue(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-    body: Bytes,
-) -> Reply {
-    update_one(state, user, path.org.as_deref(), &path.issue, body).await
 }
 
 /// The issues a bulk update names: `id=` parameters (ids outside `project_ids` are skipped, as
@@ -498,12 +488,12 @@ async fn bulk(
 pub async fn bulk_in_project(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
+    grant: Grant,
     params: Params,
     body: Bytes,
 ) -> Reply {
-    let (org, project) = access::project(&state, &user, &org, &project).await?;
-    bulk(state, user, org, vec![project.id], params, body).await
+    let project_id = grant.project()?.id;
+    bulk(state, user, grant.org, vec![project_id], params, body).await
 }
 
 /// `PUT /api/0/organizations/{org}/issues/?id=...` (`project=` narrows the projects).
@@ -532,34 +522,24 @@ pub async fn bulk_in_org(
     bulk(state, user, org, project_ids, params, body).await
 }
 
-async fn do_unmerge(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
+/// `PUT` (Sentry) or `DELETE` (older Sentry) `/api/0/issues/{issue}/hashes/?id=<hash>`, also under
+/// `/api/0/organizations/{org}/`: unmerge
+pub async fn unmerge(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    grant: Grant,
     params: Params,
 ) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
+    let issue = grant.issue()?;
     let hashes = params.all("id");
     if hashes.is_empty() {
         // Sentry answers an empty 200 when no hash is named.
         return Ok(StatusCode::OK.into_response());
     }
     let mut tx = begin(&state).await?;
-    workflow::unmerge(&mut tx, issue.id, &hashes, Some(caller.id), now_ms()).await?;
+    workflow::unmerge(&mut tx, issue.id, &hashes, Some(user.id), now_ms()).await?;
     tx.commit().await?;
     Ok(StatusCode::ACCEPTED.into_response())
-}
-
-/// `PUT` (Sentry) or `DELETE` (older Sentry) `/api/0/issues/{issue}/hashes/?id=<hash>`, also under
-/// `/api/0/organizations/{org}/`: unmerge
-pub async fn unmerge(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-    params: Params,
-) -> Reply {
-    do_unmerge(state, user, path.org.as_deref(), &path.issue, params).await
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use errhound_domain::time::{HOUR_MS, HourBuckets};
 use errhound_store::issues::{self as issue_store, Issue, IssueFilter, IssueSort, TagFilter};
@@ -205,10 +205,11 @@ async fn render_list(
 pub async fn list_for_project(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((org, project)): Path<(String, String)>,
+    grant: Grant,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let (org, project) = access::project(&state, &user, &org, &project).await?;
+    let project = grant.project()?.clone();
+    let org = grant.org;
     let stats = match params.get("statsPeriod") {
         None | Some("24h") => Some(STATS_24H),
         Some("14d") => Some(STATS_14D),
@@ -326,27 +327,19 @@ async fn render_detail(
     Ok(Json(body))
 }
 
-/// `GET /api/0/issues/{issue}/`
+/// `GET /api/0/issues/{issue}/` and `/api/0/organizations/{org}/issues/{issue}/` (also by short
+/// id, e.g. `SHOP-1A`)
 pub async fn detail(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(issue): Path<String>,
+    grant: Grant,
 ) -> Result<Json<Value>, ApiError> {
-    let (org, project, issue) = access::issue(&state, &user, None, &issue).await?;
-    render_detail(&state, &user, &org, &project, &issue).await
+    render_detail(&state, &user, &grant.org, grant.project()?, grant.issue()?).await
 }
 
-/// `GET /api/0/organizations/{org}/issues/{issue}/` (also by short id, e.g. `SHOP-1A`)
-pub async fn detail_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let (org, project, issue) = access::issue(&state, &user, Some(&org), &issue).await?;
-    render_detail(&state, &user, &org, &project, &issue).await
-}
-
-async fn render_hashes(state: &AppState, issue: &Issue) -> Result<Json<Value>, ApiError> {
+/// `GET /api/0/issues/{issue}/hashes/` (and under `/organizations/{org}/`)
+pub async fn hashes(State(state): State<AppState>, grant: Grant) -> Result<Json<Value>, ApiError> {
+    let issue = grant.issue()?;
     let mut conn = state.db.read().await?;
     let hashes = issue_store::hashes(&mut conn.conn(), issue.id).await?;
     Ok(Json(Value::Array(
@@ -355,26 +348,6 @@ async fn render_hashes(state: &AppState, issue: &Issue) -> Result<Json<Value>, A
             .map(|h| json!({"id": h, "latestEvent": null}))
             .collect(),
     )))
-}
-
-/// `GET /api/0/issues/{issue}/hashes/`
-pub async fn hashes(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(issue): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let (_, _, issue) = access::issue(&state, &user, None, &issue).await?;
-    render_hashes(&state, &issue).await
-}
-
-/// `GET /api/0/organizations/{org}/issues/{issue}/hashes/`
-pub async fn hashes_in_org(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((org, issue)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let (_, _, issue) = access::issue(&state, &user, Some(&org), &issue).await?;
-    render_hashes(&state, &issue).await
 }
 
 #[cfg(test)]

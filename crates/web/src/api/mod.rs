@@ -23,7 +23,7 @@ mod params;
 mod project_create;
 mod projects;
 mod releases;
-mod request;
+pub mod request;
 pub mod search;
 mod teams;
 mod tokens;
@@ -59,13 +59,13 @@ pub fn routes() -> Routes {
             project_create::create_in_team,
         )
         .get("/organizations/{org}/issues/", read, issues::list_for_org)
-        .get(&format!("{issue}/"), read, issues::detail_in_org)
-        .get(&format!("{issue}/hashes/"), read, issues::hashes_in_org)
+        .get(&format!("{issue}/"), read, issues::detail)
+        .get(&format!("{issue}/hashes/"), read, issues::hashes)
         .get(&format!("{issue}/events/"), read, events::list_in_org)
         .get(
             &format!("{issue}/events/{{event}}/"),
             read,
-            events::issue_event_in_org,
+            events::issue_event,
         )
         .get(
             "/projects/{org}/{project}/issues/",

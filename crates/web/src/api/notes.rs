@@ -9,11 +9,10 @@ use axum::response::IntoResponse;
 use errhound_domain::Scope;
 use errhound_store::activity as activity_store;
 use errhound_store::now_ms;
-use errhound_store::users::User;
 use errhound_store::workflow;
 use serde_json::{Map, Value};
 
-use super::access::{self, ApiUser};
+use super::access::{ApiUser, Grant};
 use super::issue_extras;
 use super::pagination::{Cursor, MAX_PER_PAGE, finish_page, link_header, page_for};
 use super::params::Params;
@@ -67,14 +66,19 @@ fn comment_error(error: workflow::WorkflowError) -> ApiError {
     }
 }
 
-async fn notes_list(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
+fn note_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>().map_err(|_| ApiError::not_found())
+}
+
+/// `GET /api/0/issues/{issue}/notes/` (and under `/organizations/{org}/`): comments, newest first
+/// (paginated).
+pub async fn list_notes(
+    State(state): State<AppState>,
+    grant: Grant,
+    Path(path): Path<IssuePath>,
     params: Params,
 ) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
+    let issue = grant.issue()?;
     let per_page = params.per_page(MAX_PER_PAGE)?;
     let cursor = Cursor::parse(params.get("cursor"))?;
     let mut conn = state.db.read().await?;
@@ -86,7 +90,8 @@ async fn notes_list(
     )
     .await?;
     let (rows, links) = finish_page(rows, per_page, cursor, |a| (a.created_at, a.id));
-    let path = match org_slug {
+    let issue_ref = &path.issue;
+    let path = match path.org {
         Some(org) => format!("/api/0/organizations/{org}/issues/{issue_ref}/notes/"),
         None => format!("/api/0/issues/{issue_ref}/notes/"),
     };
@@ -99,18 +104,19 @@ async fn notes_list(
     Ok(([link], axum::Json(body)).into_response())
 }
 
-async fn notes_add(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
+/// `POST /api/0/issues/{issue}/notes/` (and under `/organizations/{org}/`) with
+/// `{"text": "..."}`: 201 and the note.
+pub async fn add_note(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    grant: Grant,
     body: Bytes,
 ) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
+    let issue = grant.issue()?;
     let body = parse_body(&body)?;
     let text = note_text(&body)?;
     let mut tx = begin(&state).await?;
-    let note = activity_store::add_comment(&mut tx, issue.id, caller.id, &text, now_ms())
+    let note = activity_store::add_comment(&mut tx, issue.id, user.id, &text, now_ms())
         .await
         .map_err(comment_error)?;
     tx.commit().await?;
@@ -120,24 +126,20 @@ async fn notes_add(
     ))
 }
 
-fn note_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>().map_err(|_| ApiError::not_found())
-}
-
-async fn notes_edit(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
-    note: &str,
+/// `PUT /api/0/issues/{issue}/notes/{note}/` with `{"text": "..."}` (the author only).
+pub async fn edit_note(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    grant: Grant,
+    Path(path): Path<IssuePath>,
     body: Bytes,
 ) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
-    let note = note_id(note)?;
+    let issue = grant.issue()?;
+    let note = note_id(path.note())?;
     let body = parse_body(&body)?;
     let text = note_text(&body)?;
     let mut tx = begin(&state).await?;
-    let note = activity_store::edit_comment(&mut tx, issue.id, note, caller.id, &text, now_ms())
+    let note = activity_store::edit_comment(&mut tx, issue.id, note, user.id, &text, now_ms())
         .await
         .map_err(comment_error)?;
     tx.commit().await?;
@@ -147,68 +149,19 @@ async fn notes_edit(
     ))
 }
 
-async fn notes_delete(
-    state: AppState,
-    caller: User,
-    org_slug: Option<&str>,
-    issue_ref: &str,
-    note: &str,
-) -> Reply {
-    let (_, _, issue) = access::issue(&state, &caller, org_slug, issue_ref).await?;
-    let note = note_id(note)?;
-    let mut tx = begin(&state).await?;
-    activity_store::delete_comment(&mut tx, issue.id, note, caller.id)
-        .await
-        .map_err(comment_error)?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// `GET /api/0/issues/{issue}/notes/` (and under `/organizations/{org}/`): comments, newest first
-/// (paginated).
-pub async fn list_notes(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-    params: Params,
-) -> Reply {
-    notes_list(state, user, path.org.as_deref(), &path.issue, params).await
-}
-
-/// `POST /api/0/issues/{issue}/notes/` (and under `/organizations/{org}/`) with
-/// `{"text": "..."}`: 201 and the note.
-pub async fn add_note(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-    body: Bytes,
-) -> Reply {
-    notes_add(state, user, path.org.as_deref(), &path.issue, body).await
-}
-
-/// `PUT /api/0/issues/{issue}/notes/{note}/` with `{"text": "..."}` (the author only).
-pub async fn edit_note(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(path): Path<IssuePath>,
-    body: Bytes,
-) -> Reply {
-    notes_edit(
-        state,
-        user,
-        path.org.as_deref(),
-        &path.issue,
-        path.note(),
-        body,
-    )
-    .await
-}
-
 /// `DELETE /api/0/issues/{issue}/notes/{note}/` (the author only): 204.
 pub async fn delete_note(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    grant: Grant,
     Path(path): Path<IssuePath>,
 ) -> Reply {
-    notes_delete(state, user, path.org.as_deref(), &path.issue, path.note()).await
+    let issue = grant.issue()?;
+    let note = note_id(path.note())?;
+    let mut tx = begin(&state).await?;
+    activity_store::delete_comment(&mut tx, issue.id, note, user.id)
+        .await
+        .map_err(comment_error)?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -22,6 +22,12 @@ pub struct IssuePath {
     pub note: Option<String>,
 }
 
+/// The `{event}` of an event's path (an event id, or `latest`, `oldest`, `recommended`).
+#[derive(Debug, Deserialize)]
+pub struct EventPath {
+    pub event: String,
+}
+
 impl IssuePath {
     pub fn note(&self) -> &str {
         self.note.as_deref().unwrap_or_default()

@@ -14,7 +14,7 @@ use errhound_store::users::User;
 use errhound_store::{Tx, now_ms};
 use serde_json::{Value, json};
 
-use super::access::{self, ApiUser, Grant};
+use super::access::{ApiUser, Grant};
 use super::issue_extras;
 use super::request::{Reply, begin, json_response, name_and_slug, parse_body};
 use crate::AppState;
@@ -36,9 +36,9 @@ pub fn routes() -> Routes {
 pub async fn list_teams(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(org): Path<String>,
+    grant: Grant,
 ) -> Reply {
-    let org = access::organization(&state, &user, &org).await?;
+    let org = &grant.org;
     let mut conn = state.db.read().await?;
     let teams = team_store::list_for_org(&mut conn.conn(), org.id).await?;
     let mine = team_store::team_ids_of_user(&mut conn.conn(), org.id, user.id).await?;

@@ -6,15 +6,11 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use errhound_store::issues::Issue;
-use errhound_store::orgs::Organization;
-use errhound_store::projects::Project;
-use errhound_store::users::User;
 
-use super::error::{UiError, UiResult};
+use super::error::UiError;
 use super::login::UiUser;
 use crate::AppState;
-use crate::api::access::{self, AccessError, Caller};
+use crate::api::access::{AccessError, Caller};
 
 impl From<AccessError> for UiError {
     fn from(error: AccessError) -> UiError {
@@ -46,41 +42,6 @@ pub async fn session_caller(parts: &mut Parts, state: &AppState) -> Result<Calle
 /// The page for a refused access check.
 pub fn refusal(error: AccessError) -> Response {
     UiError::from(error).into_response()
-}
-
-/// The organization `slug`, if the user may see it.
-pub async fn organization(state: &AppState, user: &User, slug: &str) -> UiResult<Organization> {
-    Ok(access::organization(state, user, slug).await?)
-}
-
-/// The project `org/project`, if the user may see it.
-pub async fn project(
-    state: &AppState,
-    user: &User,
-    org: &str,
-    project: &str,
-) -> UiResult<(Organization, Project)> {
-    Ok(access::project(state, user, org, project).await?)
-}
-
-/// The issue (by id or short id) in organization `org`, if the user may see it.
-pub async fn issue(
-    state: &AppState,
-    user: &User,
-    org: &str,
-    issue: &str,
-) -> UiResult<(Organization, Project, Issue)> {
-    Ok(access::issue(state, user, Some(org), issue).await?)
-}
-
-/// [`issue`], where the id of an issue merged into another finds that one (pages redirect).
-pub async fn issue_following_merges(
-    state: &AppState,
-    user: &User,
-    org: &str,
-    issue: &str,
-) -> UiResult<(Organization, Project, Issue)> {
-    Ok(access::issue_with(state, user, Some(org), issue, access::Merges::Follow).await?)
 }
 
 #[cfg(test)]

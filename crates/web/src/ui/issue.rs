@@ -11,7 +11,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use errhound_domain::time::HourBuckets;
 use errhound_domain::{IssueStatus, Substatus};
 use errhound_store::activity::{self, Activity};
@@ -29,7 +29,6 @@ use errhound_store::{Conn, StoreError, now_ms, releases, tag_values};
 use serde_json::Value;
 use tower_sessions::Session;
 
-use super::access;
 use super::error::{UiError, UiResult};
 use super::event::{self, EventView};
 use super::form::{self, FormData};
@@ -39,6 +38,8 @@ use super::layout::{FLASH, Nav};
 use super::login::UiUser;
 use super::markdown;
 use crate::AppState;
+use crate::api::access::{self, Grant};
+use crate::api::request::EventPath;
 
 /// Stores a one-time message for the next page.
 pub async fn flash(session: &Session, message: &str) {
@@ -468,33 +469,22 @@ impl IssuePage {
     }
 }
 
-/// The issue for a page, following merges: `Err(Ok(redirect))` when the id now leads to
-/// another issue (access resolution follows merges, see [`crate::api::access`]).
-async fn find_issue(
-    state: &AppState,
-    user: &User,
-    org: &str,
-    issue: &str,
+/// The issue of a page's path: `Err(redirect)` when the path named an issue since merged into
+/// another (the route guard follows merges, see [`crate::api::access`]), so the page moves there.
+fn page_issue(
+    grant: Grant,
     rest: &str,
-) -> Result<(Organization, Project, Issue), Result<Response, UiError>> {
-    match access::issue_following_merges(state, user, org, issue).await {
-        Ok(found) if names_another_issue(issue, &found.2) => Err(Ok(Redirect::permanent(
-            &format!("/organizations/{org}/issues/{}/{rest}", found.2.id),
-        )
-        .into_response())),
-        Ok(found) => Ok(found),
-        Err(error) => Err(Err(error)),
+) -> UiResult<Result<(Organization, Project, Issue), Redirect>> {
+    let project = grant.project()?.clone();
+    let found = grant.path_issue()?.clone();
+    let org = grant.org;
+    if found.merged_away {
+        return Ok(Err(Redirect::permanent(&format!(
+            "/organizations/{}/issues/{}/{rest}",
+            org.slug, found.issue.id
+        ))));
     }
-}
-
-/// Whether `issue_ref` (an id or a short id) names an issue other than `issue` (one merged
-/// into it).
-fn names_another_issue(issue_ref: &str, issue: &Issue) -> bool {
-    match issue_ref.parse::<i64>() {
-        Ok(id) => id != issue.id,
-        Err(_) => crate::api::views::parse_short_id(issue_ref)
-            .is_some_and(|(_, number)| number != issue.short_id),
-    }
+    Ok(Ok((org, project, found.issue)))
 }
 
 /// Which event a page shows.
@@ -742,12 +732,12 @@ fn mark_seen_later(state: &AppState, issue_id: i64, user_id: i64) {
 pub async fn detail(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, issue)): Path<(String, String)>,
+    grant: Grant,
     RawQuery(raw): RawQuery,
 ) -> UiResult {
-    let (org, project, issue) = match find_issue(&state, &user.user, &org, &issue, "").await {
+    let (org, project, issue) = match page_issue(grant, "")? {
         Ok(found) => found,
-        Err(done) => return done,
+        Err(moved) => return Ok(moved.into_response()),
     };
     mark_seen_later(&state, issue.id, user.user.id);
     render(
@@ -766,13 +756,14 @@ pub async fn detail(
 pub async fn event(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, issue, event)): Path<(String, String, String)>,
+    grant: Grant,
+    Path(EventPath { event }): Path<EventPath>,
     RawQuery(raw): RawQuery,
 ) -> UiResult {
     let rest = format!("events/{event}/");
-    let (org, project, issue) = match find_issue(&state, &user.user, &org, &issue, &rest).await {
+    let (org, project, issue) = match page_issue(grant, &rest)? {
         Ok(found) => found,
-        Err(done) => return done,
+        Err(moved) => return Ok(moved.into_response()),
     };
     let which = match event.as_str() {
         "latest" | "recommended" => Which::Latest,
@@ -807,17 +798,17 @@ pub async fn event(
 /// `GET .../events/{event}/json/`: the stored event as a JSON download.
 pub async fn event_json(
     State(state): State<AppState>,
-    user: UiUser,
-    Path((org, issue, event)): Path<(String, String, String)>,
+    grant: Grant,
+    Path(EventPath { event }): Path<EventPath>,
 ) -> UiResult {
-    let (_, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let issue = grant.issue()?;
     let mut conn = state.db.read().await?;
     let which = match event.as_str() {
         "latest" => Which::Latest,
         "oldest" => Which::Oldest,
         id => Which::Id(id),
     };
-    let stored = load_event(&mut conn.conn(), &issue, which)
+    let stored = load_event(&mut conn.conn(), issue, which)
         .await?
         .ok_or_else(UiError::not_found)?;
     let data = state
@@ -846,18 +837,17 @@ pub async fn event_json(
 async fn act(
     state: &AppState,
     user: &UiUser,
-    org: &str,
-    issue: &str,
+    grant: &Grant,
     action: &str,
     form: &FormData,
 ) -> UiResult {
-    let (org, _, issue) = access::issue(state, &user.user, org, issue).await?;
+    let (org, issue) = (&grant.org, grant.issue()?);
     let message = outcome(
         apply_action(
             state,
-            &org,
+            org,
             &user.user,
-            std::slice::from_ref(&issue),
+            std::slice::from_ref(issue),
             action,
             form,
         )
@@ -872,7 +862,7 @@ async fn act(
 pub async fn status(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, issue)): Path<(String, String)>,
+    grant: Grant,
     body: String,
 ) -> UiResult {
     let form = FormData::parse(&body);
@@ -883,32 +873,24 @@ pub async fn status(
     ) {
         return Err(UiError::bad_request(format!("Unknown action {action:?}.")));
     }
-    act(&state, &user, &org, &issue, &action, &form).await
+    act(&state, &user, &grant, &action, &form).await
 }
 
 /// `POST .../assign/`: `assignee` = `user:ID`, `team:ID`, `me` or empty.
 pub async fn assign(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, issue)): Path<(String, String)>,
+    grant: Grant,
     body: String,
 ) -> UiResult {
-    act(
-        &state,
-        &user,
-        &org,
-        &issue,
-        "assign",
-        &FormData::parse(&body),
-    )
-    .await
+    act(&state, &user, &grant, "assign", &FormData::parse(&body)).await
 }
 
 /// `POST .../bookmark/`: `bookmarked` = `1` or `0`.
 pub async fn bookmark(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, issue)): Path<(String, String)>,
+    grant: Grant,
     body: String,
 ) -> UiResult {
     let form = FormData::parse(&body);
@@ -917,17 +899,17 @@ pub async fn bookmark(
     } else {
         "unbookmark"
     };
-    act(&state, &user, &org, &issue, action, &form).await
+    act(&state, &user, &grant, action, &form).await
 }
 
 /// `POST .../comments/`: `text` (markdown).
 pub async fn comment(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, issue)): Path<(String, String)>,
+    grant: Grant,
     body: String,
 ) -> UiResult {
-    let (org, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let (org, issue) = (&grant.org, grant.issue()?);
     let form = FormData::parse(&body);
     let text = form.get("text").unwrap_or("");
     let mut tx = state.db.begin().await?;
@@ -940,13 +922,20 @@ pub async fn comment(
     .into_response())
 }
 
+/// The `{note}` of a comment's path.
+#[derive(serde::Deserialize)]
+pub struct NotePath {
+    note: i64,
+}
+
 /// `POST .../comments/{note}/delete/`: deletes one's own comment.
 pub async fn delete_comment(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, issue, note)): Path<(String, String, i64)>,
+    grant: Grant,
+    Path(NotePath { note }): Path<NotePath>,
 ) -> UiResult {
-    let (org, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let (org, issue) = (&grant.org, grant.issue()?);
     let mut tx = state.db.begin().await?;
     activity::delete_comment(&mut tx, issue.id, note, user.user.id).await?;
     tx.commit().await?;
@@ -964,12 +953,12 @@ pub async fn delete_comment(
 pub async fn merge(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, issue)): Path<(String, String)>,
+    grant: Grant,
     body: String,
 ) -> UiResult {
-    let (org, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let (org, issue) = (&grant.org, grant.issue()?);
     let form = FormData::parse(&body);
-    let merged = merge_named(&state, &user.user, &org, &issue, &form).await;
+    let merged = merge_named(&state, &user.user, org, issue, &form).await;
     let target = match &merged {
         Ok((_, target)) => *target,
         Err(_) => issue.id,
@@ -995,7 +984,8 @@ async fn merge_named(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let (_, _, found) = access::issue(state, user, &org.slug, other)
+        let mut conn = state.db.read().await?;
+        let found = access::user_issue(&mut conn.conn(), user, &org.slug, other)
             .await
             .map_err(|_| {
                 UiError::bad_request(format!("There is no issue {other} in this organization."))
@@ -1018,10 +1008,10 @@ async fn merge_named(
 pub async fn unmerge(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, issue)): Path<(String, String)>,
+    grant: Grant,
     body: String,
 ) -> UiResult {
-    let (org, _, issue) = access::issue(&state, &user.user, &org, &issue).await?;
+    let (org, issue) = (&grant.org, grant.issue()?);
     let form = FormData::parse(&body);
     let hashes: Vec<String> = form.all("hash").iter().map(|h| (*h).to_owned()).collect();
     let mut tx = state.db.begin().await?;

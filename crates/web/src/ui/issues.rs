@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect};
 use errhound_domain::time::HourBuckets;
@@ -23,7 +23,6 @@ use errhound_store::projects::{self, Project, ProjectKey};
 use errhound_store::workflow::{self, Assignee, IssueState};
 use errhound_store::{Conn, now_ms, releases};
 
-use super::access;
 use super::error::{UiError, UiResult};
 use super::form::{self, FormData};
 use super::format::{self, Series};
@@ -32,6 +31,7 @@ use super::layout::Nav;
 use super::login::UiUser;
 use super::query;
 use crate::AppState;
+use crate::api::access::{self, Grant};
 use crate::api::pagination::{Cursor, finish_page, page_for};
 
 /// Issues per page.
@@ -303,11 +303,11 @@ impl IssuesPage {
 pub async fn list(
     State(state): State<AppState>,
     user: UiUser,
-    Path(org): Path<String>,
+    grant: Grant,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> UiResult {
-    let org = access::organization(&state, &user.user, &org).await?;
+    let org = grant.org;
     let params = ListParams::parse(raw.as_deref())?;
     let single = match params.projects.as_slice() {
         [one] => Some(*one),
@@ -522,11 +522,11 @@ pub fn safe_back(back: Option<&str>, org: &str) -> String {
 pub async fn bulk(
     State(state): State<AppState>,
     user: UiUser,
-    Path(org_slug): Path<String>,
+    grant: Grant,
     session: tower_sessions::Session,
     body: String,
 ) -> UiResult {
-    let org = access::organization(&state, &user.user, &org_slug).await?;
+    let org = grant.org;
     let form = FormData::parse(&body);
     let back = safe_back(form.get("back"), &org.slug);
     let mut ids: Vec<i64> = form
@@ -544,10 +544,13 @@ pub async fn bulk(
         return Err(UiError::bad_request("Select at most 100 issues at once."));
     }
     let mut issues = Vec::with_capacity(ids.len());
+    let mut conn = state.db.read().await?;
     for id in &ids {
-        let (_, _, issue) = access::issue(&state, &user.user, &org.slug, &id.to_string()).await?;
+        let issue =
+            access::user_issue(&mut conn.conn(), &user.user, &org.slug, &id.to_string()).await?;
         issues.push(issue);
     }
+    drop(conn);
     let action = form.text("action").unwrap_or("");
     let message = issue_page::outcome(
         issue_page::apply_action(&state, &org, &user.user, &issues, action, &form).await,

@@ -4,18 +4,19 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::IntoResponse;
 use errhound_store::issues::Page;
+use errhound_store::orgs::Organization;
 use errhound_store::{now_ms, releases};
 
-use super::access;
 use super::error::UiResult;
 use super::form::FormData;
 use super::format;
 use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
+use crate::api::access::Grant;
 
 /// Releases shown per project.
 const RELEASES_PER_PROJECT: i64 = 100;
@@ -60,30 +61,29 @@ fn selected(raw: Option<&str>) -> Vec<i64> {
 pub async fn releases(
     State(state): State<AppState>,
     user: UiUser,
-    Path(org): Path<String>,
+    grant: Grant,
     RawQuery(raw): RawQuery,
 ) -> UiResult {
-    list(&state, user, &org, raw.as_deref(), true).await
+    list(&state, user, &grant.org, raw.as_deref(), true).await
 }
 
 /// `GET /organizations/{org}/environments/`
 pub async fn environments(
     State(state): State<AppState>,
     user: UiUser,
-    Path(org): Path<String>,
+    grant: Grant,
     RawQuery(raw): RawQuery,
 ) -> UiResult {
-    list(&state, user, &org, raw.as_deref(), false).await
+    list(&state, user, &grant.org, raw.as_deref(), false).await
 }
 
 async fn list(
     state: &AppState,
     user: UiUser,
-    org: &str,
+    org: &Organization,
     raw: Option<&str>,
     is_releases: bool,
 ) -> UiResult {
-    let org = access::organization(state, &user.user, org).await?;
     let wanted = selected(raw);
     let single = match wanted.as_slice() {
         [one] => Some(*one),
@@ -94,7 +94,7 @@ async fn list(
     } else {
         "environments"
     };
-    let nav = Nav::new(state, &user, &org, section, single).await?;
+    let nav = Nav::new(state, &user, org, section, single).await?;
     let now = now_ms();
     let mut rows = Vec::new();
     let mut conn = state.db.read().await?;

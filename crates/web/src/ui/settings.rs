@@ -12,7 +12,6 @@ use errhound_store::keys::{self, KeyChanges};
 use errhound_store::projects::{self, ProjectChanges, ProjectKey};
 use errhound_store::{StoreError, now_ms};
 
-use super::access;
 use super::error::{UiError, UiResult};
 use super::form::FormData;
 use super::format;
@@ -90,14 +89,9 @@ fn key_view(key: &ProjectKey, public_url: &str) -> KeyView {
 }
 
 /// `GET /settings/{org}/projects/{project}/`
-pub async fn page(
-    State(state): State<AppState>,
-    user: UiUser,
-    grant: Grant,
-    Path((org, project)): Path<(String, String)>,
-) -> UiResult {
-    let (org, project) = access::project(&state, &user.user, &org, &project).await?;
+pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> UiResult {
     let can_edit = grant.access.has(Scope::ProjectWrite);
+    let (org, project) = grant.into_project()?;
     let nav = Nav::new(&state, &user, &org, "settings", Some(project.id)).await?;
     let public_url = state.config.public_url();
     let mut conn = state.db.read().await?;
@@ -129,10 +123,10 @@ pub async fn page(
 pub async fn update(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, project)): Path<(String, String)>,
+    grant: Grant,
     body: String,
 ) -> UiResult {
-    let (org, project) = access::project(&state, &user.user, &org, &project).await?;
+    let (org, project) = grant.into_project()?;
     let form = FormData::parse(&body);
     let name = form.text("name").unwrap_or(&project.name).to_owned();
     let slug = form.text("slug").unwrap_or(&project.slug).to_lowercase();
@@ -169,10 +163,10 @@ pub async fn update(
 pub async fn create_key(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, project)): Path<(String, String)>,
+    grant: Grant,
     body: String,
 ) -> UiResult {
-    let (org, project) = access::project(&state, &user.user, &org, &project).await?;
+    let (org, project) = grant.into_project()?;
     let form = FormData::parse(&body);
     let label = form.text("label").unwrap_or("Default");
     if label.chars().count() > MAX_KEY_NAME_CHARS {
@@ -189,16 +183,23 @@ pub async fn create_key(
     .into_response())
 }
 
+/// The `{key}` of a key's path.
+#[derive(serde::Deserialize)]
+pub struct KeyPath {
+    key: i64,
+}
+
 /// `POST /settings/{org}/projects/{project}/keys/{key}/`: `action` = `enable`, `disable`,
 /// `rotate` (new public and secret keys: the old DSN stops working at once), `rate_limit`
 /// (`count` events per `window` seconds; both empty removes the limit) or `clear_rate_limit`.
 pub async fn key_action(
     State(state): State<AppState>,
     user: UiUser,
-    Path((org, project, key_id)): Path<(String, String, i64)>,
+    grant: Grant,
+    Path(KeyPath { key: key_id }): Path<KeyPath>,
     body: String,
 ) -> UiResult {
-    let (org, project) = access::project(&state, &user.user, &org, &project).await?;
+    let (org, project) = grant.into_project()?;
     let action = KeyAction::parse(&FormData::parse(&body))?;
     let mut conn = state.db.write().await?;
     let key = keys::get(&mut conn.conn(), project.id, key_id)
