@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod alerts;
 pub mod audit;
 pub mod frames;
 pub mod grouping;
