@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod level;
 pub mod metadata;
 pub mod normalize;
+pub mod plugin;
 pub mod process;
 pub mod rate_limit;
 pub mod scrub;
