@@ -1,7 +1,10 @@
 //! UI sessions: tower-sessions over a [`SessionStore`] in our own database (both engines), so
 //! sessions survive restarts and are shared by every web process of a deployment.
 //!
-//! The session holds the user id (`uid`) and the CSRF synchronizer token (`csrf`). A session is
+//! The session holds the user id (`uid`), the CSRF synchronizer token (`csrf`) and, from the
+//! login, the client address (`addr`) and user agent (`ua`); the store copies the user id,
+//! address and agent into the row's columns on every save ([`meta`]). Loading a session records
+//! its use at most once a minute, in the background ([`sessions::touch`]). A session is
 //! created on the first visit of the login page (to carry the login form's CSRF token; such an
 //! anonymous session lives an hour) and its id is rotated at login. A login lasts
 //! [`LOGGED_IN_FOR`] from the moment it was made (the row's expiry is written when the session
@@ -22,6 +25,12 @@ pub const COOKIE: &str = "errhound_session";
 pub const USER_ID: &str = "uid";
 /// Session key of the CSRF synchronizer token.
 pub const CSRF: &str = "csrf";
+/// Session key of the client address at login (shown in the user's session list).
+pub const CLIENT_ADDR: &str = "addr";
+/// Session key of the browser's `User-Agent` at login (shown in the user's session list).
+pub const USER_AGENT: &str = "ua";
+/// Longest `User-Agent` kept.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
 /// How long a logged-in session lasts without being changed.
 pub const LOGGED_IN_FOR: time::Duration = time::Duration::days(14);
 /// How long an anonymous session (the login form's CSRF token) lasts.
@@ -54,6 +63,22 @@ fn expiry_ms(record: &Record) -> i64 {
     i64::try_from(record.expiry_date.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// What the row records beside the data, read from the data.
+fn meta(record: &Record) -> sessions::SessionMeta {
+    let text = |key: &str| {
+        record
+            .data
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    sessions::SessionMeta {
+        user_id: record.data.get(USER_ID).and_then(serde_json::Value::as_i64),
+        client_addr: text(CLIENT_ADDR),
+        user_agent: text(USER_AGENT),
+    }
+}
+
 fn encode(record: &Record) -> session_store::Result<String> {
     serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
@@ -62,13 +87,16 @@ fn encode(record: &Record) -> session_store::Result<String> {
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let data = encode(record)?;
+        let meta = meta(record);
         let mut conn = self.db.write().await.map_err(backend)?;
         // Ids are 128 random bits; a collision is practically impossible, but never reuse one.
         while !sessions::insert(
             &mut conn.conn(),
             &record.id.to_string(),
             &data,
+            &meta,
             expiry_ms(record),
+            now_ms(),
         )
         .await
         .map_err(backend)?
@@ -85,7 +113,9 @@ impl SessionStore for DbSessionStore {
             &mut conn.conn(),
             &record.id.to_string(),
             &data,
+            &meta(record),
             expiry_ms(record),
+            now_ms(),
         )
         .await
         .map_err(backend)
@@ -95,12 +125,29 @@ impl SessionStore for DbSessionStore {
         // Every request loads its session: never a lagging replica (a login must be seen by the
         // very next request), and never SQLite's writer, which ingest batches hold.
         let mut conn = self.db.read_latest().await.map_err(backend)?;
-        let Some(stored) = sessions::load(&mut conn.conn(), &id.to_string(), now_ms())
+        let now = now_ms();
+        let Some(stored) = sessions::load(&mut conn.conn(), &id.to_string(), now)
             .await
             .map_err(backend)?
         else {
             return Ok(None);
         };
+        drop(conn);
+        if sessions::needs_touch(stored.last_seen_at, now) {
+            // In the background: a page view never waits for the writer (which ingest batches
+            // hold), and at most one write a minute per session follows from page views.
+            let db = self.db.clone();
+            let id = id.to_string();
+            tokio::spawn(async move {
+                let result = match db.write().await {
+                    Ok(mut conn) => sessions::touch(&mut conn.conn(), &id, now).await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = result {
+                    tracing::warn!(%error, "could not record a session's last use");
+                }
+            });
+        }
         let data = serde_json::from_str(&stored.data)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(
