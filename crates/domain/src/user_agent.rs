@@ -139,7 +139,7 @@ mod tests {
             ("Mozilla/5.0 (X11; Linux x86_64)", "A browser on Linux"),
             (
                 "<script>something entirely unknown and rather long indeed</script>",
-                "<script>something entirely unknown and …",
+                "<script>something entirely unknown and r…",
             ),
         ];
         for (ua, expected) in cases {

@@ -305,6 +305,22 @@ async fn ui_browser_password_reset_change_and_logging_out_everywhere() {
     );
 }
 
+/// Sessions in the browser: revoking one browser's session from another's sessions page.
+#[tokio::test]
+async fn ui_browser_a_session_revoked_from_another_browser_is_logged_out() {
+    let server = TestServer::start(binary()).await;
+    let email = "sessions@a.test";
+    server.create_member(email);
+    run_browser_tests(
+        &server,
+        "sessions.test.mjs",
+        &[
+            ("MEMBER_EMAIL", email.to_owned()),
+            ("MEMBER_PASSWORD", "member-password-1".to_owned()),
+        ],
+    );
+}
+
 /// The authorization matrix of the UI: every page of the route table, opened (GET) or posted to
 /// (refused callers only: a POST that gets through would change the world) by the superuser, a
 /// member whose team owns only `default`, and a member of another organization, for the

@@ -163,7 +163,7 @@ async fn a_users_sessions_are_listed_revoked_and_ended_by_their_column_and_other
                 .await
                 .unwrap()
                 .len(),
-            25
+            27
         );
     }
 }
