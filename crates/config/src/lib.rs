@@ -155,8 +155,8 @@ pub struct TasksConfig {
     /// for such an issue reopens it at once; the sweep handles the issues that get none).
     /// Default 60. Env `ERRHOUND_TASKS__EXPIRED_SNOOZES_SECS`.
     pub expired_snoozes_secs: u64,
-    /// Seconds between sweeps that delete expired UI sessions (expired sessions never log anyone
-    /// in; the sweep only keeps the table small). Default 3600.
+    /// Seconds between sweeps that delete expired UI sessions and sign-up links (expired ones
+    /// never log anyone in; the sweep only keeps the tables small). Default 3600.
     /// Env `ERRHOUND_TASKS__EXPIRED_SESSIONS_SECS`.
     pub expired_sessions_secs: u64,
 }

@@ -1,7 +1,7 @@
 //! Accounts as the command line manages them: users, their sessions, organizations.
 
 use errhound_domain::Role;
-use errhound_store::{StoreError, orgs, projects, sessions, users};
+use errhound_store::{StoreError, orgs, projects, registrations, sessions, users};
 use errhound_test_utils::engines;
 
 #[tokio::test]
@@ -207,5 +207,62 @@ async fn organizations_are_listed_with_counts_and_slugs_are_unique() {
             t.engine
         );
         tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_sign_up_link_works_once_within_the_hour_and_expired_ones_are_swept() {
+    for t in engines().await {
+        let mut conn = t.db.write().await.unwrap();
+        let mut c = conn.conn();
+        let (id, secret) = registrations::create(&mut c, "New@X.test", "N", 1000)
+            .await
+            .unwrap();
+        let (other, other_secret) = registrations::create(&mut c, "new@x.test", "N", 2000)
+            .await
+            .unwrap();
+        assert!(
+            registrations::find_valid(&mut c, id, "wrong", 1001)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let expired = 1000 + registrations::VALID_FOR_MS;
+        assert!(
+            registrations::find_valid(&mut c, id, &secret, expired)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let found = registrations::find_valid(&mut c, id, &secret, 1001)
+            .await
+            .unwrap()
+            .expect("a valid link");
+        assert_eq!(
+            (found.email.as_str(), found.name.as_str()),
+            ("new@x.test", "N")
+        );
+        assert!(registrations::use_up(&mut c, &found, 1002).await.unwrap());
+        assert!(
+            !registrations::use_up(&mut c, &found, 1003).await.unwrap(),
+            "once"
+        );
+        // Using one uses up every open link of the address.
+        assert!(
+            registrations::find_valid(&mut c, other, &other_secret, 2001)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            t.engine
+        );
+        assert_eq!(
+            registrations::delete_expired(&mut c, 1999 + registrations::VALID_FOR_MS, 10)
+                .await
+                .unwrap(),
+            1,
+            "{}",
+            t.engine
+        );
     }
 }
