@@ -10,6 +10,9 @@
 //! [`LOGGED_IN_FOR`] from the moment it was made (the row's expiry is written when the session
 //! changes, and page views do not change it).
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use errhound_store::{Db, now_ms, sessions};
 use tower_sessions::cookie::SameSite;
@@ -40,6 +43,9 @@ pub const ANONYMOUS_FOR: time::Duration = time::Duration::hours(1);
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
+    /// Sessions whose last use is being recorded: a burst of page views of one session starts
+    /// one write, not one each.
+    touching: Arc<Mutex<HashSet<Id>>>,
 }
 
 impl std::fmt::Debug for DbSessionStore {
@@ -51,7 +57,10 @@ impl std::fmt::Debug for DbSessionStore {
 impl DbSessionStore {
     /// A store over `db`.
     pub fn new(db: Db) -> DbSessionStore {
-        DbSessionStore { db }
+        DbSessionStore {
+            db,
+            touching: Arc::default(),
+        }
     }
 }
 
@@ -133,18 +142,23 @@ impl SessionStore for DbSessionStore {
             return Ok(None);
         };
         drop(conn);
-        if sessions::needs_touch(stored.last_seen_at, now) {
+        let first = || self.touching.lock().is_ok_and(|mut set| set.insert(*id));
+        if sessions::needs_touch(stored.last_seen_at, now) && first() {
             // In the background: a page view never waits for the writer (which ingest batches
             // hold), and at most one write a minute per session follows from page views.
             let db = self.db.clone();
-            let id = id.to_string();
+            let touching = self.touching.clone();
+            let id = *id;
             tokio::spawn(async move {
                 let result = match db.write().await {
-                    Ok(mut conn) => sessions::touch(&mut conn.conn(), &id, now).await,
+                    Ok(mut conn) => sessions::touch(&mut conn.conn(), &id.to_string(), now).await,
                     Err(error) => Err(error),
                 };
                 if let Err(error) = result {
                     tracing::warn!(%error, "could not record a session's last use");
+                }
+                if let Ok(mut set) = touching.lock() {
+                    set.remove(&id);
                 }
             });
         }
@@ -227,6 +241,52 @@ mod tests {
                 .expect("the session just created");
             assert_eq!(loaded.data["uid"], 7, "{}", t.engine);
             drop(tx);
+        }
+    }
+
+    #[tokio::test]
+    async fn loading_a_session_records_its_use_once_a_minute_in_the_background() {
+        for t in errhound_test_utils::engines().await {
+            let store = DbSessionStore::new(t.db.clone());
+            let id = Id::default();
+            let mut conn = t.db.write().await.unwrap();
+            let meta = sessions::SessionMeta::default();
+            sessions::insert(
+                &mut conn.conn(),
+                &id.to_string(),
+                "{}",
+                &meta,
+                now_ms() + 3_600_000,
+                1000,
+            )
+            .await
+            .unwrap();
+            drop(conn);
+            for _ in 0..5 {
+                store.load(&id).await.unwrap().expect("the session");
+            }
+            let deadline = std::time::Instant::now() + BOUND;
+            loop {
+                let mut conn = t.db.read_latest().await.unwrap();
+                let seen = sessions::load(&mut conn.conn(), &id.to_string(), 0)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .last_seen_at
+                    .unwrap();
+                if seen > 1000 {
+                    assert!(now_ms() - seen < BOUND.as_millis() as i64, "{}", t.engine);
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{}: the use was not recorded",
+                    t.engine
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Recorded just now: the next loads write nothing (nothing to wait for either).
+            assert!(store.touching.lock().unwrap().is_empty(), "{}", t.engine);
         }
     }
 }
