@@ -266,3 +266,57 @@ async fn a_sign_up_link_works_once_within_the_hour_and_expired_ones_are_swept() 
         );
     }
 }
+
+#[tokio::test]
+async fn the_admin_lists_page_by_id_with_counts_and_memberships() {
+    for t in engines().await {
+        let mut tx = t.db.begin().await.unwrap();
+        let mut c = tx.conn();
+        let mut made = Vec::new();
+        for n in 0..5 {
+            let org = orgs::create(&mut c, &format!("org{n}"), "O", n)
+                .await
+                .unwrap();
+            let user = users::create(&mut c, &format!("u{n}@x.test"), "U", None, false, n)
+                .await
+                .unwrap();
+            orgs::add_member(&mut c, org.id, user.id, Role::Member, n)
+                .await
+                .unwrap();
+            made.push((org, user));
+        }
+        users::record_login(&mut c, made[1].1.id, 777)
+            .await
+            .unwrap();
+        // Pages of two by id, each continuing after the last id of the one before.
+        let first = errhound_store::admin::organizations(&mut c, 0, 2)
+            .await
+            .unwrap();
+        let next = errhound_store::admin::organizations(&mut c, first[1].id, 2)
+            .await
+            .unwrap();
+        let slugs: Vec<_> = first.iter().chain(&next).map(|o| o.slug.as_str()).collect();
+        assert_eq!(slugs, ["org0", "org1", "org2", "org3"], "{}", t.engine);
+        assert_eq!((first[0].member_count, first[0].project_count), (1, 0));
+        let after = made[0].1.id;
+        let listed = errhound_store::admin::users(&mut c, after, 2)
+            .await
+            .unwrap();
+        let emails: Vec<_> = listed.iter().map(|u| u.email.as_str()).collect();
+        assert_eq!(emails, ["u1@x.test", "u2@x.test"], "{}", t.engine);
+        assert_eq!(listed[0].last_login_at, Some(777));
+        assert_eq!(listed[1].last_login_at, None);
+        let memberships = errhound_store::admin::memberships(&mut c, listed[0].id, listed[1].id)
+            .await
+            .unwrap();
+        assert_eq!(
+            memberships,
+            [
+                (listed[0].id, "org1".to_owned()),
+                (listed[1].id, "org2".to_owned())
+            ],
+            "{}",
+            t.engine
+        );
+    }
+}
