@@ -4,7 +4,7 @@
 // and this one stays logged in.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, ORG, env, launch, newPage, screenshots } from './lib.mjs';
+import { BASE, ORG, env, launch, login, newPage, screenshots } from './lib.mjs';
 
 describe('sessions', () => {
   let browser;
@@ -58,5 +58,25 @@ describe('sessions', () => {
     assert.equal(path(here.page), `/organizations/${ORG}/issues/`, 'this browser stays logged in');
     await here.context.close();
     await there.context.close();
+  });
+
+  test('the account menu offers the admin page to superusers only', async () => {
+    const member = await newPage(browser);
+    await loginAs(member.page, env('MEMBER_EMAIL'), env('MEMBER_PASSWORD'));
+    await member.page.goto(issues);
+    await member.page.locator('.account-menu summary').click();
+    const menu = member.page.locator('.account-menu .menu-list');
+    assert.deepEqual(await menu.getByRole('link').allTextContents(), ['Sessions', 'API tokens', 'Password']);
+    assert.equal((await member.page.goto(`${BASE()}/manage/`)).status(), 403);
+
+    const admin = await newPage(browser);
+    await login(admin.page);
+    await admin.page.locator('.account-menu summary').click();
+    await Promise.all([admin.page.waitForNavigation(), admin.page.locator('.account-menu').getByRole('link', { name: 'Admin' }).click()]);
+    assert.equal(path(admin.page), '/manage/');
+    assert.ok(await admin.page.locator(`tr[data-user="${env('MEMBER_EMAIL')}"]`).isVisible());
+    await screenshots(admin.page, 'admin');
+    await member.context.close();
+    await admin.context.close();
   });
 });
