@@ -96,7 +96,7 @@ describe('passwords and sessions', () => {
     assert.equal(await loggedOut(here.page), false, 'this browser stays logged in');
 
     await loginAs(there.page, email, 'third-password-1');
-    await here.page.goto(`${BASE()}/settings/account/password/`);
+    await here.page.goto(`${BASE()}/settings/account/sessions/`);
     await Promise.all([here.page.waitForNavigation(), here.page.getByRole('button', { name: 'Log out everywhere' }).click()]);
     assert.equal(new URL(here.page.url()).pathname, '/auth/login/');
     assert.equal(await loggedOut(there.page), true);

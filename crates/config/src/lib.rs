@@ -58,6 +58,20 @@ pub struct Config {
     pub tasks: TasksConfig,
     /// Outgoing e-mail (SMTP); unset means mail is not configured.
     pub mail: MailConfig,
+    /// Accounts: who may create one.
+    pub auth: AuthConfig,
+}
+
+/// Accounts.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Anyone who reaches the server may sign up at `/auth/register/` (the login page links to
+    /// it); new accounts belong to no organization until someone invites them. Default false:
+    /// accounts come from invitations and `errhound user create`. Sign-up confirms the address
+    /// with a mailed link, so it needs `[mail]`; without it the page stays closed (and the
+    /// start-up log says so). Env `ERRHOUND_AUTH__ALLOW_REGISTRATION`.
+    pub allow_registration: bool,
 }
 
 /// Logging.
@@ -141,8 +155,8 @@ pub struct TasksConfig {
     /// for such an issue reopens it at once; the sweep handles the issues that get none).
     /// Default 60. Env `ERRHOUND_TASKS__EXPIRED_SNOOZES_SECS`.
     pub expired_snoozes_secs: u64,
-    /// Seconds between sweeps that delete expired UI sessions (expired sessions never log anyone
-    /// in; the sweep only keeps the table small). Default 3600.
+    /// Seconds between sweeps that delete expired UI sessions and sign-up links (expired ones
+    /// never log anyone in; the sweep only keeps the tables small). Default 3600.
     /// Env `ERRHOUND_TASKS__EXPIRED_SESSIONS_SECS`.
     pub expired_sessions_secs: u64,
 }
@@ -162,6 +176,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             tasks: TasksConfig::default(),
             mail: MailConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -430,6 +445,7 @@ mod tests {
             jail.set_env("ERRHOUND_INGEST__MAX_EVENT_BYTES", "1500");
             jail.set_env("ERRHOUND_ADMIN_PASSWORD", "123456");
             jail.set_env("ERRHOUND_DATA_DIR", "/tmp/from-env");
+            jail.set_env("ERRHOUND_AUTH__ALLOW_REGISTRATION", "true");
             let config = Config::load(
                 None,
                 &Overrides {
@@ -440,6 +456,7 @@ mod tests {
             .map_err(|e| e.to_string())?;
             assert_eq!(config.bind, "127.0.0.1:7000");
             assert_eq!(config.ingest.max_event_bytes, 1500);
+            assert!(config.auth.allow_registration);
             assert_eq!(config.data_dir, PathBuf::from("/tmp/from-flag"));
             assert_eq!(
                 config.admin_password.as_ref().map(Secret::expose),
@@ -550,6 +567,7 @@ mod tests {
             .to_string();
         assert!(err.contains("mail.from"), "{err}");
         assert!(!Config::from_toml_str("").unwrap().mail.is_configured());
+        assert!(!Config::from_toml_str("").unwrap().auth.allow_registration);
     }
 
     #[test]

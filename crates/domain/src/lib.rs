@@ -23,6 +23,7 @@ pub mod slug;
 pub mod tags;
 pub mod time;
 pub mod trim;
+pub mod user_agent;
 mod value;
 
 pub use access::{Membership, OrgAccess, Role, Scope, ScopeSet};

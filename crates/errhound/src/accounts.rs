@@ -7,7 +7,7 @@
 use anyhow::{Context, bail};
 use errhound_domain::Role;
 use errhound_domain::slug::{INVALID_SLUG_MESSAGE, is_valid_slug};
-use errhound_store::{Conn, Db, StoreError, now_ms, orgs, sessions, teams, users};
+use errhound_store::{Conn, Db, StoreError, now_ms, orgs, teams, users};
 
 /// Shortest password the commands accept.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -118,8 +118,9 @@ pub async fn set_password(db: &Db, email: &str, password: &str) -> anyhow::Resul
     let hash = hash(password).await?;
     let mut tx = db.begin().await?;
     let user = user_by_email(&mut tx.conn(), email).await?;
-    users::set_password(&mut tx.conn(), user.id, &hash).await?;
-    let logged_out = delete_sessions(&mut tx.conn(), user.id).await?;
+    let logged_out = users::set_password(&mut tx.conn(), user.id, &hash)
+        .await?
+        .unwrap_or(0);
     tx.commit().await?;
     Ok(logged_out)
 }
@@ -129,8 +130,9 @@ pub async fn set_password(db: &Db, email: &str, password: &str) -> anyhow::Resul
 pub async fn disable_user(db: &Db, email: &str) -> anyhow::Result<u64> {
     let mut tx = db.begin().await?;
     let user = user_by_email(&mut tx.conn(), email).await?;
-    users::set_active(&mut tx.conn(), user.id, false).await?;
-    let logged_out = delete_sessions(&mut tx.conn(), user.id).await?;
+    let logged_out = users::set_active(&mut tx.conn(), user.id, false)
+        .await?
+        .unwrap_or(0);
     tx.commit().await?;
     tracing::info!(user.id = user.id, user.email = %user.email, sessions = logged_out, "user disabled");
     Ok(logged_out)
@@ -143,10 +145,6 @@ pub async fn enable_user(db: &Db, email: &str) -> anyhow::Result<()> {
     users::set_active(&mut tx.conn(), user.id, true).await?;
     tx.commit().await?;
     Ok(())
-}
-
-async fn delete_sessions(conn: &mut Conn<'_>, user_id: i64) -> anyhow::Result<u64> {
-    Ok(sessions::delete_for_user(conn, errhound_web::ui::session::USER_ID, user_id).await?)
 }
 
 /// Creates an organization; the name defaults to the slug.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use errhound_config::TasksConfig;
-use errhound_store::{Db, now_ms, sessions, workflow};
+use errhound_store::{Db, now_ms, registrations, sessions, workflow};
 
 use crate::tasks::Task;
 
@@ -54,13 +54,22 @@ async fn clear_expired_snoozes(db: Db) -> anyhow::Result<()> {
     }
 }
 
-/// Deletes the UI sessions that have expired.
+/// Deletes the UI sessions that have expired, and the sign-up links.
 async fn delete_expired_sessions(db: Db) -> anyhow::Result<()> {
     loop {
         let mut conn = db.write().await?;
         let deleted = sessions::delete_expired(&mut conn.conn(), now_ms(), BATCH).await?;
         drop(conn);
         tracing::debug!(sessions = deleted, "deleted expired sessions");
+        if deleted < BATCH as u64 {
+            break;
+        }
+    }
+    loop {
+        let mut conn = db.write().await?;
+        let deleted = registrations::delete_expired(&mut conn.conn(), now_ms(), BATCH).await?;
+        drop(conn);
+        tracing::debug!(registrations = deleted, "deleted expired sign-up links");
         if deleted < BATCH as u64 {
             return Ok(());
         }

@@ -40,6 +40,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => tracing::info!("mail is not configured: no e-mail will be sent ([mail] url)"),
     }
+    match (config.auth.allow_registration, mailer.is_some()) {
+        (true, true) => {
+            tracing::info!("sign-up is open: /auth/register/ ([auth] allow_registration)")
+        }
+        (true, false) => tracing::warn!(
+            "[auth] allow_registration is on but mail is not configured: sign-up stays closed, \
+             since it confirms addresses by mail"
+        ),
+        (false, _) => {}
+    }
     let db = bootstrap::open_database(&config).await?;
     let first_start = bootstrap::first_start(&db, &config).await?;
     let queue: Queue = Spool::open(&config.spool_path(), SpoolOptions::default())

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod activity;
+pub mod admin;
 pub mod audit;
 mod db;
 mod error;
@@ -27,6 +28,7 @@ pub mod payload;
 pub mod processing_failures;
 pub mod projects;
 pub mod query;
+pub mod registrations;
 pub mod releases;
 pub mod schema;
 pub mod sessions;

@@ -90,7 +90,8 @@ async fn member_to_change(
     Ok(member)
 }
 
-/// Gives member `member_id` of the organization `role`. Run it in a transaction.
+/// Gives member `member_id` of the organization `role`, ending their sessions when it changes.
+/// Run it in a transaction.
 pub async fn set_role(
     conn: &mut Conn<'_>,
     organization_id: i64,
@@ -107,8 +108,10 @@ pub async fn set_role(
     Query::new("UPDATE organization_members SET role = $1 WHERE id = $2")
         .bind(role.as_str())
         .bind(member_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    // Their privileges changed: every session they have logs in again.
+    crate::sessions::delete_for_user(conn, member.user.id).await?;
     let data =
         json!({"email": member.user.email, "role": role.as_str(), "oldRole": member.role.as_str()});
     audit::record(
@@ -124,7 +127,8 @@ pub async fn set_role(
     Ok(OrgMember { role, ..member })
 }
 
-/// Removes member `member_id` from the organization and its teams. Run it in a transaction.
+/// Removes member `member_id` from the organization and its teams, ending their sessions. Run it
+/// in a transaction.
 pub async fn remove(
     conn: &mut Conn<'_>,
     organization_id: i64,
@@ -144,8 +148,9 @@ pub async fn remove(
     .await?;
     Query::new("DELETE FROM organization_members WHERE id = $1")
         .bind(member_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    crate::sessions::delete_for_user(conn, member.user.id).await?;
     audit::record(
         conn,
         organization_id,

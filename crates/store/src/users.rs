@@ -74,34 +74,59 @@ pub async fn list(conn: &mut Conn<'_>) -> Result<Vec<User>, StoreError> {
     .await?)
 }
 
-/// Replaces the user's password hash; `false` when there is no such user.
+/// Replaces the user's password hash and ends every session of the account
+/// ([`crate::sessions::delete_for_user`]): `None` when there is no such user, else how many
+/// sessions ended.
 pub async fn set_password(
     conn: &mut Conn<'_>,
     user_id: i64,
     password_hash: &str,
-) -> Result<bool, StoreError> {
+) -> Result<Option<u64>, StoreError> {
     let updated = Query::new("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(password_hash)
         .bind(user_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(updated > 0)
+    if updated == 0 {
+        return Ok(None);
+    }
+    Ok(Some(crate::sessions::delete_for_user(conn, user_id).await?))
 }
 
-/// Enables or disables the user; `false` when there is no such user. A disabled user can
-/// neither log in nor use API tokens (both check `is_active`); their sessions stay in the
-/// table until the caller deletes them ([`crate::sessions::delete_for_user`]).
+/// Enables or disables the user: `None` when there is no such user, else how many sessions
+/// ended. A disabled user can neither log in nor use API tokens (both check `is_active`), and
+/// disabling ends their web sessions at once ([`crate::sessions::delete_for_user`]).
 pub async fn set_active(
     conn: &mut Conn<'_>,
     user_id: i64,
     is_active: bool,
-) -> Result<bool, StoreError> {
+) -> Result<Option<u64>, StoreError> {
     let updated = Query::new("UPDATE users SET is_active = $1 WHERE id = $2")
         .bind(is_active)
         .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    if is_active {
+        return Ok(Some(0));
+    }
+    Ok(Some(crate::sessions::delete_for_user(conn, user_id).await?))
+}
+
+/// Records a password login at `now_ms` (the admin page's "last login").
+pub async fn record_login(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    Query::new("UPDATE users SET last_login_at = $1 WHERE id = $2")
+        .bind(now_ms)
+        .bind(user_id)
         .execute(conn)
         .await?;
-    Ok(updated > 0)
+    Ok(())
 }
 
 /// The user with this id.

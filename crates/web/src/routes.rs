@@ -223,7 +223,7 @@ async fn check(guard: &Guard, parts: &mut Parts) -> Result<(), Response> {
         {
             Ok(())
         }
-        Rule::Superuser => Err(refuse(AccessError::Forbidden)),
+        Rule::Superuser => Err(refuse(AccessError::NotSuperuser)),
         Rule::Scoped(scope) => {
             let params = path_params(parts).await;
             let client_addr = ClientAddr::of(parts).0;

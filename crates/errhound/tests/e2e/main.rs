@@ -17,6 +17,7 @@ mod python_sdk;
 mod rust_sdk;
 mod scrubbing;
 mod sentry_cli;
+mod sessions;
 mod startup;
 mod ui;
 mod workflow;

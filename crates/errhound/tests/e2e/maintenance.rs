@@ -96,12 +96,26 @@ async fn expired_sessions_are_deleted_and_live_ones_kept() {
     .unwrap();
     let mut conn = db.write().await.unwrap();
     let now = now_ms();
-    sessions::insert(&mut conn.conn(), "expired", "{}", now - 1000)
-        .await
-        .unwrap();
-    sessions::insert(&mut conn.conn(), "live", "{}", now + 3_600_000)
-        .await
-        .unwrap();
+    sessions::insert(
+        &mut conn.conn(),
+        "expired",
+        "{}",
+        &Default::default(),
+        now - 1000,
+        now,
+    )
+    .await
+    .unwrap();
+    sessions::insert(
+        &mut conn.conn(),
+        "live",
+        "{}",
+        &Default::default(),
+        now + 3_600_000,
+        now,
+    )
+    .await
+    .unwrap();
     drop(conn);
 
     // `load` at time 0 sees a row whatever its expiry: only deletion hides it.

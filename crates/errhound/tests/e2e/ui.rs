@@ -305,6 +305,22 @@ async fn ui_browser_password_reset_change_and_logging_out_everywhere() {
     );
 }
 
+/// Sessions in the browser: revoking one browser's session from another's sessions page.
+#[tokio::test]
+async fn ui_browser_a_session_revoked_from_another_browser_is_logged_out() {
+    let server = TestServer::start(binary()).await;
+    let email = "sessions@a.test";
+    server.create_member(email);
+    run_browser_tests(
+        &server,
+        "sessions.test.mjs",
+        &[
+            ("MEMBER_EMAIL", email.to_owned()),
+            ("MEMBER_PASSWORD", "member-password-1".to_owned()),
+        ],
+    );
+}
+
 /// The authorization matrix of the UI: every page of the route table, opened (GET) or posted to
 /// (refused callers only: a POST that gets through would change the world) by the superuser, a
 /// member whose team owns only `default`, and a member of another organization, for the
@@ -356,12 +372,17 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                     .replace("{file}", "app.css")
                     .replace("{invite}", "1")
                     .replace("{reset}", "1")
+                    .replace("{registration}", "1")
                     .replace("{secret}", &"0".repeat(64))
+                    .replace("{session}", &"0".repeat(64))
+                    .replace("{user}", "999999")
                     .replace("{token}", "999999"),
             };
             for (session, who, home, sees_secret, superuser) in &sessions {
                 // What the page needs, and whether this session has it.
                 let expect: Option<u16> = match (route.rule, target) {
+                    // Sign-up is off unless configured (this server has the default).
+                    (Rule::Public, _) if route.path.starts_with("/auth/register/") => Some(404),
                     (Rule::Public | Rule::Authenticated, _) => None,
                     (Rule::Superuser, _) => (!superuser).then_some(403),
                     (Rule::Scoped(scope), Some(t)) => {
@@ -397,8 +418,15 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                         ![401, 403, 404].contains(&page.status) && page.status < 500
                             || (page.status == 404
                                 && [
-                                    "{note}", "{key}", "{member}", "{token}", "{file}", "{invite}",
+                                    "{note}",
+                                    "{key}",
+                                    "{member}",
+                                    "{token}",
+                                    "{file}",
+                                    "{invite}",
                                     "{reset}",
+                                    "{session}",
+                                    "{user}",
                                 ]
                                 .iter()
                                 .any(|p| route.path.contains(p)))
@@ -426,18 +454,18 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
 // A logged-in session over raw HTTP.
 
 /// A browser-like session: the session cookie and the page's CSRF token, redirects not followed.
-struct UiSession {
+pub(crate) struct UiSession {
     client: reqwest::Client,
     base: String,
-    cookie: String,
-    csrf: String,
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
 /// A response read completely.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
@@ -486,22 +514,52 @@ fn urlencode(text: &str) -> String {
 }
 
 impl UiSession {
-    fn client() -> reqwest::Client {
-        reqwest::Client::builder()
+    fn client(user_agent: Option<&str>) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder()
             .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(agent) = user_agent {
+            builder = builder.user_agent(agent);
+        }
+        builder.build().unwrap()
+    }
+
+    /// A visitor without a session yet.
+    pub(crate) fn anonymous(server: &TestServer) -> UiSession {
+        UiSession {
+            client: UiSession::client(None),
+            base: server.base_url.clone(),
+            cookie: String::new(),
+            csrf: String::new(),
+        }
+    }
+
+    /// A session that sends `cookie` (`errhound_session=...`).
+    pub(crate) fn with_cookie(server: &TestServer, cookie: &str) -> UiSession {
+        UiSession {
+            cookie: cookie.to_owned(),
+            ..UiSession::anonymous(server)
+        }
     }
 
     /// Logs in as the admin through the login form.
-    async fn login(server: &TestServer) -> UiSession {
+    pub(crate) async fn login(server: &TestServer) -> UiSession {
         UiSession::login_as(server, ADMIN_EMAIL, ADMIN_PASSWORD).await
     }
 
     /// Logs in through the login form.
-    async fn login_as(server: &TestServer, email: &str, password: &str) -> UiSession {
-        let client = UiSession::client();
+    pub(crate) async fn login_as(server: &TestServer, email: &str, password: &str) -> UiSession {
+        UiSession::login_with_agent(server, email, password, None).await
+    }
+
+    /// Logs in through the login form from a browser sending `user_agent`.
+    pub(crate) async fn login_with_agent(
+        server: &TestServer,
+        email: &str,
+        password: &str,
+        user_agent: Option<&str>,
+    ) -> UiSession {
+        let client = UiSession::client(user_agent);
         let base = server.base_url.clone();
         let form = client
             .get(format!("{base}/auth/login/"))
@@ -554,7 +612,14 @@ impl UiSession {
         session
     }
 
-    async fn read(response: reqwest::Response) -> Page {
+    /// Takes the session cookie a page set, if it set one (as a browser would).
+    pub(crate) fn adopt(&mut self, page: &Page) {
+        if let Some(cookie) = session_cookie(&page.headers) {
+            self.cookie = cookie;
+        }
+    }
+
+    pub(crate) async fn read(response: reqwest::Response) -> Page {
         Page {
             status: response.status().as_u16(),
             headers: response.headers().clone(),
@@ -562,7 +627,7 @@ impl UiSession {
         }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -575,7 +640,7 @@ impl UiSession {
 
     /// A form POST as a browser on our own pages sends it (same-origin, the session's token
     /// unless `pairs` brings its own).
-    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Page {
         let mut fields: Vec<(&str, &str)> = pairs.to_vec();
         if !pairs.iter().any(|(k, _)| *k == "csrf") {
             fields.push(("csrf", &self.csrf));
@@ -588,7 +653,7 @@ impl UiSession {
         .await
     }
 
-    async fn post_raw(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post_raw(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Page {
         let mut request = self
             .client
             .post(format!("{}{path}", self.base))
@@ -695,7 +760,7 @@ async fn ui_csrf_is_required_and_security_headers_are_set() {
     // Logging out and in again without a token: refused too.
     let page = session.post_raw("/auth/logout/", "", &[]).await;
     assert_eq!(page.status, 403, "logout needs the token");
-    let anonymous = UiSession::client()
+    let anonymous = UiSession::client(None)
         .post(format!("{}/auth/login/", server.base_url))
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(form_body(&[
@@ -736,7 +801,7 @@ async fn ui_csrf_is_required_and_security_headers_are_set() {
     );
 
     // Security headers on pages, the login page, error pages and static files.
-    let login = UiSession::client()
+    let login = UiSession::client(None)
         .get(format!("{}/auth/login/", server.base_url))
         .send()
         .await
@@ -800,7 +865,7 @@ async fn ui_csrf_is_required_and_security_headers_are_set() {
         "private, no-cache"
     );
     // The session cookie: HttpOnly and SameSite.
-    let form = UiSession::client()
+    let form = UiSession::client(None)
         .get(format!("{}/auth/login/", server.base_url))
         .send()
         .await
@@ -1155,7 +1220,7 @@ async fn ui_hostile_event_content_is_escaped_on_every_page() {
     assert_escaped("project picker", &list.body, &["xss_project_name"]);
 
     // The login page reflects `next` in a hidden field.
-    let login = UiSession::client()
+    let login = UiSession::client(None)
         .get(format!(
             "{}/auth/login/?next={}",
             server.base_url,

@@ -15,9 +15,16 @@ const BOUND: Duration = Duration::from_secs(5);
 async fn read_latest_sees_the_last_commit_while_a_write_transaction_is_open() {
     for t in engines().await {
         let mut conn = t.db.write().await.unwrap();
-        sessions::save(&mut conn.conn(), "s1", "{}", i64::MAX)
-            .await
-            .unwrap();
+        sessions::save(
+            &mut conn.conn(),
+            "s1",
+            "{}",
+            &Default::default(),
+            i64::MAX,
+            0,
+        )
+        .await
+        .unwrap();
         drop(conn);
         // An ingest batch holding the writer (SQLite: the only write connection).
         let tx = t.db.begin().await.unwrap();

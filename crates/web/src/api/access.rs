@@ -314,6 +314,10 @@ pub enum AccessError {
     /// The caller lacks the scope the route needs.
     #[error("missing scope {0}")]
     MissingScope(errhound_domain::Scope),
+    /// The route administers the instance, and the caller is no superuser (or their token
+    /// lacks `org:admin`).
+    #[error("superusers only")]
+    NotSuperuser,
     /// A handler asked for what its route's rule does not establish (a bug in the route table).
     #[error("the route's access rule does not establish what its handler needs")]
     Misrouted,
@@ -331,7 +335,7 @@ impl From<AccessError> for ApiError {
                     HeaderValue::from_static("xBasic realm=\"api\""),
                 ),
             AccessError::NotFound => ApiError::not_found(),
-            AccessError::Forbidden => ApiError::forbidden(),
+            AccessError::Forbidden | AccessError::NotSuperuser => ApiError::forbidden(),
             AccessError::MissingScope(scope) => {
                 tracing::debug!(%scope, "API request refused: missing scope");
                 ApiError::forbidden()

@@ -18,7 +18,7 @@ use tower_sessions::Session;
 
 use super::error::{UiError, UiResult};
 use super::form::FormData;
-use super::login::{begin_session, session_user};
+use super::login::{LoginClient, begin_session, session_user};
 use super::session;
 use crate::AppState;
 use crate::password::hash_password;
@@ -102,6 +102,7 @@ pub async fn page(
 /// invited one), or creates the account (`name`, `password`) and joins, logged in.
 pub async fn accept(
     State(state): State<AppState>,
+    client: LoginClient,
     session: Session,
     Path((id, secret)): Path<(i64, String)>,
     body: String,
@@ -154,7 +155,7 @@ pub async fn accept(
         }
     };
     join(&state, &invitation, &user).await?;
-    begin_session(&session, &user).await?;
+    begin_session(&session, &user, &client).await?;
     tracing::info!(user.id = user.id, organization = %org.slug, "invitation accepted");
     Ok(Redirect::to(&format!("/organizations/{}/issues/", org.slug)).into_response())
 }

@@ -20,6 +20,9 @@ impl From<AccessError> for UiError {
             }
             // Pages do not reveal which organizations exist.
             AccessError::NotFound | AccessError::Forbidden => UiError::not_found(),
+            AccessError::NotSuperuser => {
+                UiError::forbidden("This page is for the administrators of this server.")
+            }
             AccessError::MissingScope(_) => {
                 UiError::forbidden("Your role in this organization does not allow this.")
             }

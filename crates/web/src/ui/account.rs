@@ -7,8 +7,8 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use errhound_domain::{Scope, ScopeSet};
+use errhound_store::now_ms;
 use errhound_store::tokens::{self, PersonalToken};
-use errhound_store::{now_ms, orgs};
 
 use super::error::{UiError, UiResult};
 use super::form::FormData;
@@ -41,15 +41,9 @@ struct TokensPage {
     new_token: Option<String>,
 }
 
-/// The page frame of an account page: the user's first organization.
+/// The page frame of an account page: the user's first organization, if any.
 pub(super) async fn nav(state: &AppState, user: &UiUser) -> UiResult<Nav> {
-    let mut conn = state.db.read().await?;
-    let first = orgs::list_for_user(&mut conn.conn(), user.user.id, user.user.is_superuser)
-        .await?
-        .pop()
-        .ok_or_else(UiError::not_found)?;
-    drop(conn);
-    Nav::new(state, user, &first, "account", None).await
+    Nav::outside_org(state, user, "account").await
 }
 
 fn row(token: &PersonalToken) -> TokenRow {

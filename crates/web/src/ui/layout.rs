@@ -19,9 +19,11 @@ pub struct Nav {
     pub user_name: String,
     /// The user's e-mail.
     pub user_email: String,
+    /// The user administers the instance (the "Admin" link).
+    pub is_superuser: bool,
     /// CSRF token for the page's forms (and the `csrf-token` meta tag htmx reads).
     pub csrf: String,
-    /// The current organization's slug.
+    /// The current organization's slug (empty on account pages of a user in no organization).
     pub org_slug: String,
     /// The current organization's name.
     pub org_name: String,
@@ -71,6 +73,7 @@ impl Nav {
             flash,
             user_name,
             user_email: user.user.email.clone(),
+            is_superuser: user.user.is_superuser,
             csrf: user.csrf.clone(),
             org_slug: org.slug.clone(),
             org_name: org.name.clone(),
@@ -79,6 +82,36 @@ impl Nav {
             section,
             project_id,
         })
+    }
+
+    /// The frame of a page that belongs to no organization (account and admin pages): the
+    /// user's first organization, or none for a user who belongs to none yet.
+    pub async fn outside_org(
+        state: &AppState,
+        user: &UiUser,
+        section: &'static str,
+    ) -> UiResult<Nav> {
+        let mut conn = state.db.read().await?;
+        let first = orgs::list_for_user(&mut conn.conn(), user.user.id, user.user.is_superuser)
+            .await?
+            .pop();
+        drop(conn);
+        if let Some(org) = first {
+            return Nav::new(state, user, &org, section, None).await;
+        }
+        let placeholder = Organization {
+            id: 0,
+            slug: String::new(),
+            name: "No organization".to_owned(),
+            created_at: 0,
+            open_membership: false,
+        };
+        Nav::new(state, user, &placeholder, section, None).await
+    }
+
+    /// Whether the page belongs to an organization (the frame shows its menus).
+    pub fn has_org(&self) -> bool {
+        !self.org_slug.is_empty()
     }
 
     /// The project the page is about, if one.

@@ -164,13 +164,15 @@ pub const MAX_RESET_REQUESTS: u32 = 5;
 pub const MAX_ADDRESS_RESET_REQUESTS: u32 = 20;
 
 /// Counts failed logins per account ([`MAX_FAILURES`]) and per client address
-/// ([`MAX_ADDRESS_FAILURES`]), and password reset requests.
+/// ([`MAX_ADDRESS_FAILURES`]), and password reset and sign-up requests (each mails someone).
 #[derive(Clone)]
 pub struct LoginThrottle {
     accounts: FailureCounter,
     addresses: FailureCounter,
     reset_accounts: FailureCounter,
     reset_addresses: FailureCounter,
+    signup_accounts: FailureCounter,
+    signup_addresses: FailureCounter,
 }
 
 impl Default for LoginThrottle {
@@ -180,6 +182,8 @@ impl Default for LoginThrottle {
             addresses: FailureCounter::new(MAX_ADDRESS_FAILURES),
             reset_accounts: FailureCounter::new(MAX_RESET_REQUESTS),
             reset_addresses: FailureCounter::new(MAX_ADDRESS_RESET_REQUESTS),
+            signup_accounts: FailureCounter::new(MAX_RESET_REQUESTS),
+            signup_addresses: FailureCounter::new(MAX_ADDRESS_RESET_REQUESTS),
         }
     }
 }
@@ -193,6 +197,18 @@ impl LoginThrottle {
         self.reset_accounts.failed(email);
         if let Some(address) = address {
             self.reset_addresses.failed(address);
+        }
+        !blocked
+    }
+
+    /// Counts a sign-up request for `email` from `address`; whether it may go ahead (limits as
+    /// for password resets, counted apart).
+    pub fn signup_allowed(&self, email: &str, address: Option<&str>) -> bool {
+        let blocked = self.signup_accounts.blocked(email)
+            || address.is_some_and(|a| self.signup_addresses.blocked(a));
+        self.signup_accounts.failed(email);
+        if let Some(address) = address {
+            self.signup_addresses.failed(address);
         }
         !blocked
     }
@@ -229,6 +245,8 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// Sign-up is open (the page links to it).
+    signup: bool,
 }
 
 /// A safe place to go after logging in: a path on this server, nothing else.
@@ -280,7 +298,11 @@ struct NoOrganizationPage {
 }
 
 /// `GET /auth/login/`
-pub async fn login_page(session: Session, params: axum::extract::RawQuery) -> UiResult {
+pub async fn login_page(
+    State(state): State<AppState>,
+    session: Session,
+    params: axum::extract::RawQuery,
+) -> UiResult {
     let params = FormData::parse(params.0.as_deref().unwrap_or(""));
     let next = safe_next(params.get("next"));
     if session
@@ -302,6 +324,7 @@ pub async fn login_page(session: Session, params: axum::extract::RawQuery) -> Ui
         email: String::new(),
         next: next.unwrap_or_default(),
         error: None,
+        signup: super::register::is_open(&state),
     }
     .into_response())
 }
@@ -310,10 +333,11 @@ pub async fn login_page(session: Session, params: axum::extract::RawQuery) -> Ui
 pub async fn login(
     State(state): State<AppState>,
     Extension(throttle): Extension<LoginThrottle>,
-    ClientAddr(address): ClientAddr,
+    client: LoginClient,
     session: Session,
     body: String,
 ) -> UiResult {
+    let address = client.addr.clone();
     let form = FormData::parse(&body);
     let email = form.text("email").unwrap_or("").to_lowercase();
     let password = form.get("password").unwrap_or("").to_owned();
@@ -329,6 +353,7 @@ pub async fn login(
                 email: email.clone(),
                 next: next.clone().unwrap_or_default(),
                 error: Some(error.to_owned()),
+                signup: super::register::is_open(&state),
             },
         )
             .into_response()
@@ -363,24 +388,71 @@ pub async fn login(
         }
     };
     throttle.succeeded(&email);
-    begin_session(&session, &user).await?;
+    let mut conn = state.db.write().await?;
+    users::record_login(&mut conn.conn(), user.id, errhound_store::now_ms()).await?;
+    drop(conn);
+    begin_session(&session, &user, &client).await?;
     tracing::info!(user.id = user.id, user.email = %user.email, "logged in");
     Ok(Redirect::to(next.as_deref().unwrap_or("/")).into_response())
 }
 
-/// Logs `user` in on `session`, under a new session id and CSRF token: an id planted before
-/// login (fixation) is worthless after it.
-pub async fn begin_session(session: &Session, user: &User) -> UiResult<()> {
-    session.cycle_id().await.map_err(UiError::internal)?;
+/// The browser a login comes from, as the user's session list shows it: the connection's peer
+/// address and the `User-Agent` (cut to [`session::MAX_USER_AGENT_CHARS`]).
+#[derive(Debug, Clone, Default)]
+pub struct LoginClient {
+    /// The client address.
+    pub addr: Option<String>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for LoginClient {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(session::MAX_USER_AGENT_CHARS).collect());
+        Ok(LoginClient {
+            addr: ClientAddr::of(parts).0,
+            user_agent,
+        })
+    }
+}
+
+/// Logs `user` in on `session` from `client`, under a new session id and CSRF token: an id
+/// planted before login (fixation) is worthless after it.
+pub async fn begin_session(session: &Session, user: &User, client: &LoginClient) -> UiResult<()> {
+    session
+        .insert(session::CLIENT_ADDR, &client.addr)
+        .await
+        .map_err(UiError::internal)?;
+    session
+        .insert(session::USER_AGENT, &client.user_agent)
+        .await
+        .map_err(UiError::internal)?;
     session
         .insert(USER_ID, user.id)
         .await
         .map_err(UiError::internal)?;
+    renew_session(session).await?;
+    session.set_expiry(Some(Expiry::OnInactivity(session::LOGGED_IN_FOR)));
+    Ok(())
+}
+
+/// Gives `session` a new id and CSRF token, keeping its login: after a change of the user's own
+/// password or privileges, which ended every stored session of theirs
+/// ([`errhound_store::sessions::delete_for_user`]), the browser that made the change continues
+/// under an id nobody else held. Call it after the change's transaction committed (it deletes
+/// the old row).
+pub async fn renew_session(session: &Session) -> UiResult<()> {
+    session.cycle_id().await.map_err(UiError::internal)?;
     session
         .insert(session::CSRF, session::new_token())
         .await
         .map_err(UiError::internal)?;
-    session.set_expiry(Some(Expiry::OnInactivity(session::LOGGED_IN_FOR)));
     Ok(())
 }
 

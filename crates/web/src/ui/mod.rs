@@ -25,6 +25,7 @@
 mod accept;
 mod access;
 mod account;
+mod admin;
 mod assets;
 pub mod csrf;
 mod error;
@@ -39,8 +40,10 @@ pub mod markdown;
 mod org_settings;
 mod password;
 pub mod query;
+mod register;
 mod releases;
 pub mod session;
+mod sessions;
 mod settings;
 
 use axum::Router;
@@ -69,6 +72,18 @@ pub fn pages() -> Routes {
         .get("/auth/login/", Rule::Public, login::login_page)
         .post("/auth/login/", Rule::Public, login::login)
         .post("/auth/logout/", Rule::Public, login::logout)
+        .get("/auth/register/", Rule::Public, register::page)
+        .post("/auth/register/", Rule::Public, register::request)
+        .get(
+            "/auth/register/{registration}/{secret}/",
+            Rule::Public,
+            register::finish_page,
+        )
+        .post(
+            "/auth/register/{registration}/{secret}/",
+            Rule::Public,
+            register::finish,
+        )
         .get(
             "/auth/password-reset/",
             Rule::Public,
@@ -95,10 +110,20 @@ pub fn pages() -> Routes {
             Rule::Authenticated,
             password::change,
         )
+        .get(
+            "/settings/account/sessions/",
+            Rule::Authenticated,
+            sessions::page,
+        )
         .post(
             "/settings/account/sessions/logout-all/",
             Rule::Authenticated,
-            password::logout_everywhere,
+            sessions::logout_everywhere,
+        )
+        .post(
+            "/settings/account/sessions/{session}/revoke/",
+            Rule::Authenticated,
+            sessions::revoke,
         )
         .get(&format!("{org}/issues/"), read, issues::list)
         .post(&format!("{org}/issues/"), write, issues::bulk)
@@ -180,6 +205,8 @@ pub fn pages() -> Routes {
             Rule::Authenticated,
             account::revoke_token,
         )
+        .get("/manage/", Rule::Superuser, admin::page)
+        .post("/manage/users/{user}/", Rule::Superuser, admin::user_action)
         .get("/static/{version}/{file}", Rule::Public, assets::serve)
 }
 

@@ -20,7 +20,7 @@ use super::form::FormData;
 use super::format;
 use super::issue::flash;
 use super::layout::Nav;
-use super::login::UiUser;
+use super::login::{UiUser, renew_session};
 use crate::AppState;
 use crate::api::access::Grant;
 
@@ -208,7 +208,7 @@ pub async fn member_action(
     let form = FormData::parse(&body);
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    let message = match form.text("action").unwrap_or("") {
+    let (affected, message) = match form.text("action").unwrap_or("") {
         "role" => {
             let role = form
                 .text("role")
@@ -224,7 +224,10 @@ pub async fn member_action(
                 now,
             )
             .await?;
-            format!("{} is now {}.", changed.user.email, role.display_name())
+            (
+                changed.user.id,
+                format!("{} is now {}.", changed.user.email, role.display_name()),
+            )
         }
         "remove" if grant.access.has(Scope::MemberAdmin) => {
             let removed = members::remove(
@@ -236,7 +239,10 @@ pub async fn member_action(
                 now,
             )
             .await?;
-            format!("{} was removed from the organization.", removed.user.email)
+            (
+                removed.user.id,
+                format!("{} was removed from the organization.", removed.user.email),
+            )
         }
         "remove" => {
             return Err(UiError::forbidden(
@@ -246,6 +252,11 @@ pub async fn member_action(
         other => return Err(UiError::bad_request(format!("Unknown action {other:?}."))),
     };
     tx.commit().await?;
+    // The change ended every session of the member (`store::members`); when that is the
+    // caller, this browser continues under a new session id.
+    if affected == user.user.id {
+        renew_session(&user.session).await?;
+    }
     flash(&user.session, &message).await;
     Ok(Redirect::to(&format!("/settings/{}/#members", grant.org.slug)).into_response())
 }

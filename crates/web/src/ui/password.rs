@@ -1,7 +1,7 @@
 //! Passwords: reset by a mailed link (single use, within the hour; the request page answers the
 //! same whether or not the address has an account, and is throttled per address and client),
-//! change with the current password, and "log out everywhere". A reset or a change ends every
-//! other session of the account.
+//! and change with the current password. A reset or a change ends every other session of the
+//! account.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use errhound_notify::Mail;
-use errhound_store::users::{self, User};
-use errhound_store::{Conn, now_ms, password_resets, sessions};
+use errhound_store::users;
+use errhound_store::{Conn, now_ms, password_resets};
 use tower_sessions::Session;
 
 use super::accept::MIN_PASSWORD_CHARS;
@@ -19,7 +19,7 @@ use super::error::{UiError, UiResult};
 use super::form::FormData;
 use super::issue::flash;
 use super::layout::Nav;
-use super::login::{LoginThrottle, UiUser, begin_session};
+use super::login::{LoginThrottle, UiUser, renew_session};
 use super::session;
 use crate::AppState;
 use crate::api::access::ClientAddr;
@@ -144,8 +144,9 @@ pub async fn new_password_page(
     .into_response())
 }
 
-/// Checks a new password: its length, and that both fields agree.
-fn new_password(form: &FormData) -> Result<String, String> {
+/// Checks a new password: its length, and that both fields agree (the one policy of resets,
+/// changes and sign-ups).
+pub(super) fn new_password(form: &FormData) -> Result<String, String> {
     let password = form.get("password").unwrap_or("");
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!(
@@ -158,17 +159,18 @@ fn new_password(form: &FormData) -> Result<String, String> {
     Ok(password.to_owned())
 }
 
-async fn hash(password: String) -> UiResult<String> {
+pub(super) async fn hash(password: String) -> UiResult<String> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(UiError::internal)?
         .map_err(UiError::internal)
 }
 
-/// Sets the password and ends every session of the account.
+/// Sets the password, which ends every session of the account.
 async fn set_password(conn: &mut Conn<'_>, user_id: i64, hash: &str) -> UiResult<u64> {
-    users::set_password(conn, user_id, hash).await?;
-    Ok(sessions::delete_for_user(conn, session::USER_ID, user_id).await?)
+    users::set_password(conn, user_id, hash)
+        .await?
+        .ok_or_else(UiError::not_found)
 }
 
 /// `POST /auth/password-reset/{reset}/{secret}/` with `password` and `confirm`.
@@ -240,7 +242,7 @@ pub async fn change(State(state): State<AppState>, user: UiUser, body: String) -
     let mut conn = state.db.write().await?;
     let ended = set_password(&mut conn.conn(), user.user.id, &hash).await?;
     drop(conn);
-    continue_session(&user.session, &user.user).await?;
+    renew_session(&user.session).await?;
     tracing::info!(user.id = user.user.id, sessions = ended, "password changed");
     flash(
         &user.session,
@@ -248,24 +250,4 @@ pub async fn change(State(state): State<AppState>, user: UiUser, body: String) -
     )
     .await;
     Ok(Redirect::to("/settings/account/password/").into_response())
-}
-
-/// `POST /settings/account/sessions/logout-all/`: ends every session of the account, this one
-/// included.
-pub async fn logout_everywhere(State(state): State<AppState>, user: UiUser) -> UiResult {
-    let mut conn = state.db.write().await?;
-    let ended = sessions::delete_for_user(&mut conn.conn(), session::USER_ID, user.user.id).await?;
-    drop(conn);
-    user.session.flush().await.map_err(UiError::internal)?;
-    tracing::info!(
-        user.id = user.user.id,
-        sessions = ended,
-        "logged out everywhere"
-    );
-    Ok(Redirect::to("/auth/login/").into_response())
-}
-
-/// Keeps the current browser logged in after its stored session was deleted with the others.
-async fn continue_session(session: &Session, user: &User) -> UiResult<()> {
-    begin_session(session, user).await
 }
