@@ -13,6 +13,7 @@
 pub mod activity;
 pub mod audit;
 mod db;
+pub mod deletion;
 mod error;
 pub mod events;
 pub mod ingest;
