@@ -223,6 +223,42 @@ async fn ui_browser_organization_members_and_team_visibility() {
     );
 }
 
+/// Projects and teams in the browser: rename a project, create a team, add a member and the
+/// project to it, delete the project with its typed slug (a wrong one refused); its DSN is
+/// refused afterwards and every step is in the audit log.
+#[tokio::test]
+async fn ui_browser_project_rename_team_pages_and_project_deletion() {
+    let server = TestServer::start(binary()).await;
+    let (status, project) = server
+        .api_send(
+            reqwest::Method::POST,
+            "teams/errhound/errhound/projects/",
+            &json!({"name": "Scratch", "slug": "scratch"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{project}");
+    let (status, keys) = server.api_get("projects/errhound/scratch/keys/").await;
+    assert_eq!(status, 200, "{keys}");
+    let email = "member@a.test";
+    server.create_member(email);
+    run_browser_tests(
+        &server,
+        "lifecycle.test.mjs",
+        &[
+            ("MEMBER_EMAIL", email.to_owned()),
+            (
+                "SCRATCH_PROJECT_ID",
+                project["id"].as_str().unwrap().to_owned(),
+            ),
+            (
+                "SCRATCH_KEY",
+                keys[0]["public"].as_str().unwrap().to_owned(),
+            ),
+        ],
+    );
+}
+
 /// Invitations in the browser, mailed through a real SMTP server on loopback: an owner invites
 /// an address onto one team, the invitee follows the mailed link, creates their account, and sees
 /// only that team's projects; the link works once.
@@ -344,6 +380,7 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                     .path
                     .replace("{org}", t.org)
                     .replace("{project}", t.project)
+                    .replace("{team}", t.team)
                     .replace("{issue}", &t.issue_id)
                     .replace("{event}", &t.event_id)
                     .replace("{note}", "999999")
