@@ -5,9 +5,13 @@
 //! read filters marked rows out, and ingest refuses their DSN keys from that commit on. Its data
 //! (possibly millions of events) is removed afterwards by [`purge_step`], a bounded amount per
 //! transaction, so neither the request nor the removal holds the writer long enough to stall
-//! ingest batches: events first, then issues (with what hangs off them), then the project row
-//! (its keys, settings, releases and the rest go with it), and once an organization has no
-//! project left its row (members, teams, tokens, invitations and audit log with it).
+//! ingest batches: events first, then issues (with what hangs off them), processing failures,
+//! then the rest of the project (keys, settings, releases, environments, dictionaries, team
+//! ownership), and once an organization's projects are all purged its members, teams, tokens,
+//! invitations and audit log. The organization and project rows stay as tombstones
+//! (`purged_at` set, their slugs already freed): SQLite gives the largest rowid of a table
+//! again once its row is deleted, and a new project must never answer to an old DSN's project
+//! id.
 
 use crate::StoreError;
 use crate::query::{Conn, Int, Query};
@@ -44,9 +48,11 @@ pub enum Purged {
     Issues(u64),
     /// Up to the limit of processing failures of a project.
     Failures(u64),
-    /// A project row and what is left of it (keys, settings, releases, environments).
+    /// What is left of a project (keys, settings, releases, environments); its row stays as a
+    /// tombstone.
     Project(i64),
-    /// An organization row with its members, teams, tokens, invitations and audit log.
+    /// An organization's members, teams, tokens, invitations and audit log; its row stays as a
+    /// tombstone.
     Organization(i64),
 }
 
@@ -55,7 +61,8 @@ pub enum Purged {
 /// [`Purged::Nothing`].
 pub async fn purge_step(conn: &mut Conn<'_>, limit: i64) -> Result<Purged, StoreError> {
     let project: Option<Int> = Query::new(
-        "SELECT id AS value FROM projects WHERE deleting_at IS NOT NULL ORDER BY id LIMIT 1",
+        "SELECT id AS value FROM projects WHERE deleting_at IS NOT NULL AND purged_at IS NULL \
+         ORDER BY id LIMIT 1",
     )
     .fetch_optional(conn)
     .await?;
@@ -93,22 +100,46 @@ pub async fn purge_step(conn: &mut Conn<'_>, limit: i64) -> Result<Purged, Store
         if failures > 0 {
             return Ok(Purged::Failures(failures));
         }
-        Query::new("DELETE FROM projects WHERE id = $1")
+        // The rest is small (a handful of rows per release, environment and key).
+        for sql in [
+            "DELETE FROM issue_redirects WHERE project_id = $1",
+            "DELETE FROM group_hashes WHERE project_id = $1",
+            "DELETE FROM releases WHERE project_id = $1",
+            "DELETE FROM environments WHERE project_id = $1",
+            "DELETE FROM project_keys WHERE project_id = $1",
+            "DELETE FROM project_options WHERE project_id = $1",
+            "DELETE FROM payload_dicts WHERE project_id = $1",
+            "DELETE FROM project_teams WHERE project_id = $1",
+        ] {
+            Query::new(sql).bind(project_id).execute(conn).await?;
+        }
+        Query::new("UPDATE projects SET purged_at = deleting_at WHERE id = $1")
             .bind(project_id)
             .execute(conn)
             .await?;
         return Ok(Purged::Project(project_id));
     }
     let org: Option<Int> = Query::new(
-        "SELECT o.id AS value FROM organizations o WHERE o.deleting_at IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.organization_id = o.id) \
+        "SELECT o.id AS value FROM organizations o \
+         WHERE o.deleting_at IS NOT NULL AND o.purged_at IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM projects p WHERE p.organization_id = o.id AND p.purged_at IS NULL) \
          ORDER BY o.id LIMIT 1",
     )
     .fetch_optional(conn)
     .await?;
     match org {
         Some(Int { value: org_id }) => {
-            Query::new("DELETE FROM organizations WHERE id = $1")
+            // Teams take their memberships and project ownership with them.
+            for sql in [
+                "DELETE FROM teams WHERE organization_id = $1",
+                "DELETE FROM organization_members WHERE organization_id = $1",
+                "DELETE FROM org_tokens WHERE organization_id = $1",
+                "DELETE FROM invitations WHERE organization_id = $1",
+                "DELETE FROM audit_log WHERE organization_id = $1",
+            ] {
+                Query::new(sql).bind(org_id).execute(conn).await?;
+            }
+            Query::new("UPDATE organizations SET purged_at = deleting_at WHERE id = $1")
                 .bind(org_id)
                 .execute(conn)
                 .await?;

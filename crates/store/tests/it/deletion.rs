@@ -119,11 +119,12 @@ async fn a_deleted_project_is_hidden_at_once_and_purged_in_batches() {
             t.engine
         );
         for sql in [
-            "SELECT COUNT(*) AS value FROM projects WHERE id = $1",
+            "SELECT COUNT(*) AS value FROM projects WHERE id = $1 AND purged_at IS NULL",
             "SELECT COUNT(*) AS value FROM events WHERE project_id = $1",
             "SELECT COUNT(*) AS value FROM issues WHERE project_id = $1",
             "SELECT COUNT(*) AS value FROM project_keys WHERE project_id = $1",
             "SELECT COUNT(*) AS value FROM releases WHERE project_id = $1",
+            "SELECT COUNT(*) AS value FROM group_hashes WHERE project_id = $1",
         ] {
             assert_eq!(count(&t.db, sql, p).await, 0, "{sql} on {}", t.engine);
         }
@@ -201,10 +202,12 @@ async fn a_deleted_organization_goes_with_its_projects_members_and_teams() {
             "{steps:?}"
         );
         for sql in [
-            "SELECT COUNT(*) AS value FROM organizations WHERE id = $1",
+            "SELECT COUNT(*) AS value FROM organizations WHERE id = $1 AND purged_at IS NULL",
             "SELECT COUNT(*) AS value FROM organization_members WHERE organization_id = $1",
             "SELECT COUNT(*) AS value FROM teams WHERE organization_id = $1",
-            "SELECT COUNT(*) AS value FROM projects WHERE organization_id = $1",
+            "SELECT COUNT(*) AS value FROM projects WHERE organization_id = $1 \
+             AND purged_at IS NULL",
+            "SELECT COUNT(*) AS value FROM audit_log WHERE organization_id = $1",
         ] {
             assert_eq!(count(&t.db, sql, org_id).await, 0, "{sql} on {}", t.engine);
         }
@@ -212,5 +215,14 @@ async fn a_deleted_organization_goes_with_its_projects_members_and_teams() {
         assert_eq!(count(&t.db, users_left, user.id).await, 1, "accounts stay");
         let kept = "SELECT COUNT(*) AS value FROM organizations WHERE id = $1";
         assert_eq!(count(&t.db, kept, other.id).await, 1);
+        // A later organization and project never get the deleted ones' ids.
+        let mut conn = t.db.write().await.unwrap();
+        let next = orgs::create(&mut conn.conn(), "acme", "Acme", 9)
+            .await
+            .unwrap();
+        let project = projects::create(&mut conn.conn(), next.id, "shop", "Shop", None, "g", 9)
+            .await
+            .unwrap();
+        assert!(next.id > other.id && project.id > p, "{}", t.engine);
     }
 }
