@@ -159,6 +159,10 @@ pub struct TasksConfig {
     /// never log anyone in; the sweep only keeps the tables small). Default 3600.
     /// Env `ERRHOUND_TASKS__EXPIRED_SESSIONS_SECS`.
     pub expired_sessions_secs: u64,
+    /// Seconds between runs that remove the data of deleted organizations and projects (they
+    /// are hidden, and their DSN keys refused, the moment they are deleted; this only frees the
+    /// space, in small batches). Default 10. Env `ERRHOUND_TASKS__PENDING_DELETIONS_SECS`.
+    pub pending_deletions_secs: u64,
 }
 
 impl Default for Config {
@@ -227,6 +231,7 @@ impl Default for TasksConfig {
         TasksConfig {
             expired_snoozes_secs: 60,
             expired_sessions_secs: 3600,
+            pending_deletions_secs: 10,
         }
     }
 }
@@ -367,7 +372,10 @@ impl Config {
         if self.worker.batch_size == 0 || self.worker.threads == 0 {
             return invalid("worker.batch_size and worker.threads must be positive".to_owned());
         }
-        if self.tasks.expired_snoozes_secs == 0 || self.tasks.expired_sessions_secs == 0 {
+        if self.tasks.expired_snoozes_secs == 0
+            || self.tasks.expired_sessions_secs == 0
+            || self.tasks.pending_deletions_secs == 0
+        {
             return invalid("tasks periods must be at least 1 second".to_owned());
         }
         self.mail.server().map_err(ConfigError::Invalid)?;

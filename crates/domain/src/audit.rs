@@ -7,6 +7,8 @@ pub enum AuditAction {
     OrgCreate,
     /// `org.edit`: settings changed.
     OrgEdit,
+    /// `org.remove`: the organization was deleted (scheduled for removal).
+    OrgRemove,
     /// `member.invite`: an invitation was made.
     MemberInvite,
     /// `member.accept-invite`: an invitation was accepted.
@@ -23,10 +25,20 @@ pub enum AuditAction {
     MemberLeaveTeam,
     /// `team.create`.
     TeamCreate,
+    /// `team.edit`: renamed.
+    TeamEdit,
+    /// `team.remove`.
+    TeamRemove,
     /// `project.create`.
     ProjectCreate,
     /// `project.edit`: settings changed.
     ProjectEdit,
+    /// `project.remove`: the project was deleted (scheduled for removal).
+    ProjectRemove,
+    /// `project-team.add`: a team now owns the project.
+    ProjectTeamAdd,
+    /// `project-team.remove`: a team no longer owns the project.
+    ProjectTeamRemove,
     /// `projectkey.create`.
     ProjectKeyCreate,
     /// `projectkey.edit`.
@@ -41,9 +53,10 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::OrgCreate,
         AuditAction::OrgEdit,
+        AuditAction::OrgRemove,
         AuditAction::MemberInvite,
         AuditAction::MemberAcceptInvite,
         AuditAction::MemberAdd,
@@ -52,8 +65,13 @@ impl AuditAction {
         AuditAction::MemberJoinTeam,
         AuditAction::MemberLeaveTeam,
         AuditAction::TeamCreate,
+        AuditAction::TeamEdit,
+        AuditAction::TeamRemove,
         AuditAction::ProjectCreate,
         AuditAction::ProjectEdit,
+        AuditAction::ProjectRemove,
+        AuditAction::ProjectTeamAdd,
+        AuditAction::ProjectTeamRemove,
         AuditAction::ProjectKeyCreate,
         AuditAction::ProjectKeyEdit,
         AuditAction::ProjectKeyRemove,
@@ -66,6 +84,7 @@ impl AuditAction {
         match self {
             AuditAction::OrgCreate => "org.create",
             AuditAction::OrgEdit => "org.edit",
+            AuditAction::OrgRemove => "org.remove",
             AuditAction::MemberInvite => "member.invite",
             AuditAction::MemberAcceptInvite => "member.accept-invite",
             AuditAction::MemberAdd => "member.add",
@@ -74,8 +93,13 @@ impl AuditAction {
             AuditAction::MemberJoinTeam => "member.join-team",
             AuditAction::MemberLeaveTeam => "member.leave-team",
             AuditAction::TeamCreate => "team.create",
+            AuditAction::TeamEdit => "team.edit",
+            AuditAction::TeamRemove => "team.remove",
             AuditAction::ProjectCreate => "project.create",
             AuditAction::ProjectEdit => "project.edit",
+            AuditAction::ProjectRemove => "project.remove",
+            AuditAction::ProjectTeamAdd => "project-team.add",
+            AuditAction::ProjectTeamRemove => "project-team.remove",
             AuditAction::ProjectKeyCreate => "projectkey.create",
             AuditAction::ProjectKeyEdit => "projectkey.edit",
             AuditAction::ProjectKeyRemove => "projectkey.remove",

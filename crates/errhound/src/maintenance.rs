@@ -1,11 +1,12 @@
 //! The periodic maintenance tasks of `serve` (run by [`crate::tasks::Runner`]).
 //!
-//! Both work in small batches, one short transaction each, so that on SQLite they never hold
+//! They work in small batches, one short transaction each, so that on SQLite they never hold
 //! the single writer long enough to delay an ingest batch noticeably.
 
 use std::time::Duration;
 
 use errhound_config::TasksConfig;
+use errhound_store::deletion::{self, Purged};
 use errhound_store::{Db, now_ms, registrations, sessions, workflow};
 
 use crate::tasks::Task;
@@ -20,6 +21,7 @@ const TIME_LIMIT: Duration = Duration::from_secs(30);
 pub fn tasks(db: &Db, config: &TasksConfig) -> Vec<Task> {
     let snoozes = db.clone();
     let sessions = db.clone();
+    let deletions = db.clone();
     vec![
         Task::new(
             "clear_expired_snoozes",
@@ -33,7 +35,31 @@ pub fn tasks(db: &Db, config: &TasksConfig) -> Vec<Task> {
             TIME_LIMIT,
             move || delete_expired_sessions(sessions.clone()),
         ),
+        Task::new(
+            "pending_deletions",
+            Duration::from_secs(config.pending_deletions_secs),
+            TIME_LIMIT,
+            move || purge_pending_deletions(deletions.clone()),
+        ),
     ]
+}
+
+/// Removes the data of deleted organizations and projects, [`BATCH`] rows a transaction,
+/// until none is left (or the time limit stops the run; the next one goes on).
+async fn purge_pending_deletions(db: Db) -> anyhow::Result<()> {
+    loop {
+        let mut tx = db.begin().await?;
+        let purged = deletion::purge_step(&mut tx.conn(), BATCH).await?;
+        tx.commit().await?;
+        match purged {
+            Purged::Nothing => return Ok(()),
+            Purged::Project(id) => tracing::info!(project.id = id, "deleted project removed"),
+            Purged::Organization(id) => {
+                tracing::info!(organization.id = id, "deleted organization removed")
+            }
+            other => tracing::debug!(?other, "removing a deleted project's data"),
+        }
+    }
 }
 
 /// Reopens the issues ignored until a time that has passed.

@@ -390,6 +390,7 @@ async fn write_one_by_one(
                 total.duplicates += outcome.duplicates;
                 total.new_issues.extend(outcome.new_issues);
                 total.regressed_issues.extend(outcome.regressed_issues);
+                total.discarded += outcome.discarded;
             }
             Err(error) => {
                 // Keep the event readable in the failure without the project's dictionary.

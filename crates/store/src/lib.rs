@@ -14,6 +14,7 @@ pub mod activity;
 pub mod admin;
 pub mod audit;
 mod db;
+pub mod deletion;
 mod error;
 pub mod events;
 pub mod ingest;

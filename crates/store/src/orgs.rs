@@ -71,7 +71,7 @@ pub async fn list_all(conn: &mut Conn<'_>) -> Result<Vec<OrganizationSummary>, S
          (SELECT COUNT(*) FROM organization_members m WHERE m.organization_id = o.id) \
            AS member_count, \
          (SELECT COUNT(*) FROM projects p WHERE p.organization_id = o.id) AS project_count \
-         FROM organizations o ORDER BY o.slug",
+         FROM organizations o WHERE o.deleting_at IS NULL ORDER BY o.slug",
     )
     .fetch_all(conn)
     .await?)
@@ -86,13 +86,14 @@ pub async fn exists_any(conn: &mut Conn<'_>) -> Result<bool, StoreError> {
     Ok(row.is_some())
 }
 
-/// The organization with this slug.
+/// The organization with this slug (none once it is pending deletion).
 pub async fn find_by_slug(
     conn: &mut Conn<'_>,
     slug: &str,
 ) -> Result<Option<Organization>, StoreError> {
     Ok(Query::new(
-        "SELECT id, slug, name, created_at, open_membership FROM organizations WHERE slug = $1",
+        "SELECT id, slug, name, created_at, open_membership FROM organizations \
+         WHERE slug = $1 AND deleting_at IS NULL",
     )
     .bind(slug)
     .fetch_optional(conn)
@@ -108,13 +109,14 @@ pub async fn list_for_user(
     let query = if superuser {
         Query::new(
             "SELECT id, slug, name, created_at, open_membership FROM organizations \
-             ORDER BY created_at DESC, id DESC",
+             WHERE deleting_at IS NULL ORDER BY created_at DESC, id DESC",
         )
     } else {
         Query::new(
             "SELECT o.id, o.slug, o.name, o.created_at, o.open_membership FROM organizations o \
              JOIN organization_members m ON m.organization_id = o.id \
-             WHERE m.user_id = $1 ORDER BY o.created_at DESC, o.id DESC",
+             WHERE m.user_id = $1 AND o.deleting_at IS NULL \
+             ORDER BY o.created_at DESC, o.id DESC",
         )
         .bind(user_id)
     };
@@ -197,12 +199,67 @@ pub async fn add_member(
     Ok(())
 }
 
-/// The organization with this id.
+/// The organization with this id (none once it is pending deletion).
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<Organization>, StoreError> {
     Ok(Query::new(
-        "SELECT id, slug, name, created_at, open_membership FROM organizations WHERE id = $1",
+        "SELECT id, slug, name, created_at, open_membership FROM organizations \
+         WHERE id = $1 AND deleting_at IS NULL",
     )
     .bind(id)
     .fetch_optional(conn)
     .await?)
+}
+
+/// Renames an organization. A slug another organization has is [`StoreError::AlreadyExists`].
+pub async fn rename(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    name: &str,
+    slug: &str,
+) -> Result<(), StoreError> {
+    Query::new("UPDATE organizations SET name = $1, slug = $2 WHERE id = $3")
+        .bind(name)
+        .bind(slug)
+        .bind(organization_id)
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            let e = StoreError::from(e);
+            if e.is_unique_violation() {
+                StoreError::AlreadyExists("organization")
+            } else {
+                e
+            }
+        })?;
+    Ok(())
+}
+
+/// Marks the organization and its projects pending deletion: from now on no read finds them
+/// and no DSN key of theirs is accepted; [`crate::deletion::purge_step`] removes their data.
+/// The slug is freed at once (a new organization may take it). Returns the public keys of its
+/// DSN keys, which the caller must forget from any cache.
+pub async fn schedule_deletion(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    now_ms: i64,
+) -> Result<Vec<String>, StoreError> {
+    let keys = crate::deletion::public_keys_of_org(conn, organization_id).await?;
+    // `~` is never in a slug, so the freed slug cannot meet one a user chooses.
+    Query::new(
+        "UPDATE organizations SET deleting_at = $1, slug = $2 \
+         WHERE id = $3 AND deleting_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(format!("~deleted-{organization_id}"))
+    .bind(organization_id)
+    .execute(conn)
+    .await?;
+    Query::new(
+        "UPDATE projects SET deleting_at = $1 WHERE organization_id = $2 AND deleting_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(organization_id)
+    .execute(conn)
+    .await?;
+    Ok(keys)
 }

@@ -71,7 +71,7 @@ pub async fn find_by_slug(
     Ok(Query::new(
         "SELECT id, organization_id, slug, name, platform, grouping_config, \
          events_processed, first_event_at, created_at \
-         FROM projects WHERE organization_id = $1 AND slug = $2",
+         FROM projects WHERE organization_id = $1 AND slug = $2 AND deleting_at IS NULL",
     )
     .bind(organization_id)
     .bind(slug)
@@ -79,11 +79,12 @@ pub async fn find_by_slug(
     .await?)
 }
 
-/// The project with this id.
+/// The project with this id (none once it is pending deletion).
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<Project>, StoreError> {
     Ok(Query::new(
         "SELECT id, organization_id, slug, name, platform, grouping_config, \
-         events_processed, first_event_at, created_at FROM projects WHERE id = $1",
+         events_processed, first_event_at, created_at FROM projects \
+         WHERE id = $1 AND deleting_at IS NULL",
     )
     .bind(id)
     .fetch_optional(conn)
@@ -98,7 +99,7 @@ pub async fn list_for_org(
     Ok(Query::new(
         "SELECT id, organization_id, slug, name, platform, grouping_config, \
          events_processed, first_event_at, created_at \
-         FROM projects WHERE organization_id = $1 ORDER BY slug",
+         FROM projects WHERE organization_id = $1 AND deleting_at IS NULL ORDER BY slug",
     )
     .bind(organization_id)
     .fetch_all(conn)
@@ -144,6 +145,31 @@ pub async fn update(
         }
     })?;
     Ok(())
+}
+
+/// Marks the project pending deletion: from now on no read finds it and none of its DSN keys
+/// is accepted; [`crate::deletion::purge_step`] removes its data. The slug is freed at once.
+/// Returns the public keys of its DSN keys, which the caller must forget from any cache.
+pub async fn schedule_deletion(
+    conn: &mut Conn<'_>,
+    project_id: i64,
+    now_ms: i64,
+) -> Result<Vec<String>, StoreError> {
+    let keys: Vec<crate::deletion::PublicKey> =
+        Query::new("SELECT public_key FROM project_keys WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_all(conn)
+            .await?;
+    // `~` is never in a slug, so the freed slug cannot meet one a user chooses.
+    Query::new(
+        "UPDATE projects SET deleting_at = $1, slug = $2 WHERE id = $3 AND deleting_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(format!("~deleted-{project_id}"))
+    .bind(project_id)
+    .execute(conn)
+    .await?;
+    Ok(keys.into_iter().map(|k| k.public_key).collect())
 }
 
 /// Events processed for a project (a cheap monotonic counter, e.g. for benchmarks).
@@ -215,7 +241,7 @@ pub async fn list_keys(
     rows.into_iter().map(ProjectKey::try_from).collect()
 }
 
-/// The key with this public key.
+/// The key with this public key, unless its project or organization is pending deletion.
 pub async fn find_key(
     conn: &mut Conn<'_>,
     public_key: &str,
@@ -225,7 +251,12 @@ pub async fn find_key(
         .push("SELECT ")
         .push(keys::KEY_COLUMNS)
         .push(" FROM project_keys WHERE public_key = ")
-        .push_bind(public_key);
+        .push_bind(public_key)
+        .push(
+            " AND EXISTS (SELECT 1 FROM projects p JOIN organizations o \
+             ON o.id = p.organization_id WHERE p.id = project_keys.project_id \
+             AND p.deleting_at IS NULL AND o.deleting_at IS NULL)",
+        );
     let row: Option<keys::KeyRow> = query.fetch_optional(conn).await?;
     row.map(ProjectKey::try_from).transpose()
 }

@@ -25,10 +25,14 @@ pub struct Team {
     pub created_at: i64,
     /// Number of members.
     pub member_count: i64,
+    /// Number of projects it owns (not counting projects pending deletion).
+    pub project_count: i64,
 }
 
 const TEAM_COLUMNS: &str = "t.id, t.organization_id, t.slug, t.name, t.created_at, \
-    (SELECT COUNT(*) FROM team_members tm WHERE tm.team_id = t.id) AS member_count";
+    (SELECT COUNT(*) FROM team_members tm WHERE tm.team_id = t.id) AS member_count, \
+    (SELECT COUNT(*) FROM project_teams pt JOIN projects p ON p.id = pt.project_id \
+     WHERE pt.team_id = t.id AND p.deleting_at IS NULL) AS project_count";
 
 /// Creates a team ([`StoreError::AlreadyExists`] when the slug is taken in the organization).
 pub async fn create(
@@ -102,6 +106,57 @@ pub async fn list_for_org(
         .push_bind(organization_id)
         .push(" ORDER BY t.slug");
     Ok(query.fetch_all(conn).await?)
+}
+
+/// Renames a team. A slug another team of the organization has is
+/// [`StoreError::AlreadyExists`].
+pub async fn rename(
+    conn: &mut Conn<'_>,
+    team_id: i64,
+    name: &str,
+    slug: &str,
+) -> Result<(), StoreError> {
+    Query::new("UPDATE teams SET name = $1, slug = $2 WHERE id = $3")
+        .bind(name)
+        .bind(slug)
+        .bind(team_id)
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            let e = StoreError::from(e);
+            if e.is_unique_violation() {
+                StoreError::AlreadyExists("team")
+            } else {
+                e
+            }
+        })?;
+    Ok(())
+}
+
+/// Deletes a team: its memberships, its ownership of projects (the projects stay) and the
+/// issues assigned to it (which become unassigned) go with it.
+pub async fn delete(conn: &mut Conn<'_>, team_id: i64) -> Result<(), StoreError> {
+    Query::new("DELETE FROM teams WHERE id = $1")
+        .bind(team_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The projects the team owns, by slug (not those pending deletion).
+pub async fn projects_of_team(
+    conn: &mut Conn<'_>,
+    team_id: i64,
+) -> Result<Vec<crate::projects::Project>, StoreError> {
+    Ok(Query::new(
+        "SELECT p.id, p.organization_id, p.slug, p.name, p.platform, p.grouping_config, \
+         p.events_processed, p.first_event_at, p.created_at \
+         FROM project_teams pt JOIN projects p ON p.id = pt.project_id \
+         WHERE pt.team_id = $1 AND p.deleting_at IS NULL ORDER BY p.slug",
+    )
+    .bind(team_id)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Adds a user to a team. The user must be a member of the team's organization

@@ -9,6 +9,7 @@ pub mod error;
 mod health;
 pub mod ingest;
 pub mod invitations;
+pub mod lifecycle;
 pub mod password;
 pub mod routes;
 pub mod ui;

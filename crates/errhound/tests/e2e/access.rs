@@ -364,6 +364,9 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         | "/organizations/{org}/org-auth-tokens/{token_id}/" => {
             pick(Scope::OrgRead, Scope::OrgWrite)
         }
+        // Deleting an organization: org:admin (only owners hold it; the handler also asks for
+        // the owner role, which the superuser's tokens stand in for).
+        "/organizations/{org}/" if *method == Method::DELETE => Rule::Scoped(Scope::OrgAdmin),
         "/organizations/{org}/" => pick(Scope::OrgRead, Scope::OrgWrite),
         "/organizations/{org}/projects/" | "/teams/{org}/{team}/projects/" => {
             pick(Scope::OrgRead, Scope::ProjectWrite)
@@ -379,6 +382,16 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         "/organizations/{org}/audit-logs/" if read => Rule::Scoped(Scope::OrgWrite),
         // Joining and leaving teams: any member, the handler decides whose teams may change.
         "/organizations/{org}/members/{member}/teams/{team}/" => Rule::Scoped(Scope::OrgRead),
+        "/teams/{org}/{team}/" => Rule::Scoped(match *method {
+            Method::GET => Scope::TeamRead,
+            Method::DELETE => Scope::TeamAdmin,
+            _ => Scope::TeamWrite,
+        }),
+        // Giving a project to a team and taking it away: Sentry's ProjectTeamsPermission.
+        "/projects/{org}/{project}/teams/{team}/" => Rule::Scoped(Scope::ProjectWrite),
+        "/projects/{org}/{project}/" if *method == Method::DELETE => {
+            Rule::Scoped(Scope::ProjectAdmin)
+        }
         "/projects/{org}/{project}/" => pick(Scope::ProjectRead, Scope::ProjectWrite),
         "/projects/{org}/{project}/keys/"
         | "/projects/{org}/{project}/keys/{key_id}/"
@@ -479,12 +492,22 @@ async fn every_api_route_answers_each_caller_exactly_what_their_scopes_and_teams
             }
         }
         // Destructive or creating calls by allowed callers would change the world under the
-        // matrix; these are covered by their own tests, and here only by refused callers.
-        let creates = route.method == Method::POST
+        // matrix; these are covered by their own tests (`lifecycle.rs`), and here only by
+        // refused callers.
+        let creates = (route.method == Method::POST
             && (route.path.ends_with("/projects/")
                 || route.path.ends_with("/keys/")
                 || route.path.ends_with("-tokens/")
-                || route.path == "/api/0/organizations/");
+                || route.path == "/api/0/organizations/"
+                || route.path == "/api/0/projects/{org}/{project}/teams/{team}/"))
+            || (route.method == Method::DELETE
+                && [
+                    "/api/0/organizations/{org}/",
+                    "/api/0/teams/{org}/{team}/",
+                    "/api/0/projects/{org}/{project}/",
+                    "/api/0/projects/{org}/{project}/teams/{team}/",
+                ]
+                .contains(&route.path.as_str()));
         let variants: Vec<(Option<&Target>, bool)> = if names_org {
             let mut v: Vec<_> = targets.iter().map(|t| (Some(t), false)).collect();
             if route.path.contains("{org}") && route.path.contains("{issue}") {

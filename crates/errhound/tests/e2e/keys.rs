@@ -29,7 +29,7 @@ async fn create_key(server: &TestServer, body: Value) -> Value {
 }
 
 /// Posts an envelope authenticated with `public_key`.
-async fn post_with_key(server: &TestServer, public_key: &str, body: Vec<u8>) -> Answer {
+pub(crate) async fn post_with_key(server: &TestServer, public_key: &str, body: Vec<u8>) -> Answer {
     let response = server
         .client()
         .post(server.envelope_url())

@@ -10,6 +10,7 @@ mod golden;
 mod grouping;
 mod hostile;
 mod keys;
+mod lifecycle;
 mod maintenance;
 mod members;
 mod node_sdk;

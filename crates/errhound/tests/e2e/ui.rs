@@ -223,6 +223,107 @@ async fn ui_browser_organization_members_and_team_visibility() {
     );
 }
 
+/// Projects and teams in the browser: rename a project, create a team, add a member and the
+/// project to it, delete the project with its typed slug (a wrong one refused); its DSN is
+/// refused afterwards and every step is in the audit log.
+#[tokio::test]
+async fn ui_browser_project_rename_team_pages_and_project_deletion() {
+    let server = TestServer::start(binary()).await;
+    let (status, project) = server
+        .api_send(
+            reqwest::Method::POST,
+            "teams/errhound/errhound/projects/",
+            &json!({"name": "Scratch", "slug": "scratch"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{project}");
+    let (status, keys) = server.api_get("projects/errhound/scratch/keys/").await;
+    assert_eq!(status, 200, "{keys}");
+    let email = "member@a.test";
+    server.create_member(email);
+    run_browser_tests(
+        &server,
+        "lifecycle.test.mjs",
+        &[
+            ("MEMBER_EMAIL", email.to_owned()),
+            (
+                "SCRATCH_PROJECT_ID",
+                project["id"].as_str().unwrap().to_owned(),
+            ),
+            (
+                "SCRATCH_KEY",
+                keys[0]["public"].as_str().unwrap().to_owned(),
+            ),
+        ],
+    );
+}
+
+/// The organization settings page renames the organization (the page moves to the new slug,
+/// the old one is gone) and deletes it for owners only, once its slug is typed: a wrong slug is
+/// refused by the server and changes nothing; the DSN is refused afterwards.
+#[tokio::test]
+async fn ui_organization_rename_and_deletion_with_typed_confirmation() {
+    let server = TestServer::start(binary()).await;
+    server.create_member("member@a.test");
+    let admin = UiSession::login(&server).await;
+    let member = UiSession::login_as(&server, "member@a.test", "member-password-1").await;
+
+    let page = admin
+        .post(
+            "/settings/errhound/rename/",
+            &[("name", "Acme Corp"), ("slug", "acme")],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.headers[LOCATION], "/settings/acme/");
+    let settings = admin.get("/settings/acme/").await;
+    assert_eq!(settings.status, 200);
+    assert!(settings.body.contains("Acme Corp"), "{}", settings.body);
+    assert_eq!(admin.get("/settings/errhound/").await.status, 404);
+    let taken = admin
+        .post("/settings/acme/rename/", &[("slug", "Bad Slug!")])
+        .await;
+    assert_eq!(taken.status, 400, "{}", taken.body);
+
+    // A member has no org:admin: refused before the confirmation is even read.
+    let refused = member
+        .post("/settings/acme/delete/", &[("confirm", "acme")])
+        .await;
+    assert_eq!(refused.status, 403);
+    let wrong = admin
+        .post("/settings/acme/delete/", &[("confirm", "errhound")])
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert!(
+        wrong.body.contains("Type acme to confirm"),
+        "{}",
+        wrong.body
+    );
+    assert_eq!(admin.get("/settings/acme/").await.status, 200);
+    let deleted = admin
+        .post("/settings/acme/delete/", &[("confirm", "acme")])
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    assert_eq!(deleted.headers[LOCATION], "/");
+    assert_eq!(admin.get("/settings/acme/").await.status, 404);
+    assert_eq!(admin.get("/organizations/acme/issues/").await.status, 404);
+
+    let (status, log) = server.api_get("organizations/").await;
+    assert_eq!((status, log), (200, json!([])));
+    let answer = server
+        .client()
+        .post(format!(
+            "{}/api/{}/store/?sentry_key={}&sentry_version=7",
+            server.base_url, server.project_id, server.public_key
+        ))
+        .json(&json!({"message": "after the deletion"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 403);
+}
+
 /// Invitations in the browser, mailed through a real SMTP server on loopback: an owner invites
 /// an address onto one team, the invitee follows the mailed link, creates their account, and sees
 /// only that team's projects; the link works once.
@@ -360,6 +461,7 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                     .path
                     .replace("{org}", t.org)
                     .replace("{project}", t.project)
+                    .replace("{team}", t.team)
                     .replace("{issue}", &t.issue_id)
                     .replace("{event}", &t.event_id)
                     .replace("{note}", "999999")

@@ -101,6 +101,9 @@ pub struct BatchOutcome {
     pub new_issues: Vec<i64>,
     /// Resolved issues reopened by this batch.
     pub regressed_issues: Vec<i64>,
+    /// Events dropped because their project was deleted (or is pending deletion) after they
+    /// were accepted.
+    pub discarded: usize,
 }
 
 /// Writes a batch inside `tx`. The caller commits.
@@ -139,6 +142,23 @@ async fn write_project_batch(
             .bind(project_id)
             .execute(&mut tx.conn())
             .await?;
+    }
+
+    // Events accepted before their project was deleted: its data is being removed, and a
+    // project row that is gone would fail the whole batch.
+    let live: Option<crate::query::Int> =
+        Query::new("SELECT id AS value FROM projects WHERE id = $1 AND deleting_at IS NULL")
+            .bind(project_id)
+            .fetch_optional(&mut tx.conn())
+            .await?;
+    if live.is_none() {
+        tracing::info!(
+            project.id = project_id,
+            events = events.len(),
+            "dropping events of a deleted project"
+        );
+        outcome.discarded += events.len();
+        return Ok(());
     }
 
     let fresh = drop_stored(tx, project_id, events).await?;

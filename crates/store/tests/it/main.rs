@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod accounts;
+mod deletion;
 mod fixtures;
 mod ingest;
 mod keys;

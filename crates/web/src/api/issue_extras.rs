@@ -5,7 +5,7 @@
 //! Lists call [`decorate`] once per page (a handful of queries for the whole page); the detail
 //! calls [`decorate_detail`].
 
-use errhound_domain::{IssueStatus, Scope, Substatus};
+use errhound_domain::{IssueStatus, OrgAccess, Substatus};
 use errhound_store::activity::{self, Activity, UserRef};
 use errhound_store::issues::Issue;
 use errhound_store::teams::{OrgMember, Team};
@@ -57,16 +57,6 @@ pub fn actor_json(assignee: &Assignee) -> Value {
         }),
     }
 }
-
-/// What a team grants its members (Sentry's team `access` list).
-const MEMBER_TEAM_ACCESS: [Scope; 6] = [
-    Scope::EventRead,
-    Scope::EventWrite,
-    Scope::ProjectRead,
-    Scope::TeamRead,
-    Scope::MemberRead,
-    Scope::OrgRead,
-];
 
 /// Sentry's `statusDetails` of an issue.
 pub fn status_details(issue: &Issue, state: &IssueState) -> Value {
@@ -175,7 +165,10 @@ pub fn activity_json(activity: &Activity) -> Value {
 }
 
 /// A team as Sentry's `TeamSerializer` shows it; `is_member` tells whether the viewer belongs.
-pub fn team_json(team: &Team, is_member: bool) -> Value {
+///
+/// `access` is the caller's scopes in the organization (a token's narrowed), `hasAccess`
+/// whether the caller reaches the team's projects (a member of it, or global access).
+pub fn team_json(team: &Team, is_member: bool, access: &OrgAccess) -> Value {
     json!({
         "id": team.id.to_string(),
         "slug": team.slug,
@@ -184,8 +177,8 @@ pub fn team_json(team: &Team, is_member: bool) -> Value {
         "isMember": is_member,
         "teamRole": if is_member { json!("contributor") } else { Value::Null },
         "flags": {"idp:provisioned": false},
-        "access": MEMBER_TEAM_ACCESS.map(Scope::as_str),
-        "hasAccess": true,
+        "access": access.scopes().names().collect::<Vec<_>>(),
+        "hasAccess": is_member || access.is_global(),
         "isPending": false,
         "memberCount": team.member_count,
         "avatar": {"avatarType": "letter_avatar", "avatarUuid": null},

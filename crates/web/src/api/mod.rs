@@ -21,11 +21,11 @@ mod orgs;
 pub mod pagination;
 mod params;
 mod project_create;
-mod projects;
+pub(crate) mod projects;
 mod releases;
 pub mod request;
 pub mod search;
-mod teams;
+pub(crate) mod teams;
 mod tokens;
 pub mod views;
 
@@ -43,6 +43,7 @@ pub fn routes() -> Routes {
         .post("/organizations/", Rule::Superuser, orgs::create)
         .get("/organizations/{org}/", Scope::OrgRead, orgs::detail)
         .put("/organizations/{org}/", Scope::OrgWrite, orgs::update)
+        .delete("/organizations/{org}/", Scope::OrgAdmin, orgs::remove)
         .get(
             "/organizations/{org}/projects/",
             Scope::OrgRead,

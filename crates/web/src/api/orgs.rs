@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 
-use errhound_domain::{AuditAction, Role};
-use errhound_store::audit;
+use errhound_domain::Role;
 use errhound_store::now_ms;
 
 use super::access::{self, ApiUser, Caller, Grant};
@@ -17,6 +16,7 @@ use super::request::{Reply, begin, json_response, name_and_slug, parse_body};
 use super::views;
 use crate::AppState;
 use crate::error::ApiError;
+use crate::lifecycle::{self, OrgChanges, Rename};
 
 /// `GET /api/0/organizations/`: the caller's organizations (an organization token's own).
 pub async fn list(
@@ -70,36 +70,36 @@ pub async fn detail(State(state): State<AppState>, grant: Grant) -> Json<Value> 
     Json(views::organization(&grant.org, &state.config.public_url()))
 }
 
-/// `PUT /api/0/organizations/{org}/` with `openMembership` (whether every member sees every
-/// project): 200 and the organization.
+/// `PUT /api/0/organizations/{org}/` with `name`, `slug` (as at creation; 409 when taken) and
+/// `openMembership` (whether every member sees every project): 200 and the organization,
+/// under its new slug.
 pub async fn update(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
     let body = parse_body(&body)?;
-    let actor = grant.audit_actor();
-    let mut org = grant.org;
-    if let Some(value) = body.get("openMembership") {
-        let open = value
-            .as_bool()
-            .ok_or_else(|| ApiError::invalid_field("openMembership", "Must be a valid boolean."))?;
-        let mut tx = begin(&state).await?;
-        org_store::set_open_membership(&mut tx.conn(), org.id, open).await?;
-        let data = json!({"openMembership": open});
-        audit::record(
-            &mut tx.conn(),
-            org.id,
-            &actor,
-            AuditAction::OrgEdit,
-            Some(org.id),
-            &data,
-            now_ms(),
-        )
-        .await?;
-        tx.commit().await?;
-        org.open_membership = open;
-    }
+    let open_membership = match body.get("openMembership") {
+        None => None,
+        Some(value) => Some(value.as_bool().ok_or_else(|| {
+            ApiError::invalid_field("openMembership", "Must be a valid boolean.")
+        })?),
+    };
+    let changes = OrgChanges {
+        rename: Rename::from_json(&body)?,
+        open_membership,
+    };
+    let org = lifecycle::edit_org(&state, &grant, &changes).await?;
     Ok(json_response(
         StatusCode::OK,
         views::organization(&org, &state.config.public_url()),
     ))
+}
+
+/// `DELETE /api/0/organizations/{org}/` (owners): 202 and the organization, pending deletion.
+/// It is gone from every read and its DSN keys are refused at once; its data goes in the
+/// background.
+pub async fn remove(State(state): State<AppState>, grant: Grant) -> Reply {
+    lifecycle::delete_org(&state, &grant).await?;
+    let mut body = views::organization(&grant.org, &state.config.public_url());
+    body["status"] = json!({"id": "pending_deletion", "name": "pending deletion"});
+    Ok(json_response(StatusCode::ACCEPTED, body))
 }
 
 /// `GET /api/0/organizations/{org}/projects/`: the projects the caller reaches.

@@ -46,6 +46,14 @@ pub fn routes() -> Routes {
     Routes::new(Surface::Api)
         .get("/projects/{org}/{project}/", Scope::ProjectRead, detail)
         .put("/projects/{org}/{project}/", Scope::ProjectWrite, update)
+        .delete("/projects/{org}/{project}/", Scope::ProjectAdmin, remove)
+}
+
+/// `DELETE /api/0/projects/{org}/{project}/`: 204. The project is gone from every read and its
+/// DSN keys are refused at once; its data goes in the background.
+async fn remove(State(state): State<AppState>, grant: Grant) -> Result<StatusCode, ApiError> {
+    crate::lifecycle::delete_project(&state, &grant, grant.project()?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A project's settings as stored.
@@ -123,7 +131,7 @@ async fn detail(State(state): State<AppState>, grant: Grant) -> Result<Json<Valu
 /// Sentry does, so its clients' fuller bodies are accepted.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ProjectUpdate {
+pub(crate) struct ProjectUpdate {
     name: Option<String>,
     slug: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
@@ -141,6 +149,17 @@ struct ProjectUpdate {
     safe_fields: Option<Vec<String>>,
     #[serde(rename = "scrubIPAddresses")]
     scrub_ip_addresses: Option<bool>,
+}
+
+impl ProjectUpdate {
+    /// A change of the name and slug only (each `None` keeps its value).
+    pub(crate) fn rename(name: Option<String>, slug: Option<String>) -> ProjectUpdate {
+        ProjectUpdate {
+            name,
+            slug,
+            ..ProjectUpdate::default()
+        }
+    }
 }
 
 /// Tells "absent" (`None`) from "null" (`Some(None)`).
@@ -301,6 +320,27 @@ fn plan(
     })
 }
 
+/// The project as `plan` leaves it.
+fn planned(project: &Project, plan: &Plan) -> Project {
+    Project {
+        name: plan.name.clone(),
+        slug: plan.slug.clone(),
+        platform: plan.platform.clone(),
+        grouping_config: plan.grouping_config.clone(),
+        ..project.clone()
+    }
+}
+
+/// The settings as `plan` leaves them.
+fn planned_settings(plan: &Plan) -> StoredSettings {
+    StoredSettings {
+        secondary: plan.secondary.clone(),
+        fingerprinting_rules: plan.fingerprinting_rules.clone(),
+        enhancements: plan.enhancements.clone(),
+        scrubbing: plan.scrubbing.clone(),
+    }
+}
+
 fn check_rules<T>(
     field: &'static str,
     text: &str,
@@ -338,13 +378,12 @@ fn field_names(field: &'static str, names: Vec<String>) -> Result<Vec<String>, A
 }
 
 /// `PUT /api/0/projects/{org}/{project}/`: changes the given fields and answers the project as
-/// `GET` does. Requires the `admin`, `manager` or `owner` role.
+/// `GET` does (under its new slug after a rename). Requires `project:write`.
 async fn update(
     State(state): State<AppState>,
     grant: Grant,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let (org, project) = (&grant.org, grant.project()?);
     let update: ProjectUpdate = match serde_json::from_slice::<Value>(&body) {
         Ok(value @ Value::Object(_)) => serde_json::from_value(value)
             .map_err(|e| ApiError::bad_request(format!("Invalid data: {e}")))?,
@@ -355,32 +394,62 @@ async fn update(
         }
         Err(e) => return Err(ApiError::bad_request(format!("JSON parse error - {e}"))),
     };
-    let stored = load(&state, project).await?;
-    let now = now_ms();
-    let plan = plan(update, project, stored, now)?;
-    save(&state, project, &plan, now).await?;
-    (state.settings_changed)(project.id);
-    tracing::info!(
-        project.id = project.id,
-        caller = %grant.caller.label(),
-        "project settings changed"
-    );
-
-    let mut conn = state.db.read_latest().await?;
-    let project = projects::get(&mut conn.conn(), project.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    drop(conn);
+    let project = apply(&state, &grant, update).await?;
     let stored = load(&state, &project).await?;
     Ok(Json(render(
-        org,
+        &grant.org,
         &project,
         &stored,
         &state.config.public_url(),
     )))
 }
 
-async fn save(state: &AppState, project: &Project, plan: &Plan, now: i64) -> Result<(), ApiError> {
+/// Validates and saves a change of the project of `grant` with its `project.edit` audit
+/// entry: the one rule of the API's `PUT` and the settings page. Answers the project as saved.
+pub(crate) async fn apply(
+    state: &AppState,
+    grant: &Grant,
+    update: ProjectUpdate,
+) -> Result<Project, ApiError> {
+    let project = grant.project()?;
+    let stored = load(state, project).await?;
+    let now = now_ms();
+    let before = render(&grant.org, project, &stored, "");
+    let plan = plan(update, project, stored, now)?;
+    save(state, grant, project, &plan, &before, now).await?;
+    (state.settings_changed)(project.id);
+    tracing::info!(
+        project.id = project.id,
+        caller = %grant.caller.label(),
+        "project settings changed"
+    );
+    let mut conn = state.db.read_latest().await?;
+    projects::get(&mut conn.conn(), project.id)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+/// The fields whose value differs between two renderings of a project: the audit entry's data.
+fn changed_fields(before: &Value, after: &Value) -> Value {
+    let mut changed = serde_json::Map::new();
+    if let (Value::Object(before), Value::Object(after)) = (before, after) {
+        for (key, value) in after {
+            if key != "organization" && before.get(key) != Some(value) {
+                changed.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    Value::Object(changed)
+}
+
+async fn save(
+    state: &AppState,
+    grant: &Grant,
+    project: &Project,
+    plan: &Plan,
+    before: &Value,
+    now: i64,
+) -> Result<(), ApiError> {
     let mut tx = state.db.begin().await?;
     let changes = ProjectChanges {
         name: &plan.name,
@@ -425,6 +494,16 @@ async fn save(state: &AppState, project: &Project, plan: &Plan, now: i64) -> Res
             Some(value) => options::set(&mut tx.conn(), project.id, key, &value, now).await?,
             None => options::remove(&mut tx.conn(), project.id, key).await?,
         }
+    }
+    let after = render(
+        &grant.org,
+        &planned(project, plan),
+        &planned_settings(plan),
+        "",
+    );
+    let changed = changed_fields(before, &after);
+    if changed.as_object().is_some_and(|c| !c.is_empty()) {
+        crate::lifecycle::record_project_edit(&mut tx, grant, project.id, &changed).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -45,6 +45,7 @@ mod releases;
 pub mod session;
 mod sessions;
 mod settings;
+mod teams;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -52,6 +53,7 @@ use errhound_domain::Scope;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub(crate) use access::{refusal, session_caller};
+pub(crate) use error::UiError;
 
 use crate::AppState;
 use crate::routes::{Routes, Rule, Surface};
@@ -162,6 +164,11 @@ pub fn pages() -> Routes {
             settings::update,
         )
         .post(
+            &format!("{project}/delete/"),
+            Scope::ProjectAdmin,
+            settings::delete,
+        )
+        .post(
             &format!("{project}/keys/"),
             Scope::ProjectWrite,
             settings::create_key,
@@ -173,6 +180,44 @@ pub fn pages() -> Routes {
         )
         .get("/settings/{org}/", Scope::OrgRead, org_settings::page)
         .post("/settings/{org}/", Scope::OrgWrite, org_settings::update)
+        .post(
+            "/settings/{org}/rename/",
+            Scope::OrgWrite,
+            org_settings::rename,
+        )
+        .post(
+            "/settings/{org}/delete/",
+            Scope::OrgAdmin,
+            org_settings::delete,
+        )
+        .get("/settings/{org}/teams/", Scope::TeamRead, teams::list)
+        .post("/settings/{org}/teams/", Scope::TeamWrite, teams::create)
+        .get(
+            "/settings/{org}/teams/{team}/",
+            Scope::TeamRead,
+            teams::page,
+        )
+        .post(
+            "/settings/{org}/teams/{team}/",
+            Scope::TeamWrite,
+            teams::rename,
+        )
+        .post(
+            "/settings/{org}/teams/{team}/delete/",
+            Scope::TeamAdmin,
+            teams::delete,
+        )
+        // Joining and leaving: any member, under the API's membership rule.
+        .post(
+            "/settings/{org}/teams/{team}/members/",
+            Scope::OrgRead,
+            teams::membership,
+        )
+        .post(
+            "/settings/{org}/teams/{team}/projects/",
+            Scope::ProjectWrite,
+            teams::projects,
+        )
         .post(
             "/settings/{org}/invitations/",
             Scope::MemberWrite,

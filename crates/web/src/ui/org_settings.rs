@@ -1,4 +1,5 @@
-//! Organization settings in the browser: open membership, the members with their roles and
+//! Organization settings in the browser: name and slug, deletion (owners, typed confirmation),
+//! open membership, the members with their roles and
 //! teams (role changes and removal through the same store rules as the API: no role above one's
 //! own, an owner always remains), the teams, and the audit log for owners and managers.
 
@@ -9,11 +10,12 @@ use axum::response::{IntoResponse, Redirect};
 use errhound_domain::{AuditAction, Role, Scope};
 use errhound_store::{audit, invitations};
 
+use crate::lifecycle::{self, OrgChanges, Rename};
+
 use crate::invitations::Invited;
 use errhound_store::members::{self, MemberError};
 use errhound_store::now_ms;
 use errhound_store::teams::{self, OrgMember, Team};
-use serde_json::json;
 
 use super::error::{UiError, UiResult};
 use super::form::FormData;
@@ -32,11 +34,13 @@ const AUDIT_PAGE: i64 = 200;
 struct OrgSettingsPage {
     nav: Nav,
     base: String,
+    slug: String,
     open_membership: bool,
     members: Vec<OrgMember>,
     teams: Vec<Team>,
     roles: [Role; 4],
     can_edit_org: bool,
+    can_delete_org: bool,
     can_manage_members: bool,
     can_remove_members: bool,
     can_read_audit: bool,
@@ -123,11 +127,13 @@ async fn render(
         mail_configured: state.mailer.is_some(),
         nav,
         base: format!("/settings/{}/", grant.org.slug),
+        slug: grant.org.slug.clone(),
         open_membership: grant.org.open_membership,
         members,
         teams: team_list,
         roles: Role::ALL,
         can_edit_org: grant.access.has(Scope::OrgWrite),
+        can_delete_org: grant.access.has(Scope::OrgAdmin),
         can_manage_members: grant.access.has(Scope::MemberWrite),
         can_remove_members: grant.access.has(Scope::MemberAdmin),
         can_read_audit: grant.access.has(Scope::OrgWrite),
@@ -179,22 +185,51 @@ pub async fn update(
     body: String,
 ) -> UiResult {
     let form = FormData::parse(&body);
-    let open = form.text("open_membership") == Some("on");
-    let mut tx = state.db.begin().await?;
-    errhound_store::orgs::set_open_membership(&mut tx.conn(), grant.org.id, open).await?;
-    audit::record(
-        &mut tx.conn(),
-        grant.org.id,
-        &grant.audit_actor(),
-        AuditAction::OrgEdit,
-        Some(grant.org.id),
-        &json!({"openMembership": open}),
-        now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
+    let changes = OrgChanges {
+        open_membership: Some(form.text("open_membership") == Some("on")),
+        ..OrgChanges::default()
+    };
+    let org = lifecycle::edit_org(&state, &grant, &changes).await?;
     flash(&user.session, "Organization saved.").await;
-    Ok(Redirect::to(&format!("/settings/{}/", grant.org.slug)).into_response())
+    Ok(Redirect::to(&format!("/settings/{}/", org.slug)).into_response())
+}
+
+/// `POST /settings/{org}/rename/`: `name`, `slug`; answers with the page under the new slug.
+pub async fn rename(
+    State(state): State<AppState>,
+    user: UiUser,
+    grant: Grant,
+    body: String,
+) -> UiResult {
+    let form = FormData::parse(&body);
+    let changes = OrgChanges {
+        rename: Rename {
+            name: form.text("name").map(str::to_owned),
+            slug: form.text("slug").map(str::to_lowercase),
+        },
+        open_membership: None,
+    };
+    let org = lifecycle::edit_org(&state, &grant, &changes).await?;
+    flash(&user.session, "Organization renamed.").await;
+    Ok(Redirect::to(&format!("/settings/{}/", org.slug)).into_response())
+}
+
+/// `POST /settings/{org}/delete/`: deletes the organization (owners) once `confirm` holds its
+/// slug (checked here, not in the browser).
+pub async fn delete(
+    State(state): State<AppState>,
+    user: UiUser,
+    grant: Grant,
+    body: String,
+) -> UiResult {
+    super::settings::confirmed(&FormData::parse(&body), &grant.org.slug)?;
+    lifecycle::delete_org(&state, &grant).await?;
+    flash(
+        &user.session,
+        &format!("Organization {} deleted.", grant.org.slug),
+    )
+    .await;
+    Ok(Redirect::to("/").into_response())
 }
 
 /// `POST /settings/{org}/members/{member}/`: `action` = `role` (with `role`) or `remove`.

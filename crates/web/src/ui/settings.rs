@@ -1,4 +1,4 @@
-//! Project settings: name and slug, DSN keys (create, disable/enable, rotate, rate limit) with a
+//! Project settings: name and slug, deletion (typed confirmation), DSN keys (create, disable/enable, rotate, rate limit) with a
 //! copyable DSN and setup snippets for Python, JavaScript and Rust. Members can read the page;
 //! changes need `project:write` (admins, managers and owners), which the route table enforces.
 
@@ -7,10 +7,9 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use errhound_domain::rate_limit::KeyRateLimit;
-use errhound_domain::slug::is_valid_slug;
 use errhound_store::keys::{self, KeyChanges};
-use errhound_store::projects::{self, ProjectChanges, ProjectKey};
-use errhound_store::{StoreError, now_ms};
+use errhound_store::now_ms;
+use errhound_store::projects::{self, ProjectKey};
 
 use super::error::{UiError, UiResult};
 use super::form::FormData;
@@ -22,10 +21,8 @@ use super::login::UiUser;
 use crate::AppState;
 use crate::api::access::Grant;
 use crate::api::keys::MAX_KEY_NAME_CHARS;
+use crate::api::projects::ProjectUpdate;
 use errhound_domain::Scope;
-
-/// Longest project name.
-const MAX_NAME_CHARS: usize = 200;
 
 /// A key as shown.
 pub struct KeyView {
@@ -60,6 +57,7 @@ struct SettingsPage {
     keys: Vec<KeyView>,
     dsn: String,
     can_edit: bool,
+    can_delete: bool,
 }
 
 fn key_view(key: &ProjectKey, public_url: &str) -> KeyView {
@@ -91,6 +89,7 @@ fn key_view(key: &ProjectKey, public_url: &str) -> KeyView {
 /// `GET /settings/{org}/projects/{project}/`
 pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> UiResult {
     let can_edit = grant.access.has(Scope::ProjectWrite);
+    let can_delete = grant.access.has(Scope::ProjectAdmin);
     let (org, project) = grant.into_project()?;
     let nav = Nav::new(&state, &user, &org, "settings", Some(project.id)).await?;
     let public_url = state.config.public_url();
@@ -115,48 +114,63 @@ pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> 
         keys,
         dsn,
         can_edit,
+        can_delete,
     }
     .into_response())
 }
 
-/// `POST /settings/{org}/projects/{project}/`: `name`, `slug`.
+/// `POST /settings/{org}/projects/{project}/`: `name`, `slug` (the API's rule and audit).
 pub async fn update(
     State(state): State<AppState>,
     user: UiUser,
     grant: Grant,
     body: String,
 ) -> UiResult {
-    let (org, project) = grant.into_project()?;
     let form = FormData::parse(&body);
-    let name = form.text("name").unwrap_or(&project.name).to_owned();
-    let slug = form.text("slug").unwrap_or(&project.slug).to_lowercase();
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(UiError::bad_request("The name is too long."));
-    }
-    if !is_valid_slug(&slug) {
-        return Err(UiError::bad_request(
-            "A slug has at most 50 lowercase letters, digits, '-' and '_', and not only digits.",
-        ));
-    }
-    let mut conn = state.db.write().await?;
-    let changes = ProjectChanges {
-        name: &name,
-        slug: &slug,
-        platform: project.platform.as_deref(),
-        grouping_config: &project.grouping_config,
-    };
-    match projects::update(&mut conn.conn(), project.id, &changes).await {
-        Ok(()) => {}
-        Err(StoreError::AlreadyExists(_)) => {
-            return Err(UiError::bad_request(format!(
-                "Another project of this organization is called {slug}."
-            )));
-        }
-        Err(error) => return Err(error.into()),
-    }
-    drop(conn);
+    let update = ProjectUpdate::rename(
+        form.text("name").map(str::to_owned),
+        form.text("slug").map(str::to_lowercase),
+    );
+    let project = crate::api::projects::apply(&state, &grant, update).await?;
     flash(&user.session, "Project saved.").await;
-    Ok(Redirect::to(&format!("/settings/{}/projects/{slug}/", org.slug)).into_response())
+    Ok(Redirect::to(&format!(
+        "/settings/{}/projects/{}/",
+        grant.org.slug, project.slug
+    ))
+    .into_response())
+}
+
+/// `POST /settings/{org}/projects/{project}/delete/`: deletes the project once `confirm` holds
+/// its slug (checked here, not in the browser).
+pub async fn delete(
+    State(state): State<AppState>,
+    user: UiUser,
+    grant: Grant,
+    body: String,
+) -> UiResult {
+    let project = grant.project()?;
+    confirmed(&FormData::parse(&body), &project.slug)?;
+    crate::lifecycle::delete_project(&state, &grant, project).await?;
+    flash(
+        &user.session,
+        &format!(
+            "Project {} deleted; its DSN keys no longer accept events.",
+            project.slug
+        ),
+    )
+    .await;
+    Ok(Redirect::to(&format!("/organizations/{}/issues/", grant.org.slug)).into_response())
+}
+
+/// Checks a typed confirmation: the form's `confirm` must be `expected` (a slug).
+pub(super) fn confirmed(form: &FormData, expected: &str) -> Result<(), UiError> {
+    if form.text("confirm") == Some(expected) {
+        Ok(())
+    } else {
+        Err(UiError::bad_request(format!(
+            "Type {expected} to confirm the deletion."
+        )))
+    }
 }
 
 /// `POST /settings/{org}/projects/{project}/keys/`: a new key with `label`.
