@@ -403,6 +403,43 @@ async fn every_route_answers_its_golden_json() {
             )
             .await
     );
+    snap!("team_detail", golden.get("teams/errhound/backend/").await);
+    snap!(
+        "team_update",
+        golden
+            .call(
+                Method::PUT,
+                "teams/errhound/backend/",
+                Some(json!({"name": "Backend Services"})),
+            )
+            .await
+    );
+    snap!(
+        "project_team_add",
+        golden
+            .call(
+                Method::POST,
+                "projects/errhound/default/teams/backend/",
+                None,
+            )
+            .await
+    );
+    snap!(
+        "project_team_remove",
+        golden
+            .call(
+                Method::DELETE,
+                "projects/errhound/default/teams/backend/",
+                None,
+            )
+            .await
+    );
+    snap!(
+        "team_delete",
+        golden
+            .call(Method::DELETE, "teams/errhound/backend/", None)
+            .await
+    );
 
     // Bulk: a status change by id, a merge, then an unmerge of the merged hash.
     snap!(
