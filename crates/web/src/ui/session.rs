@@ -285,7 +285,15 @@ mod tests {
                 );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            // Recorded just now: the next loads write nothing (nothing to wait for either).
+            // The write is visible before its task forgets the session; wait for that too.
+            while !store.touching.lock().unwrap().is_empty() {
+                assert!(std::time::Instant::now() < deadline, "{}", t.engine);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Recorded just now: the next loads start no write.
+            for _ in 0..5 {
+                store.load(&id).await.unwrap().expect("the session");
+            }
             assert!(store.touching.lock().unwrap().is_empty(), "{}", t.engine);
         }
     }
