@@ -15,15 +15,19 @@ pub enum JobKind {
     IssueUnignored,
     /// An event met an ignore's count condition (the issue is unresolved, `escalating`).
     IssueEscalating,
+    /// A batch added events to an issue of a project whose rules count events or users in a
+    /// window (recorded once per issue per batch, only for such projects).
+    IssueSeen,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::IssueCreated,
         JobKind::IssueRegressed,
         JobKind::IssueUnignored,
         JobKind::IssueEscalating,
+        JobKind::IssueSeen,
     ];
 
     /// The stored name (`jobs.kind`).
@@ -33,6 +37,7 @@ impl JobKind {
             JobKind::IssueRegressed => "issue.regressed",
             JobKind::IssueUnignored => "issue.unignored",
             JobKind::IssueEscalating => "issue.escalating",
+            JobKind::IssueSeen => "issue.seen",
         }
     }
 

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod activity;
+pub mod alerts;
 pub mod admin;
 pub mod audit;
 mod db;

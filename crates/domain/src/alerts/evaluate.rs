@@ -24,12 +24,38 @@ pub enum Trigger {
     Reappeared,
 }
 
+impl Trigger {
+    /// Every trigger.
+    pub const ALL: [Trigger; 4] = [
+        Trigger::Seen,
+        Trigger::Created,
+        Trigger::Regressed,
+        Trigger::Reappeared,
+    ];
+
+    /// The stored name (a delivery's `reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Seen => "seen",
+            Trigger::Created => "created",
+            Trigger::Regressed => "regressed",
+            Trigger::Reappeared => "reappeared",
+        }
+    }
+
+    /// The trigger stored as `name`.
+    pub fn parse(name: &str) -> Option<Trigger> {
+        Trigger::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
 impl From<JobKind> for Trigger {
     fn from(kind: JobKind) -> Trigger {
         match kind {
             JobKind::IssueCreated => Trigger::Created,
             JobKind::IssueRegressed => Trigger::Regressed,
             JobKind::IssueUnignored | JobKind::IssueEscalating => Trigger::Reappeared,
+            JobKind::IssueSeen => Trigger::Seen,
         }
     }
 }

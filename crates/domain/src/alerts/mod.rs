@@ -8,9 +8,13 @@
 //! in a window, claiming the once-per-interval slot and sending are the store's and the
 //! notifier's.
 
+pub mod delivery;
 pub mod evaluate;
+pub mod event_facts;
 pub mod rule;
 
+pub use delivery::{AttemptOutcome, DeliveryState, retry_delay_ms};
+pub use event_facts::EventFacts;
 pub use evaluate::{Assignee, Counted, Facts, Trigger, WindowCounts, decide};
 pub use rule::{
     Action, AlertRule, AssignedTarget, Condition, EmailTarget, EventAttribute, Filter, Interval,

@@ -225,6 +225,24 @@ async fn write_project_batch(
     for &(issue_id, kind, index) in &reopened.unignored {
         jobs.push((kind, issue_id, &events[index].event_id));
     }
+    if crate::alerts::rules::project_needs_counts(&mut tx.conn(), project_id).await? {
+        // Rules that count events or users in a window are evaluated on every batch that
+        // touches an issue, once per issue, with its newest event of the batch.
+        let mut newest: BTreeMap<i64, &NewEvent> = BTreeMap::new();
+        for &(index, issue_id) in &stored {
+            let event = &events[index];
+            let entry = newest.entry(issue_id).or_insert(event);
+            if event.timestamp_ms > entry.timestamp_ms {
+                *entry = event;
+            }
+        }
+        let has_job: HashSet<i64> = jobs.iter().map(|&(_, issue, _)| issue).collect();
+        for (issue_id, event) in newest {
+            if !has_job.contains(&issue_id) {
+                jobs.push((JobKind::IssueSeen, issue_id, &event.event_id));
+            }
+        }
+    }
     insert_jobs(tx, project_id, &jobs, now_ms).await?;
     outcome.new_issues.extend(new_issue_ids);
     outcome.regressed_issues.extend(regressed);

@@ -1,0 +1,7 @@
+//! Alerting: a project's rules and when each fired ([`rules`]), the outbox that turns fired rules
+//! into deliveries and sends them exactly once ([`outbox`]), and plugin settings per project and
+//! per user ([`plugins`]).
+
+pub mod outbox;
+pub mod plugins;
+pub mod rules;
