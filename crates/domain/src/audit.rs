@@ -49,11 +49,17 @@ pub enum AuditAction {
     OrgTokenCreate,
     /// `orgauthtoken.remove`.
     OrgTokenRemove,
+    /// `rule.add`.
+    RuleAdd,
+    /// `rule.edit`.
+    RuleEdit,
+    /// `rule.remove`.
+    RuleRemove,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::OrgCreate,
         AuditAction::OrgEdit,
         AuditAction::OrgRemove,
@@ -77,6 +83,9 @@ impl AuditAction {
         AuditAction::ProjectKeyRemove,
         AuditAction::OrgTokenCreate,
         AuditAction::OrgTokenRemove,
+        AuditAction::RuleAdd,
+        AuditAction::RuleEdit,
+        AuditAction::RuleRemove,
     ];
 
     /// Sentry's event name (stored, and shown by the API).
@@ -105,6 +114,9 @@ impl AuditAction {
             AuditAction::ProjectKeyRemove => "projectkey.remove",
             AuditAction::OrgTokenCreate => "orgauthtoken.create",
             AuditAction::OrgTokenRemove => "orgauthtoken.remove",
+            AuditAction::RuleAdd => "rule.add",
+            AuditAction::RuleEdit => "rule.edit",
+            AuditAction::RuleRemove => "rule.remove",
         }
     }
 

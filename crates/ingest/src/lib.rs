@@ -23,6 +23,7 @@
 //! writer and the CPU threads work at the same time. A channel of one batch between them bounds
 //! memory; a slow database backs up into the queue, and from there into 429s at the endpoint.
 
+pub mod alerts;
 mod dictionaries;
 mod failures;
 mod pipeline;

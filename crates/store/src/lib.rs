@@ -11,8 +11,8 @@
 #![warn(missing_docs)]
 
 pub mod activity;
-pub mod alerts;
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 mod db;
 pub mod deletion;

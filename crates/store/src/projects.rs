@@ -1,5 +1,6 @@
 //! Projects and their DSN keys.
 
+use errhound_domain::alerts::AlertRule;
 use errhound_domain::rate_limit::KeyRateLimit;
 
 use crate::query::{Conn, Int, Query};
@@ -28,7 +29,7 @@ pub struct Project {
     pub created_at: i64,
 }
 
-/// Creates a project.
+/// Creates a project, with the default alert rule.
 pub async fn create(
     conn: &mut Conn<'_>,
     organization_id: i64,
@@ -38,7 +39,7 @@ pub async fn create(
     grouping_config: &str,
     now_ms: i64,
 ) -> Result<Project, StoreError> {
-    Query::new(
+    let project: Project = Query::new(
         "INSERT INTO projects (organization_id, slug, name, platform, grouping_config, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          RETURNING id, organization_id, slug, name, platform, grouping_config, \
@@ -59,7 +60,18 @@ pub async fn create(
         } else {
             e
         }
-    })
+    })?;
+    // Every project starts with Sentry's default alert: new issues and regressions mail its
+    // members.
+    crate::alerts::rules::create(
+        conn,
+        project.id,
+        &AlertRule::project_default(),
+        None,
+        now_ms,
+    )
+    .await?;
+    Ok(project)
 }
 
 /// The project with this slug in the organization.

@@ -4,6 +4,7 @@
 //! [`error`]: every failure becomes a JSON `{"detail": ...}` body with the status Sentry uses,
 //! and unexpected errors are logged once there and become 500.
 
+pub mod alert_rules;
 pub mod api;
 pub mod error;
 mod health;

@@ -63,9 +63,15 @@ impl EventFacts {
             other => text(Some(other)),
         });
         push(EventAttribute::UserId, user_id);
-        push(EventAttribute::UserEmail, text(event.pointer("/user/email")));
+        push(
+            EventAttribute::UserEmail,
+            text(event.pointer("/user/email")),
+        );
         push(EventAttribute::SdkName, text(event.pointer("/sdk/name")));
-        push(EventAttribute::HttpMethod, text(event.pointer("/request/method")));
+        push(
+            EventAttribute::HttpMethod,
+            text(event.pointer("/request/method")),
+        );
         push(EventAttribute::HttpUrl, text(event.pointer("/request/url")));
 
         let tags = event
@@ -163,7 +169,10 @@ mod tests {
                 .collect()
         };
         assert_eq!(values(EventAttribute::Message), ["checkout failed"]);
-        assert_eq!(values(EventAttribute::ExceptionType), ["KeyError", "ValueError"]);
+        assert_eq!(
+            values(EventAttribute::ExceptionType),
+            ["KeyError", "ValueError"]
+        );
         assert_eq!(values(EventAttribute::UserId), ["42"]);
         assert_eq!(values(EventAttribute::HttpMethod), ["POST"]);
         let functions: Vec<_> = facts
@@ -171,7 +180,11 @@ mod tests {
             .iter()
             .map(|f| f.function.as_deref().unwrap_or("?"))
             .collect();
-        assert_eq!(functions, ["total", "checkout"], "in-app only, innermost first");
+        assert_eq!(
+            functions,
+            ["total", "checkout"],
+            "in-app only, innermost first"
+        );
         assert_eq!(facts.frames[0].lineno, Some(3));
     }
 
@@ -180,10 +193,14 @@ mod tests {
         let frames: Vec<Value> = (0..8)
             .map(|i| json!({"function": format!("f{i}"), "filename": "lib.py"}))
             .collect();
-        let event = json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": frames}}]}});
+        let event =
+            json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": frames}}]}});
         let facts = EventFacts::from_event(&event);
         assert_eq!(facts.frames.len(), MAX_FRAMES);
         assert_eq!(facts.frames[0].function.as_deref(), Some("f7"));
-        assert_eq!(EventFacts::from_event(&json!("not an object")), EventFacts::default());
+        assert_eq!(
+            EventFacts::from_event(&json!("not an object")),
+            EventFacts::default()
+        );
     }
 }

@@ -14,8 +14,8 @@ pub mod event_facts;
 pub mod rule;
 
 pub use delivery::{AttemptOutcome, DeliveryState, retry_delay_ms};
-pub use event_facts::EventFacts;
 pub use evaluate::{Assignee, Counted, Facts, Trigger, WindowCounts, decide};
+pub use event_facts::EventFacts;
 pub use rule::{
     Action, AlertRule, AssignedTarget, Condition, EmailTarget, EventAttribute, Filter, Interval,
     LevelMatch, Match, RuleErrors, TagMatch,

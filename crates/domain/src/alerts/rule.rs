@@ -453,7 +453,8 @@ pub struct AlertRule {
 pub struct RuleErrors(pub BTreeMap<String, Vec<String>>);
 
 impl RuleErrors {
-    fn add(&mut self, field: &str, message: impl Into<String>) {
+    /// Adds a problem with `field`.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
         self.0
             .entry(field.to_owned())
             .or_default()
@@ -779,7 +780,8 @@ pub fn level_number(level: Level) -> u8 {
 }
 
 impl Action {
-    fn parse(object: &Map<String, Value>) -> Result<Action, String> {
+    /// Reads one action of Sentry's rule JSON.
+    pub fn parse(object: &Map<String, Value>) -> Result<Action, String> {
         Ok(match text(object, "id")? {
             NOTIFY_SERVICE => Action::NotifyService {
                 service: text(object, "service")?.to_owned(),
@@ -799,7 +801,8 @@ impl Action {
         })
     }
 
-    fn to_json(&self) -> Value {
+    /// The action in Sentry's rule JSON.
+    pub fn to_json(&self) -> Value {
         match self {
             Action::NotifyService { service } => json!({
                 "id": NOTIFY_SERVICE,
@@ -978,6 +981,19 @@ impl AlertRule {
             filters: Vec::new(),
             actions: vec![Action::NotifyEmail(EmailTarget::IssueOwners)],
         }
+    }
+
+    /// Whether the rule may fire on an event that changed nothing about its issue (a frequency
+    /// or every-event condition), so every batch touching an issue must be evaluated.
+    pub fn needs_seen_jobs(&self) -> bool {
+        self.conditions.iter().any(|c| {
+            matches!(
+                c,
+                Condition::EveryEvent
+                    | Condition::EventFrequency { .. }
+                    | Condition::UniqueUserFrequency { .. }
+            )
+        })
     }
 
     /// The frequency windows the rule's conditions count in, so the caller counts only those.

@@ -288,6 +288,7 @@ fn org_token_may_call(route: &RouteRule) -> bool {
     route.method == Method::GET
         && (route.path.ends_with("/projects/")
             || route.path.contains("/keys/")
+            || route.path.contains("/rules/")
             || route.path.ends_with("/releases/")
             || route.path.ends_with("/environments/")
             || route.path == "/api/0/organizations/"
@@ -315,6 +316,7 @@ fn fill(route: &RouteRule, target: &Target, short: bool) -> String {
         .replace("{note}", "999999")
         .replace("{key_id}", "0000")
         .replace("{token_id}", "999999")
+        .replace("{rule_id}", "999999")
 }
 
 fn body_for(route: &RouteRule) -> Value {
@@ -396,7 +398,10 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         "/projects/{org}/{project}/keys/"
         | "/projects/{org}/{project}/keys/{key_id}/"
         | "/projects/{org}/{project}/releases/"
-        | "/projects/{org}/{project}/environments/" => {
+        | "/projects/{org}/{project}/environments/"
+        // Sentry's ProjectAlertRulePermission: reading needs project:read, changes project:write.
+        | "/projects/{org}/{project}/rules/"
+        | "/projects/{org}/{project}/rules/{rule_id}/" => {
             pick(Scope::ProjectRead, Scope::ProjectWrite)
         }
         _ if p.contains("{issue}") || p.contains("{event}") || p.ends_with("/issues/") => {
@@ -546,7 +551,8 @@ async fn every_api_route_answers_each_caller_exactly_what_their_scopes_and_teams
                         let placeholder = route.path.contains("{note}")
                             || route.path.contains("{member}")
                             || route.path.contains("{key_id}")
-                            || route.path.contains("{token_id}");
+                            || route.path.contains("{token_id}")
+                            || route.path.contains("{rule_id}");
                         status != 401
                             && status != 403
                             && (route.method != Method::GET || placeholder || status != 404)

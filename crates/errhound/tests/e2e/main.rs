@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod alerts;
 mod api;
 mod backlog;
 mod crash;

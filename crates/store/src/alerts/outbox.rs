@@ -12,9 +12,9 @@
 use errhound_domain::JobKind;
 use errhound_domain::alerts::{AttemptOutcome, DeliveryState, Trigger};
 
+use crate::StoreError;
 use crate::db::{Engine, Tx};
 use crate::query::{Conn, Int, Query};
-use crate::StoreError;
 
 /// A job of the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,9 @@ pub async fn take_jobs(tx: &mut Tx, limit: i64, now_ms: i64) -> Result<Vec<Job>,
                 issue_id: p.issue_id,
                 event_id: p.event_id,
             }),
-            _ => tracing::warn!(job.id = row.id, job.kind = %row.kind, "dropping an unreadable job"),
+            _ => {
+                tracing::warn!(job.id = row.id, job.kind = %row.kind, "dropping an unreadable job")
+            }
         }
     }
     Ok(jobs)
@@ -258,7 +260,8 @@ pub async fn claim_batch(
              FOR UPDATE SKIP LOCKED",
         ),
     };
-    let Some(candidate): Option<Candidate> = pick.bind(now_ms).fetch_optional(&mut tx.conn()).await?
+    let Some(candidate): Option<Candidate> =
+        pick.bind(now_ms).fetch_optional(&mut tx.conn()).await?
     else {
         return Ok(None);
     };

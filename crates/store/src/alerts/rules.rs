@@ -1,6 +1,9 @@
 //! A project's alert rules (stored as Sentry's rule JSON, parsed by `domain::alerts`) and the
 //! once-per-interval claim of a rule for an issue.
 
+use errhound_domain::alerts::{AlertRule, Assignee, Counted, Interval, WindowCounts};
+use errhound_domain::time::HOUR_MS;
+
 use crate::StoreError;
 use crate::query::{Conn, Int, Query};
 
@@ -33,39 +36,28 @@ macro_rules! columns {
     };
 }
 
-/// What a rule is saved as.
-#[derive(Debug, Clone, Copy)]
-pub struct RuleFields<'a> {
-    /// Its name.
-    pub name: &'a str,
-    /// Sentry's rule JSON.
-    pub data: &'a str,
-    /// Whether it has a frequency condition (the ingest path then records "seen" jobs).
-    pub needs_counts: bool,
-}
-
 /// Saves a new rule.
 pub async fn create(
     conn: &mut Conn<'_>,
     project_id: i64,
-    fields: RuleFields<'_>,
+    rule: &AlertRule,
     created_by: Option<i64>,
     now_ms: i64,
 ) -> Result<StoredRule, StoreError> {
-    let rule = Query::new(concat!(
+    let stored = Query::new(concat!(
         "INSERT INTO alert_rules (project_id, name, data, needs_counts, created_by, created_at, \
          updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
         columns!()
     ))
     .bind(project_id)
-    .bind(fields.name)
-    .bind(fields.data)
-    .bind(fields.needs_counts)
+    .bind(rule.name.as_str())
+    .bind(rule.to_sentry_json().to_string())
+    .bind(rule.needs_seen_jobs())
     .bind(created_by)
     .bind(now_ms)
     .fetch_one(conn)
     .await?;
-    Ok(rule)
+    Ok(stored)
 }
 
 /// The project's rules, oldest first.
@@ -104,16 +96,16 @@ pub async fn update(
     conn: &mut Conn<'_>,
     project_id: i64,
     rule_id: i64,
-    fields: RuleFields<'_>,
+    rule: &AlertRule,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     let changed: Option<Int> = Query::new(
         "UPDATE alert_rules SET name = $1, data = $2, needs_counts = $3, updated_at = $4 \
          WHERE project_id = $5 AND id = $6 RETURNING id AS value",
     )
-    .bind(fields.name)
-    .bind(fields.data)
-    .bind(fields.needs_counts)
+    .bind(rule.name.as_str())
+    .bind(rule.to_sentry_json().to_string())
+    .bind(rule.needs_seen_jobs())
     .bind(now_ms)
     .bind(project_id)
     .bind(rule_id)
@@ -128,12 +120,13 @@ pub async fn delete(
     project_id: i64,
     rule_id: i64,
 ) -> Result<bool, StoreError> {
-    let deleted: Option<Int> =
-        Query::new("DELETE FROM alert_rules WHERE project_id = $1 AND id = $2 RETURNING id AS value")
-            .bind(project_id)
-            .bind(rule_id)
-            .fetch_optional(conn)
-            .await?;
+    let deleted: Option<Int> = Query::new(
+        "DELETE FROM alert_rules WHERE project_id = $1 AND id = $2 RETURNING id AS value",
+    )
+    .bind(project_id)
+    .bind(rule_id)
+    .fetch_optional(conn)
+    .await?;
     Ok(deleted.is_some())
 }
 
@@ -183,4 +176,68 @@ pub async fn claim_fire(
     .execute(conn)
     .await?;
     Ok(true)
+}
+
+/// Intervals from this long on are counted from the hourly counts (whole hours: up to an hour
+/// more than the window) instead of the events themselves.
+const HOURLY_FROM_MS: i64 = 86_400_000;
+
+/// The issue's counts in `windows` ending at `now_ms`. Events in short windows are counted
+/// exactly from the events index; long ones from the hourly counts. Users are the distinct
+/// `user` tag values last seen inside the window, which is exact.
+pub async fn window_counts(
+    conn: &mut Conn<'_>,
+    issue_id: i64,
+    windows: &[(Counted, Interval)],
+    now_ms: i64,
+) -> Result<WindowCounts, StoreError> {
+    let mut counts = WindowCounts::default();
+    for &(counted, interval) in windows {
+        let since = now_ms - interval.millis();
+        let query = match counted {
+            Counted::Events if interval.millis() >= HOURLY_FROM_MS => Query::new(
+                "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS value FROM issue_hourly_counts \
+                 WHERE issue_id = $1 AND hour >= $2",
+            )
+            .bind(issue_id)
+            .bind(since.div_euclid(HOUR_MS)),
+            Counted::Events => Query::new(
+                "SELECT CAST(COUNT(*) AS BIGINT) AS value FROM events \
+                 WHERE issue_id = $1 AND timestamp >= $2",
+            )
+            .bind(issue_id)
+            .bind(since),
+            Counted::Users => Query::new(
+                "SELECT CAST(COUNT(*) AS BIGINT) AS value FROM issue_tag_values \
+                 WHERE issue_id = $1 AND key = 'user' AND last_seen >= $2",
+            )
+            .bind(issue_id)
+            .bind(since),
+        };
+        let n: Int = query.fetch_one(conn).await?;
+        counts
+            .0
+            .insert((counted, interval), u64::try_from(n.value).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+#[derive(sqlx::FromRow)]
+struct AssigneeRow {
+    user_id: Option<i64>,
+    team_id: Option<i64>,
+}
+
+/// Who the issue is assigned to.
+pub async fn assignee(conn: &mut Conn<'_>, issue_id: i64) -> Result<Option<Assignee>, StoreError> {
+    let row: Option<AssigneeRow> =
+        Query::new("SELECT user_id, team_id FROM issue_assignees WHERE issue_id = $1")
+            .bind(issue_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.and_then(|r| match (r.user_id, r.team_id) {
+        (Some(user), _) => Some(Assignee::User(user)),
+        (None, Some(team)) => Some(Assignee::Team(team)),
+        (None, None) => None,
+    }))
 }

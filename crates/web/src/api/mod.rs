@@ -24,6 +24,7 @@ mod project_create;
 pub(crate) mod projects;
 mod releases;
 pub mod request;
+pub mod rules;
 pub mod search;
 pub(crate) mod teams;
 mod tokens;
@@ -95,6 +96,7 @@ pub fn routes() -> Routes {
         .merge(teams::routes())
         .merge(members::routes())
         .merge(releases::routes())
+        .merge(rules::routes())
         .merge(audit::routes())
         .merge(keys::routes())
         .merge(tokens::routes())

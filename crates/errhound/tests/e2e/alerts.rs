@@ -1,0 +1,178 @@
+//! Alert rules through Sentry's rule API (`/api/0/projects/{org}/{project}/rules/`): the
+//! default rule of a new project, a rule created, read, changed and deleted with Sentry's ids,
+//! Sentry's error shape for invalid bodies and for targets outside the organization, and the
+//! audit entries of each change.
+
+use errhound_store::Engine;
+use errhound_test_utils::TestServer;
+use reqwest::Method;
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use crate::binary;
+
+const RULES: &str = "projects/errhound/default/rules/";
+const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
+const REGRESSION: &str = "sentry.rules.conditions.regression_event.RegressionEventCondition";
+const FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
+const LEVEL: &str = "sentry.rules.filters.level.LevelFilter";
+const TAGGED: &str = "sentry.rules.filters.tagged_event.TaggedEventFilter";
+const NOTIFY_SERVICE: &str = "sentry.rules.actions.notify_event_service.NotifyEventServiceAction";
+const NOTIFY_EMAIL: &str = "sentry.mail.actions.NotifyEmailAction";
+
+fn ids(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|part| part["id"].as_str())
+        .collect()
+}
+
+fn frequent_errors_rule() -> Value {
+    json!({
+        "name": "Checkout errors, often",
+        "actionMatch": "all",
+        "filterMatch": "any",
+        "frequency": 60,
+        "environment": "production",
+        "conditions": [{"id": FREQUENCY, "value": 100, "interval": "1h"}],
+        "filters": [
+            {"id": LEVEL, "match": "gte", "level": "40"},
+            {"id": TAGGED, "key": "url", "match": "co", "value": "/checkout"},
+        ],
+        "actions": [{"id": NOTIFY_SERVICE, "service": "webhooks"}],
+    })
+}
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
+#[tokio::test]
+async fn rules_are_created_read_changed_and_deleted_with_sentrys_ids(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
+
+    // The first project got Sentry's default rule.
+    let (status, rules) = server.api_get(RULES).await;
+    assert_eq!(status, 200, "{rules}");
+    let list = rules.as_array().expect("a list");
+    assert_eq!(list.len(), 1, "{rules}");
+    let default = &list[0];
+    assert_eq!(ids(&default["conditions"]), [FIRST_SEEN, REGRESSION]);
+    assert_eq!(default["actionMatch"], "any");
+    assert_eq!(ids(&default["actions"]), [NOTIFY_EMAIL]);
+    assert_eq!(default["actions"][0]["targetType"], "IssueOwners");
+    assert_eq!(default["frequency"], 30);
+    assert_eq!(default["projects"], json!(["default"]));
+    assert_eq!(default["lastTriggered"], Value::Null);
+
+    let (status, created) = server
+        .api_send(Method::POST, RULES, &frequent_errors_rule(), None)
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    assert_eq!(created["name"], "Checkout errors, often");
+    assert_eq!(created["environment"], "production");
+    assert_eq!(created["filterMatch"], "any");
+    assert_eq!(created["frequency"], 60);
+    assert_eq!(created["conditions"][0]["value"], 100);
+    assert_eq!(created["conditions"][0]["interval"], "1h");
+    assert_eq!(ids(&created["filters"]), [LEVEL, TAGGED]);
+    assert_eq!(created["actions"][0]["service"], "webhooks");
+    assert!(created["dateCreated"].as_str().is_some(), "{created}");
+
+    let path = format!("{RULES}{id}/");
+    let (status, read) = server.api_get(&path).await;
+    assert_eq!(status, 200);
+    assert_eq!(read, created, "reading answers what creating answered");
+
+    let mut changed = frequent_errors_rule();
+    changed["name"] = json!("Checkout errors");
+    changed["actions"] =
+        json!([{"id": NOTIFY_EMAIL, "targetType": "IssueOwners", "targetIdentifier": ""}]);
+    let (status, updated) = server.api_send(Method::PUT, &path, &changed, None).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["name"], "Checkout errors");
+    assert_eq!(ids(&updated["actions"]), [NOTIFY_EMAIL]);
+    assert_eq!(server.api_get(&path).await.1["name"], "Checkout errors");
+
+    let (status, _) = server
+        .api_send(Method::DELETE, &path, &json!({}), None)
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(server.api_get(&path).await.0, 404);
+    assert_eq!(
+        server.api_get(RULES).await.1.as_array().map(Vec::len),
+        Some(1)
+    );
+
+    let (_, log) = server.api_get("organizations/errhound/audit-logs/").await;
+    let events: Vec<&str> = log["rows"]
+        .as_array()
+        .expect("audit rows")
+        .iter()
+        .filter_map(|row| row["event"].as_str())
+        .filter(|event| event.starts_with("rule."))
+        .collect();
+    assert_eq!(events, ["rule.remove", "rule.edit", "rule.add"], "{log}");
+}
+
+#[tokio::test]
+async fn invalid_rules_are_400_in_sentrys_shape_and_other_projects_rules_are_404() {
+    let server = TestServer::start(binary()).await;
+
+    let mut no_action = frequent_errors_rule();
+    no_action["actions"] = json!([]);
+    let (status, body) = server.api_send(Method::POST, RULES, &no_action, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["actions"].is_array(), "{body}");
+
+    let mut unknown = frequent_errors_rule();
+    unknown["conditions"] = json!([{"id": "sentry.rules.conditions.nope"}]);
+    let (status, body) = server.api_send(Method::POST, RULES, &unknown, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["conditions"].is_array(), "{body}");
+
+    let mut stranger = frequent_errors_rule();
+    stranger["actions"] =
+        json!([{"id": NOTIFY_EMAIL, "targetType": "Member", "targetIdentifier": 999_999}]);
+    let (status, body) = server.api_send(Method::POST, RULES, &stranger, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["actions"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("999999"),
+        "{body}"
+    );
+
+    let (status, body) = server
+        .api_send(Method::POST, RULES, &json!(["not", "an", "object"]), None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    // A rule id of another project (here: the default rule of a second project) is 404.
+    let (status, project) = server
+        .api_send(
+            Method::POST,
+            "teams/errhound/errhound/projects/",
+            &json!({"name": "Other"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{project}");
+    let (_, theirs) = server.api_get("projects/errhound/other/rules/").await;
+    let their_id = theirs[0]["id"]
+        .as_str()
+        .expect("the new project's default rule");
+    assert_eq!(server.api_get(&format!("{RULES}{their_id}/")).await.0, 404);
+    let (status, _) = server
+        .api_send(
+            Method::DELETE,
+            &format!("{RULES}{their_id}/"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(server.api_get(&format!("{RULES}abc/")).await.0, 404);
+}

@@ -1,0 +1,189 @@
+//! Alert evaluation: turns the outbox jobs that ingest batches record into deliveries.
+//!
+//! Each run takes a few jobs inside one transaction ([`outbox::take_jobs`]), decides every rule of
+//! the job's project for the job's event ([`decide`]), claims each rule that fires for the issue
+//! once per its interval ([`rules::claim_fire`]) and writes one delivery per action
+//! ([`outbox::enqueue`]), then commits. A crash before the commit leaves the jobs in place; after
+//! it, the deliveries exist exactly once. Sending is the notifier's (`errhound-notify`).
+
+use std::collections::HashMap;
+
+use errhound_domain::alerts::{AlertRule, EventFacts, Facts, Trigger, decide};
+use errhound_store::alerts::outbox::{self, Job, NewDelivery};
+use errhound_store::alerts::rules::{self, StoredRule};
+use errhound_store::payload::PayloadDictionaries;
+use errhound_store::query::Conn;
+use errhound_store::{Db, StoreError, events, issues, releases};
+
+/// Jobs evaluated per transaction: small, so the SQLite writer is not held for long.
+const JOBS_PER_RUN: i64 = 50;
+
+/// A parsed rule with its row.
+#[derive(Debug, Clone)]
+pub struct ProjectRule {
+    /// The stored row.
+    pub stored: StoredRule,
+    /// The parsed rule.
+    pub rule: AlertRule,
+}
+
+/// The project's rules that parse (a rule this version cannot read is skipped with a warning).
+pub async fn project_rules(
+    conn: &mut Conn<'_>,
+    project_id: i64,
+) -> Result<Vec<ProjectRule>, StoreError> {
+    let mut parsed = Vec::new();
+    for stored in rules::list(conn, project_id).await? {
+        let body = serde_json::from_str::<serde_json::Value>(&stored.data);
+        let rule = body
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .map(|object| AlertRule::from_sentry_json(&object));
+        match rule {
+            Some(Ok(rule)) => parsed.push(ProjectRule { stored, rule }),
+            _ => tracing::warn!(rule.id = stored.id, "skipping an unreadable alert rule"),
+        }
+    }
+    Ok(parsed)
+}
+
+/// Evaluates the jobs due, [`JOBS_PER_RUN`] a transaction, until none is left; returns how many
+/// deliveries were written.
+pub async fn evaluate_due(
+    db: &Db,
+    dictionaries: &PayloadDictionaries,
+    digest_delay_ms: i64,
+    now_ms: impl Fn() -> i64,
+) -> Result<usize, StoreError> {
+    let mut written = 0;
+    loop {
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        let jobs = outbox::take_jobs(&mut tx, JOBS_PER_RUN, now).await?;
+        if jobs.is_empty() {
+            return Ok(written);
+        }
+        let mut cache: HashMap<i64, Vec<ProjectRule>> = HashMap::new();
+        for job in &jobs {
+            if !cache.contains_key(&job.project_id) {
+                let rules = project_rules(&mut tx.conn(), job.project_id).await?;
+                cache.insert(job.project_id, rules);
+            }
+            let rules = cache
+                .get(&job.project_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            written += evaluate_job(
+                &mut tx.conn(),
+                dictionaries,
+                rules,
+                job,
+                digest_delay_ms,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+}
+
+/// The facts of the job's event, or `None` when its issue is gone.
+async fn job_facts(
+    conn: &mut Conn<'_>,
+    dictionaries: &PayloadDictionaries,
+    job: &Job,
+) -> Result<Option<(issues::Issue, EventFacts)>, StoreError> {
+    let Some(issue) = issues::get(conn, job.issue_id).await? else {
+        return Ok(None);
+    };
+    if issue.project_id != job.project_id {
+        return Ok(None);
+    }
+    let event = match events::find(conn, job.project_id, &job.event_id).await? {
+        Some(stored) => match dictionaries.decode_json(conn, &stored.data).await {
+            Ok(json) => EventFacts::from_event(&json),
+            Err(error) => {
+                tracing::warn!(%error, event.id = %job.event_id, "alerting on an unreadable event");
+                EventFacts::default()
+            }
+        },
+        None => EventFacts::default(),
+    };
+    Ok(Some((issue, event)))
+}
+
+async fn evaluate_job(
+    conn: &mut Conn<'_>,
+    dictionaries: &PayloadDictionaries,
+    rules: &[ProjectRule],
+    job: &Job,
+    digest_delay_ms: i64,
+    now: i64,
+) -> Result<usize, StoreError> {
+    if rules.is_empty() {
+        return Ok(0);
+    }
+    let Some((issue, event)) = job_facts(conn, dictionaries, job).await? else {
+        return Ok(0);
+    };
+    let latest_release = releases::latest(conn, job.project_id).await?;
+    let assignee = rules::assignee(conn, issue.id).await?;
+    let mut windows: Vec<_> = rules.iter().flat_map(|r| r.rule.windows()).collect();
+    windows.sort_unstable();
+    windows.dedup();
+    let counts = rules::window_counts(conn, issue.id, &windows, now).await?;
+    let trigger = Trigger::from(job.kind);
+    let facts = Facts {
+        trigger,
+        level: event.level,
+        environment: event.environment.as_deref(),
+        release: event.release.as_deref(),
+        latest_release: latest_release.as_ref().map(|r| r.version.as_str()),
+        tags: &event.tags,
+        attributes: &event.attributes,
+        issue_first_seen_ms: issue.first_seen,
+        issue_times_seen: u64::try_from(issue.times_seen).unwrap_or(0),
+        assignee,
+        now_ms: now,
+    };
+    let mut written = 0;
+    for ProjectRule { stored, rule } in rules {
+        if !decide(rule, &facts, &counts) {
+            continue;
+        }
+        let interval_ms = i64::from(rule.frequency_minutes) * 60_000;
+        if !rules::claim_fire(conn, stored.id, issue.id, interval_ms, now).await? {
+            continue;
+        }
+        tracing::info!(
+            rule.id = stored.id,
+            issue.id = issue.id,
+            trigger = trigger.as_str(),
+            "alert rule fired"
+        );
+        for (index, action) in rule.actions.iter().enumerate() {
+            let target = action.to_json().to_string();
+            // One fire per rule and issue per interval: the fire time makes the key unique.
+            let key = format!(
+                "rule:{}:issue:{}:at:{now}:action:{index}",
+                stored.id, issue.id
+            );
+            let digest_key = format!("project:{}:{target}", job.project_id);
+            let delivery = NewDelivery {
+                idempotency_key: &key,
+                project_id: job.project_id,
+                rule_id: Some(stored.id),
+                issue_id: issue.id,
+                event_id: &job.event_id,
+                reason: trigger,
+                target: &target,
+                digest_key: &digest_key,
+                due_at: now + digest_delay_ms,
+            };
+            if outbox::enqueue(conn, &delivery, now).await? {
+                written += 1;
+            }
+        }
+    }
+    Ok(written)
+}
