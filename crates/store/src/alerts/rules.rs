@@ -136,7 +136,8 @@ pub async fn project_needs_counts(
     project_id: i64,
 ) -> Result<bool, StoreError> {
     let found: Option<Int> = Query::new(
-        "SELECT 1 AS value FROM alert_rules WHERE project_id = $1 AND needs_counts LIMIT 1",
+        "SELECT CAST(1 AS BIGINT) AS value FROM alert_rules WHERE project_id = $1 AND needs_counts \
+         LIMIT 1",
     )
     .bind(project_id)
     .fetch_optional(conn)

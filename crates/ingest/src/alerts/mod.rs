@@ -187,3 +187,6 @@ async fn evaluate_job(
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests;
