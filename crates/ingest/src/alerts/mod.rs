@@ -65,9 +65,8 @@ pub async fn evaluate_due(
         }
         let mut cache: HashMap<i64, Vec<ProjectRule>> = HashMap::new();
         for job in &jobs {
-            if !cache.contains_key(&job.project_id) {
-                let rules = project_rules(&mut tx.conn(), job.project_id).await?;
-                cache.insert(job.project_id, rules);
+            if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(job.project_id) {
+                slot.insert(project_rules(&mut tx.conn(), job.project_id).await?);
             }
             let rules = cache
                 .get(&job.project_id)
