@@ -60,6 +60,68 @@ pub struct Config {
     pub mail: MailConfig,
     /// Accounts: who may create one.
     pub auth: AuthConfig,
+    /// External plugins: where they are found, how long they may take.
+    pub plugins: PluginsConfig,
+    /// Sending notifications: outbound targets and digests.
+    pub notify: NotifyConfig,
+    /// Encryption of stored secrets (plugin API tokens, webhook secrets).
+    pub secrets: SecretsConfig,
+}
+
+/// External plugins: executables named `errhound-plugin-<id>` that speak the JSON protocol of
+/// `docs/plugins.md`, found once at start-up.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Directories searched for `errhound-plugin-*` executables, separated by `:` like `PATH`.
+    /// Default empty: only the built-in plugins. Env `ERRHOUND_PLUGINS__PATH`.
+    pub path: String,
+    /// Seconds an external plugin may take to answer one request; after that it is killed and
+    /// the attempt fails (and is retried like any failed delivery). Default 10.
+    /// Env `ERRHOUND_PLUGINS__TIMEOUT_S`.
+    pub timeout_s: u64,
+}
+
+impl PluginsConfig {
+    /// The directories of [`PluginsConfig::path`], in order, without empty entries.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.path
+            .split(':')
+            .map(str::trim)
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .collect()
+    }
+}
+
+/// Sending notifications.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Let plugins send to loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local
+    /// and other non-public addresses. Default false: a webhook URL that names or resolves to
+    /// such an address is refused, so project settings cannot make the server probe its own
+    /// network (SSRF). Set it when your chat server or Jira is on the internal network.
+    /// Env `ERRHOUND_NOTIFY__ALLOW_PRIVATE_TARGETS`.
+    pub allow_private_targets: bool,
+    /// Seconds an alert waits for others of the same project and recipient, so a burst becomes
+    /// one digest instead of one message per issue. Default 30.
+    /// Env `ERRHOUND_NOTIFY__DIGEST_DELAY_S`.
+    pub digest_delay_s: u64,
+    /// Most issues listed in one digest; more make several digests. Default 100.
+    /// Env `ERRHOUND_NOTIFY__DIGEST_MAX`.
+    pub digest_max: usize,
+}
+
+/// Encryption of stored secrets.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// The server key that encrypts plugin secrets in the database: 32 bytes as 64 hex digits
+    /// or base64. Default unset: the key in `<data_dir>/server.key`, created (mode 0600) on the
+    /// first start. Losing the key loses the stored secrets (they must be entered again); every
+    /// server process of one database needs the same key. Env `ERRHOUND_SECRETS__SERVER_KEY`.
+    pub server_key: Option<Secret>,
 }
 
 /// Accounts.
@@ -181,6 +243,28 @@ impl Default for Config {
             tasks: TasksConfig::default(),
             mail: MailConfig::default(),
             auth: AuthConfig::default(),
+            plugins: PluginsConfig::default(),
+            notify: NotifyConfig::default(),
+            secrets: SecretsConfig::default(),
+        }
+    }
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            path: String::new(),
+            timeout_s: 10,
+        }
+    }
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            allow_private_targets: false,
+            digest_delay_s: 30,
+            digest_max: 100,
         }
     }
 }
@@ -378,6 +462,19 @@ impl Config {
         {
             return invalid("tasks periods must be at least 1 second".to_owned());
         }
+        if self.plugins.timeout_s == 0 || self.notify.digest_max == 0 {
+            return invalid(
+                "plugins.timeout_s and notify.digest_max must be at least 1".to_owned(),
+            );
+        }
+        if self
+            .secrets
+            .server_key
+            .as_ref()
+            .is_some_and(|key| key.expose().trim().is_empty())
+        {
+            return invalid("secrets.server_key is set but empty".to_owned());
+        }
         self.mail.server().map_err(ConfigError::Invalid)?;
         Ok(())
     }
@@ -413,6 +510,11 @@ impl Config {
             Some(url) => url.expose().to_owned(),
             None => format!("sqlite://{}", self.data_dir.join("errhound.db").display()),
         }
+    }
+
+    /// The file holding the generated server key when `secrets.server_key` is not set.
+    pub fn server_key_path(&self) -> PathBuf {
+        self.data_dir.join("server.key")
     }
 
     /// The spool directory (segment files of accepted, unprocessed events).
@@ -576,6 +678,42 @@ mod tests {
         assert!(err.contains("mail.from"), "{err}");
         assert!(!Config::from_toml_str("").unwrap().mail.is_configured());
         assert!(!Config::from_toml_str("").unwrap().auth.allow_registration);
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail API returns figment::Error"
+    )]
+    fn plugin_notify_and_secret_keys_come_from_the_environment_and_the_key_is_hidden() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ERRHOUND_PLUGINS__PATH", "/opt/a:/opt/b::");
+            jail.set_env("ERRHOUND_NOTIFY__ALLOW_PRIVATE_TARGETS", "true");
+            jail.set_env("ERRHOUND_NOTIFY__DIGEST_DELAY_S", "5");
+            jail.set_env(
+                "ERRHOUND_SECRETS__SERVER_KEY",
+                "00112233445566778899aabbccddeeff",
+            );
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.plugins.dirs(),
+                [PathBuf::from("/opt/a"), PathBuf::from("/opt/b")]
+            );
+            assert_eq!(config.plugins.timeout_s, 10);
+            assert!(config.notify.allow_private_targets);
+            assert_eq!(config.notify.digest_delay_s, 5);
+            assert_eq!(config.notify.digest_max, 100);
+            let printed = config.to_redacted_toml();
+            assert!(!printed.contains("00112233"), "{printed}");
+            assert!(!format!("{config:?}").contains("00112233"));
+            Ok(())
+        });
+        let config = Config::from_toml_str("").unwrap();
+        assert!(!config.notify.allow_private_targets);
+        assert!(config.plugins.dirs().is_empty());
+        assert!(config.secrets.server_key.is_none());
+        let err = Config::from_toml_str("[plugins]\ntimeout_s = 0\n").unwrap_err();
+        assert!(err.to_string().contains("timeout_s"), "{err}");
     }
 
     #[test]

@@ -1,244 +1,28 @@
-//! The I/O of notifications: sending e-mail through the SMTP server of `[mail]`.
+//! The I/O of notifications: mail over SMTP, the notification and issue-tracking plugins
+//! (built-in and external), their registry, the outbound HTTP client with its SSRF guard, and
+//! secrets at rest.
 //!
-//! [`Mailer::from_config`] turns the configuration into a [`Mailer`] (`None` when mail is not
-//! configured), which is cheap to clone: clones share one pool of SMTP connections.
-//! [`Mailer::send`] delivers one [`Mail`]; a failure is a [`MailError`] naming the step that
-//! failed (connection, TLS, login, the server's refusal) and the server as `scheme://host:port`,
-//! never the password.
+//! * [`Mailer::from_config`] turns `[mail]` into a [`Mailer`] (`None` when mail is not
+//!   configured), cheap to clone (clones share one pool of SMTP connections);
+//!   [`Mailer::send`] delivers one [`Mail`], a failure being a [`MailError`] naming the step that
+//!   failed and the server as `scheme://host:port`, never the password.
+//! * [`PluginRegistry`] holds every plugin, built once at start-up: the built-ins (`mail`,
+//!   `webhooks`, `slack`, `discord`, `signed-chat`, `jira`, in [`plugins`]) and the external
+//!   executables of `plugins.path` ([`external`], protocol in `docs/plugins.md`).
+//! * [`HttpClient`] is the one outbound client of the plugins (timeouts, bounded reads, no
+//!   redirects, the SSRF guard); [`ServerKey`] seals plugin secrets for the store.
 #![warn(missing_docs)]
 
 mod error;
-
-use std::fmt;
-use std::time::Duration;
-
-use errhound_config::{MailConfig, SmtpSecurity, SmtpServer};
-use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+pub mod external;
+pub mod http;
+mod mailer;
+pub mod plugins;
+pub mod registry;
+pub mod secrets;
 
 pub use error::MailError;
-
-/// Limit on each network step (connecting, and every read or write of the SMTP dialogue), so an
-/// unresponsive server fails a send instead of holding it.
-pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Limit on a whole send, which bounds a server that answers, slowly, forever.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Open connections kept for later mails.
-const POOL_SIZE: u32 = 4;
-
-/// One e-mail to one recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mail {
-    /// The recipient: `user@example.com` or `Name <user@example.com>`.
-    pub to: String,
-    /// The subject line (any Unicode; encoded as RFC 2047 when needed).
-    pub subject: String,
-    /// The plain-text body, always sent.
-    pub text: String,
-    /// An HTML body; when given, the mail is `multipart/alternative` with both.
-    pub html: Option<String>,
-}
-
-/// Sends mail through the configured SMTP server. Clones share the connection pool.
-#[derive(Clone)]
-pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
-    /// `scheme://host:port`, for errors and logs.
-    server: String,
-}
-
-impl fmt::Debug for Mailer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mailer")
-            .field("server", &self.server)
-            .field("from", &self.from.to_string())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Mailer {
-    /// A mailer for `[mail]`, or `None` when mail is not configured. Fails on an invalid URL or
-    /// `from`. Must run inside the tokio runtime (the pool starts its clean-up task at once);
-    /// nothing connects until the first send.
-    pub fn from_config(config: &MailConfig) -> Result<Option<Mailer>, MailError> {
-        let Some(server) = config.server().map_err(MailError::Config)? else {
-            return Ok(None);
-        };
-        let from_text = config.from.as_deref().unwrap_or_default().trim();
-        let from: Mailbox = from_text.parse().map_err(|e| {
-            MailError::Config(format!(
-                "mail.from {from_text:?} is not a mailbox like \"Errhound <errhound@example.com>\": {e}"
-            ))
-        })?;
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(MailError::Config(
-                "the mailer must be created inside the tokio runtime".to_owned(),
-            ));
-        }
-        let transport = transport(&server)?;
-        Ok(Some(Mailer {
-            transport,
-            from,
-            server: server.describe(),
-        }))
-    }
-
-    /// The server as `scheme://host:port` (no credentials), for logs and the UI.
-    pub fn server(&self) -> &str {
-        &self.server
-    }
-
-    /// The sender every mail is sent from.
-    pub fn from_address(&self) -> String {
-        self.from.to_string()
-    }
-
-    /// Sends one mail; returns once the server has accepted it.
-    pub async fn send(&self, mail: &Mail) -> Result<(), MailError> {
-        let message = self.message(mail)?;
-        let sent = tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await;
-        match sent {
-            Ok(Ok(_response)) => {
-                tracing::debug!(mail.server = %self.server, mail.to = %mail.to, "mail sent");
-                Ok(())
-            }
-            Ok(Err(e)) => Err(MailError::from_smtp(&self.server, &mail.to, &e)),
-            Err(_elapsed) => Err(MailError::Timeout {
-                server: self.server.clone(),
-                limit: SEND_TIMEOUT,
-            }),
-        }
-    }
-
-    fn message(&self, mail: &Mail) -> Result<Message, MailError> {
-        let to: Mailbox = mail
-            .to
-            .trim()
-            .parse()
-            .map_err(
-                |e: lettre::address::AddressError| MailError::InvalidRecipient {
-                    address: mail.to.clone(),
-                    reason: e.to_string(),
-                },
-            )?;
-        let builder = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(mail.subject.as_str())
-            .message_id(None);
-        let built = match &mail.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-                mail.text.clone(),
-                html.clone(),
-            )),
-            None => builder.singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(mail.text.clone()),
-            ),
-        };
-        built.map_err(|e| MailError::Build(e.to_string()))
-    }
-}
-
-/// The lettre transport for `server`.
-fn transport(server: &SmtpServer) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
-    let tls_parameters = || {
-        TlsParameters::new(server.host.clone()).map_err(|e| {
-            MailError::Config(format!("cannot set up TLS for {}: {e}", server.describe()))
-        })
-    };
-    let tls = match server.security {
-        SmtpSecurity::StartTlsIfOffered => Tls::Opportunistic(tls_parameters()?),
-        SmtpSecurity::Tls => Tls::Wrapper(tls_parameters()?),
-        SmtpSecurity::Plain => Tls::None,
-    };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.host.as_str())
-        .port(server.port)
-        .tls(tls)
-        .timeout(Some(STEP_TIMEOUT))
-        .pool_config(PoolConfig::new().max_size(POOL_SIZE));
-    if let Some(credentials) = &server.credentials {
-        builder = builder.credentials(Credentials::new(
-            credentials.user.clone(),
-            credentials.password.expose().to_owned(),
-        ));
-    }
-    Ok(builder.build())
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
-
-    use errhound_config::SecretUrl;
-
-    use super::*;
-
-    fn config(url: &str, from: &str) -> MailConfig {
-        MailConfig {
-            url: Some(SecretUrl::new(url)),
-            from: Some(from.to_owned()),
-        }
-    }
-
-    #[tokio::test]
-    async fn unconfigured_mail_is_none() {
-        assert!(
-            Mailer::from_config(&MailConfig::default())
-                .unwrap()
-                .is_none()
-        );
-    }
-
-    #[tokio::test]
-    async fn every_scheme_builds_and_debug_hides_the_password() {
-        for url in [
-            "smtp://u:hunter2@mail.example.com:587",
-            "smtps://u:hunter2@mail.example.com",
-            "smtp+plain://u:hunter2@127.0.0.1",
-        ] {
-            let mailer = Mailer::from_config(&config(url, "Errhound <errhound@example.com>"))
-                .unwrap()
-                .unwrap();
-            let debug = format!("{mailer:?}");
-            assert!(!debug.contains("hunter2"), "{debug}");
-            assert!(debug.contains(mailer.server()), "{debug}");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_bad_from_or_recipient_is_named() {
-        let err = Mailer::from_config(&config("smtp://mail", "not a mailbox")).unwrap_err();
-        assert!(
-            matches!(&err, MailError::Config(m) if m.contains("mail.from")),
-            "{err}"
-        );
-        let mailer = Mailer::from_config(&config("smtp://mail", "errhound@example.com"))
-            .unwrap()
-            .unwrap();
-        let err = mailer
-            .send(&Mail {
-                to: "nobody".to_owned(),
-                subject: "s".to_owned(),
-                text: "t".to_owned(),
-                html: None,
-            })
-            .await
-            .unwrap_err();
-        assert!(matches!(err, MailError::InvalidRecipient { .. }), "{err}");
-    }
-
-    #[test]
-    fn outside_a_runtime_is_an_error_not_a_panic() {
-        let err = Mailer::from_config(&config("smtp://mail", "e@example.com")).unwrap_err();
-        assert!(err.to_string().contains("runtime"), "{err}");
-    }
-}
+pub use http::HttpClient;
+pub use mailer::{Mail, MailHeaders, Mailer, SEND_TIMEOUT, STEP_TIMEOUT};
+pub use registry::{Plugin, PluginEntry, PluginRegistry, PluginSource, RegistryOptions};
+pub use secrets::{SecretError, ServerKey};

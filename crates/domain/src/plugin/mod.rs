@@ -199,10 +199,27 @@ pub struct Ticket {
     pub url: String,
 }
 
+/// Checks beyond what the declared settings say (a plugin's own rules, or an external plugin's
+/// `validate`): the errors by key, empty when the values are fine. The default accepts
+/// whatever [`settings::validate`] accepted.
+fn no_more_checks<'a>() -> BoxFuture<'a, Result<SettingErrors, PluginError>> {
+    Box::pin(std::future::ready(Ok(SettingErrors::default())))
+}
+
 /// A plugin that tells people about issues.
 pub trait NotificationPlugin: Send + Sync {
     /// What it is.
     fn describe(&self) -> &PluginDescription;
+
+    /// The plugin's own checks of project settings that already passed
+    /// [`settings::validate`]: errors by key (as Sentry's `{"errors": {...}}`), empty when
+    /// fine. The default has none.
+    fn validate<'a>(
+        &'a self,
+        _settings: &'a SettingValues,
+    ) -> BoxFuture<'a, Result<SettingErrors, PluginError>> {
+        no_more_checks()
+    }
 
     /// Sends `notification` to `recipients` with the project's `settings`. `idempotency_key`
     /// is the same for every attempt of one delivery, so a target that honours it (a header or
@@ -220,6 +237,14 @@ pub trait NotificationPlugin: Send + Sync {
 pub trait IssueTrackingPlugin: Send + Sync {
     /// What it is.
     fn describe(&self) -> &PluginDescription;
+
+    /// The plugin's own checks of project settings, as [`NotificationPlugin::validate`].
+    fn validate<'a>(
+        &'a self,
+        _settings: &'a SettingValues,
+    ) -> BoxFuture<'a, Result<SettingErrors, PluginError>> {
+        no_more_checks()
+    }
 
     /// Creates a ticket for `issue` (a [`Notification`] of one issue) with `title` and
     /// `description`.

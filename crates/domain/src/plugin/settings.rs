@@ -68,9 +68,18 @@ pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 /// Most URLs in a [`SettingKind::UrlList`].
 pub const MAX_URLS: usize = 20;
 
-/// Validated setting values, by key. Secrets are held in clear here; the store encrypts them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Validated setting values, by key. Secrets are held in clear here; the store keeps them
+/// sealed (`notify::secrets`). `Debug` shows the keys only, so a secret never reaches a log.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SettingValues(pub BTreeMap<String, Value>);
+
+impl std::fmt::Debug for SettingValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SettingValues")
+            .field(&self.0.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
 
 impl SettingValues {
     /// The text value of `key` (`None` when unset or empty).
@@ -290,6 +299,19 @@ pub fn shown(specs: &[SettingSpec], values: &SettingValues) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_keys_not_values() {
+        let values = SettingValues(BTreeMap::from([(
+            "secret".to_owned(),
+            Value::String("hunter2".into()),
+        )]));
+        let debug = format!("{values:?}");
+        assert!(
+            debug.contains("secret") && !debug.contains("hunter2"),
+            "{debug}"
+        );
+    }
 
     fn spec(key: &str, kind: SettingKind, required: bool) -> SettingSpec {
         SettingSpec {
