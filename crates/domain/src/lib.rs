@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod scrub;
 pub mod search;
 pub mod settings;
+pub mod short_id;
 pub mod slug;
 pub mod tags;
 pub mod time;

@@ -4,6 +4,7 @@
 //! processing workers, on SQLite by default or PostgreSQL with `--database-url`.
 
 mod accounts;
+mod alerting;
 mod bootstrap;
 mod maintenance;
 mod serve;

@@ -15,7 +15,7 @@ use errhound_web::AppState;
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 use crate::tasks::Runner;
-use crate::{bootstrap, maintenance};
+use crate::{alerting, bootstrap, maintenance};
 
 /// Slowest whole request (including the body upload) before the server answers 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -74,7 +74,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
     );
 
-    let tasks = Runner::start(maintenance::tasks(&db, &config.tasks));
+    let key =
+        Arc::new(errhound_notify::ServerKey::load(&config).context("cannot load the server key")?);
+    let registry = Arc::new(
+        errhound_notify::PluginRegistry::from_config(&config, mailer.clone())
+            .await
+            .map_err(anyhow::Error::msg)
+            .context("cannot set up the plugins")?,
+    );
+    let sender = errhound_notify::deliver::Sender {
+        db: db.clone(),
+        dictionaries: dictionaries.clone(),
+        registry,
+        key,
+        public_url: config.public_url(),
+        digest_max: i64::try_from(config.notify.digest_max).unwrap_or(i64::MAX),
+    };
+    let mut background = maintenance::tasks(&db, &config.tasks);
+    background.extend(alerting::tasks(&db, &dictionaries, &config, sender));
+    let tasks = Runner::start(background);
 
     let public_url = config.public_url();
     let settings = pipeline.settings().clone();

@@ -13,6 +13,7 @@
 //!   redirects, the SSRF guard); [`ServerKey`] seals plugin secrets for the store.
 #![warn(missing_docs)]
 
+pub mod deliver;
 mod error;
 pub mod external;
 pub mod http;

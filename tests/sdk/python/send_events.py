@@ -111,6 +111,20 @@ elif scenario == "burst":
             charge_card(attempt)
         except ZeroDivisionError:
             report("burst", sentry_sdk.capture_exception())
+elif scenario == "distinct":
+    # COUNT errors with COUNT different fingerprints: COUNT new issues at once, as a bad deploy
+    # opens them.
+    for n in range(int(sys.argv[3])):
+        with sentry_sdk.new_scope() as scope:
+            scope.fingerprint = ["deploy-broke", str(n)]
+            try:
+                charge_card(n)
+            except ZeroDivisionError:
+                report("distinct", sentry_sdk.capture_exception())
+        if n % 50 == 49:
+            # The SDK's transport queue holds 100 events and drops the rest; an application
+            # raising this fast would lose some, the test must not.
+            sentry_sdk.flush(10)
 else:
     raise SystemExit("unknown scenario " + scenario)
 

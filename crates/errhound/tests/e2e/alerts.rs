@@ -1,10 +1,17 @@
-//! Alert rules through Sentry's rule API (`/api/0/projects/{org}/{project}/rules/`): the
+//! Alerts. Rules through Sentry's rule API (`/api/0/projects/{org}/{project}/rules/`): the
 //! default rule of a new project, a rule created, read, changed and deleted with Sentry's ids,
 //! Sentry's error shape for invalid bodies and for targets outside the organization, and the
-//! audit entries of each change.
+//! audit entries of each change. Delivery with the real Python SDK and a real SMTP server: a
+//! new error mailed once with a working link, a repeat quiet, a regression mailed again, and a
+//! burst of new issues as one digest.
+
+use std::time::Duration;
 
 use errhound_store::Engine;
-use errhound_test_utils::TestServer;
+use errhound_test_utils::sdk::run_python;
+use errhound_test_utils::server::ADMIN_EMAIL;
+use errhound_test_utils::smtp::SmtpSink;
+use errhound_test_utils::{ServerOptions, TestServer};
 use reqwest::Method;
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -175,4 +182,149 @@ async fn invalid_rules_are_400_in_sentrys_shape_and_other_projects_rules_are_404
         .await;
     assert_eq!(status, 404);
     assert_eq!(server.api_get(&format!("{RULES}abc/")).await.0, 404);
+}
+
+/// A server that mails through `sink`, with a one-second digest window.
+async fn mailing_server(sink: &SmtpSink, engine: Engine, extra: &[(&str, &str)]) -> TestServer {
+    let mut env = vec![
+        ("ERRHOUND_MAIL__URL".to_owned(), sink.url("smtp+plain")),
+        (
+            "ERRHOUND_MAIL__FROM".to_owned(),
+            "Errhound <errhound@test.local>".to_owned(),
+        ),
+        ("ERRHOUND_NOTIFY__DIGEST_DELAY_S".to_owned(), "1".to_owned()),
+    ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let database_url = match engine {
+        Engine::Sqlite => None,
+        Engine::Postgres => Some(errhound_test_utils::postgres::fresh_database().await),
+    };
+    TestServer::start_with(binary(), ServerOptions { database_url, env }).await
+}
+
+/// Long enough for a job to be evaluated and its digest window (1 s) to close and be sent.
+const QUIET: Duration = Duration::from_secs(5);
+
+fn sent_ids(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
+#[tokio::test]
+async fn a_new_error_mails_the_team_once_a_repeat_stays_quiet_and_a_regression_mails_again(
+    #[case] engine: Engine,
+) {
+    let mut sink = SmtpSink::start(Default::default())
+        .expect("the alert tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    let server = mailing_server(&sink, engine, &[]).await;
+
+    let first = sent_ids(&run_python("send_events.py", &[&server.dsn, "burst", "3"]));
+    assert_eq!(first.len(), 3);
+    server.wait_for_events(3, Duration::from_secs(30)).await;
+    let mail = sink.next_mail(Duration::from_secs(30)).await;
+    assert_eq!(
+        mail.rcpt_tos,
+        [ADMIN_EMAIL],
+        "the default rule mails the project's team"
+    );
+    let issues = server.issues().await;
+    assert_eq!(issues.len(), 1);
+    let issue_id = issues[0]["id"].as_str().expect("an issue id").to_owned();
+    let subject = mail.header("subject").unwrap_or_default().to_owned();
+    assert!(subject.contains("[Default]"), "{subject}");
+    assert!(subject.contains("ZeroDivisionError"), "{subject}");
+    let link = format!(
+        "{}/organizations/errhound/issues/{issue_id}/",
+        server.base_url
+    );
+    let text = mail.part("text/plain").expect("a text body");
+    let html = mail.part("text/html").expect("an HTML body");
+    assert!(text.contains(&link), "{text}");
+    assert!(html.contains(&link), "{html}");
+    assert!(text.contains("charge_card"), "the top in-app frame: {text}");
+    // The link is the issue's page: a visitor is sent to log in (the client follows redirects).
+    let page = server
+        .client()
+        .get(&link)
+        .send()
+        .await
+        .expect("the link answers");
+    assert_eq!(page.status().as_u16(), 200, "{link}");
+    assert_eq!(page.url().path(), "/auth/login/", "{link}");
+    let next = page.url().query().unwrap_or_default().to_owned();
+    assert!(next.contains(&format!("issues%2F{issue_id}")), "{next}");
+
+    // The same error again: not new, so the default rule stays quiet.
+    run_python("send_events.py", &[&server.dsn, "burst", "1"]);
+    server.wait_for_events(4, Duration::from_secs(30)).await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(sink.count(), 1, "a repeat of a known error sends nothing");
+
+    // Resolved, then seen again: one regression mail.
+    let (status, body) = server
+        .api_put(
+            &format!("issues/{issue_id}/"),
+            &json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    run_python("send_events.py", &[&server.dsn, "burst", "2"]);
+    server.wait_for_events(6, Duration::from_secs(30)).await;
+    let regression = sink.next_mail(Duration::from_secs(30)).await;
+    let text = regression.part("text/plain").expect("a text body");
+    assert!(text.to_lowercase().contains("regress"), "{text}");
+    assert_eq!(
+        regression.header("in-reply-to"),
+        mail.header("in-reply-to"),
+        "one issue's mails thread together"
+    );
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(sink.count(), 2, "exactly one regression mail");
+
+    // The rule shows that it fired, and how often.
+    let (_, rules) = server.api_get(RULES).await;
+    assert_eq!(rules[0]["timesFired"], 2, "{rules}");
+    assert!(rules[0]["lastTriggered"].is_string(), "{rules}");
+}
+
+#[tokio::test]
+async fn a_burst_of_new_issues_is_one_digest_per_recipient() {
+    let mut sink = SmtpSink::start(Default::default())
+        .expect("the alert tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    // The digest waits for 5 s without a new issue: the whole burst is one digest.
+    let server = mailing_server(
+        &sink,
+        Engine::Sqlite,
+        &[
+            ("ERRHOUND_NOTIFY__DIGEST_DELAY_S", "5"),
+            ("ERRHOUND_NOTIFY__DIGEST_MAX", "1000"),
+        ],
+    )
+    .await;
+    let sent = sent_ids(&run_python(
+        "send_events.py",
+        &[&server.dsn, "distinct", "1000"],
+    ));
+    assert_eq!(sent.len(), 1000);
+    let digest = sink.next_mail(Duration::from_secs(60)).await;
+    let subject = digest.header("subject").unwrap_or_default().to_owned();
+    assert!(subject.contains("1000"), "{subject}");
+    let text = digest.part("text/plain").expect("a text body");
+    assert_eq!(
+        text.matches("/organizations/errhound/issues/").count(),
+        1000,
+        "every issue listed once"
+    );
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(sink.count(), 1, "one digest, not 1,000 mails");
 }

@@ -6,7 +6,7 @@
 //! ([`outbox::enqueue`]), then commits. A crash before the commit leaves the jobs in place; after
 //! it, the deliveries exist exactly once. Sending is the notifier's (`errhound-notify`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use errhound_domain::alerts::{AlertRule, EventFacts, Facts, Trigger, decide};
 use errhound_store::alerts::outbox::{self, Job, NewDelivery};
@@ -14,6 +14,10 @@ use errhound_store::alerts::rules::{self, StoredRule};
 use errhound_store::payload::PayloadDictionaries;
 use errhound_store::query::Conn;
 use errhound_store::{Db, StoreError, events, issues, releases};
+
+/// The longest a digest waits for its target to be quiet, in digest delays (Sentry's digests
+/// wait 5 to 30 minutes by default: the same ratio).
+const MAX_DIGEST_WAIT: i64 = 6;
 
 /// Jobs evaluated per transaction: small, so the SQLite writer is not held for long.
 const JOBS_PER_RUN: i64 = 50;
@@ -64,6 +68,7 @@ pub async fn evaluate_due(
             return Ok(written);
         }
         let mut cache: HashMap<i64, Vec<ProjectRule>> = HashMap::new();
+        let mut touched = BTreeSet::new();
         for job in &jobs {
             if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(job.project_id) {
                 slot.insert(project_rules(&mut tx.conn(), job.project_id).await?);
@@ -72,15 +77,25 @@ pub async fn evaluate_due(
                 .get(&job.project_id)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
+            let job_context = JobContext {
+                rules,
+                digest_delay_ms,
+                now,
+            };
             written += evaluate_job(
                 &mut tx.conn(),
                 dictionaries,
-                rules,
+                &job_context,
                 job,
-                digest_delay_ms,
-                now,
+                &mut touched,
             )
             .await?;
+        }
+        // A digest waits until its target has been quiet for the delay, but no longer than
+        // MAX_DIGEST_WAIT delays: a burst is one digest, a steady stream still gets mail.
+        let oldest_kept = now.saturating_sub(digest_delay_ms.saturating_mul(MAX_DIGEST_WAIT));
+        for key in &touched {
+            outbox::extend_digest(&mut tx.conn(), key, now + digest_delay_ms, oldest_kept).await?;
         }
         tx.commit().await?;
     }
@@ -111,14 +126,25 @@ async fn job_facts(
     Ok(Some((issue, event)))
 }
 
+/// What every job of one run shares.
+struct JobContext<'a> {
+    rules: &'a [ProjectRule],
+    digest_delay_ms: i64,
+    now: i64,
+}
+
 async fn evaluate_job(
     conn: &mut Conn<'_>,
     dictionaries: &PayloadDictionaries,
-    rules: &[ProjectRule],
+    context: &JobContext<'_>,
     job: &Job,
-    digest_delay_ms: i64,
-    now: i64,
+    touched: &mut BTreeSet<String>,
 ) -> Result<usize, StoreError> {
+    let JobContext {
+        rules,
+        digest_delay_ms,
+        now,
+    } = *context;
     if rules.is_empty() {
         return Ok(0);
     }
@@ -150,7 +176,13 @@ async fn evaluate_job(
         if !decide(rule, &facts, &counts) {
             continue;
         }
-        let interval_ms = i64::from(rule.frequency_minutes) * 60_000;
+        // A new issue, a regression or an ignored issue coming back starts a new episode and
+        // always alerts; within an episode, repeats (frequency and every-event conditions) wait
+        // the rule's interval. Each job is evaluated once, so no episode alerts twice.
+        let interval_ms = match trigger {
+            Trigger::Seen => i64::from(rule.frequency_minutes) * 60_000,
+            Trigger::Created | Trigger::Regressed | Trigger::Reappeared => 0,
+        };
         if !rules::claim_fire(conn, stored.id, issue.id, interval_ms, now).await? {
             continue;
         }
@@ -181,6 +213,7 @@ async fn evaluate_job(
             };
             if outbox::enqueue(conn, &delivery, now).await? {
                 written += 1;
+                touched.insert(digest_key);
             }
         }
     }

@@ -4,4 +4,5 @@
 
 pub mod outbox;
 pub mod plugins;
+pub mod recipients;
 pub mod rules;

@@ -136,6 +136,27 @@ pub async fn enqueue(
     Ok(written > 0)
 }
 
+/// Moves the waiting (unclaimed) deliveries of `digest_key` that were written after
+/// `oldest_kept` to `due_at`, so the digest is sent once its target is quiet; older ones keep
+/// their time, which bounds the wait (a claim takes every waiting delivery of the key).
+pub async fn extend_digest(
+    conn: &mut Conn<'_>,
+    digest_key: &str,
+    due_at: i64,
+    oldest_kept: i64,
+) -> Result<(), StoreError> {
+    Query::new(
+        "UPDATE deliveries SET due_at = $1 WHERE digest_key = $2 AND state = 'pending' \
+         AND batch IS NULL AND created_at > $3 AND due_at < $1",
+    )
+    .bind(due_at)
+    .bind(digest_key)
+    .bind(oldest_kept)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A stored delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
