@@ -6,6 +6,7 @@
 mod accounts;
 mod bootstrap;
 mod maintenance;
+mod plugins;
 mod serve;
 mod tasks;
 
@@ -67,6 +68,18 @@ enum Command {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// Inspect the notification and issue-tracking plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// List the plugins: the built-ins and the external ones found on plugins.path (id, title,
+    /// kind, version, source, and why an external one is not usable).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +303,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let result = org_command(&db, command).await;
             db.close().await;
             result
+        }
+        Command::Plugins {
+            command: PluginsCommand::List,
+        } => {
+            print!("{}", plugins::list(&config).await?);
+            Ok(())
         }
     }
 }
