@@ -7,6 +7,7 @@ mod accounts;
 mod alerting;
 mod bootstrap;
 mod maintenance;
+mod plugins;
 mod serve;
 mod tasks;
 
@@ -68,6 +69,18 @@ enum Command {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// Inspect the notification and issue-tracking plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// List the plugins: the built-ins and the external ones found on plugins.path (id, title,
+    /// kind, version, source, and why an external one is not usable).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -291,6 +304,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let result = org_command(&db, command).await;
             db.close().await;
             result
+        }
+        Command::Plugins {
+            command: PluginsCommand::List,
+        } => {
+            print!("{}", plugins::list(&config).await?);
+            Ok(())
         }
     }
 }

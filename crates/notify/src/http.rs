@@ -280,7 +280,10 @@ impl HttpClient {
         if !request.body.is_empty() {
             builder = builder.body(request.body);
         }
-        let mut response = builder.send().await.map_err(|e| send_error(&target, &e))?;
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| send_error(&target, &e.without_url()))?;
         let status = response.status().as_u16();
         let mut body = Vec::new();
         loop {

@@ -5,13 +5,17 @@
 //!   started on loopback); without it a private cluster is started on demand with the local
 //!   PostgreSQL binaries, so a store test is never silently skipped.
 //! * [`SmtpSink`] is a real SMTP server (aiosmtpd) on loopback that records what it receives.
+//! * [`HttpReceiver`] is an HTTP server on loopback that records requests and checks their
+//!   signatures (webhooks, signed chat); [`JiraStandIn`] follows Jira's REST API shapes.
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
+pub mod http_receiver;
 pub mod postgres;
 pub mod sdk;
 pub mod server;
 pub mod smtp;
 
+pub use http_receiver::{HttpReceiver, JiraStandIn, ReceivedRequest, Verify};
 pub use server::{ServerOptions, TestServer};
 pub use smtp::{SinkTls, SmtpSink, SmtpSinkOptions};
 

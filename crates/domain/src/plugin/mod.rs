@@ -199,9 +199,7 @@ pub struct Ticket {
     pub url: String,
 }
 
-/// Checks beyond what the declared settings say (a plugin's own rules, or an external plugin's
-/// `validate`): the errors by key, empty when the values are fine. The default accepts
-/// whatever [`settings::validate`] accepted.
+/// The answer of the default `validate` hooks: no errors beyond [`settings::validate`]'s.
 fn no_more_checks<'a>() -> BoxFuture<'a, Result<SettingErrors, PluginError>> {
     Box::pin(std::future::ready(Ok(SettingErrors::default())))
 }

@@ -15,6 +15,7 @@ mod lifecycle;
 mod maintenance;
 mod members;
 mod node_sdk;
+mod plugins;
 mod python_sdk;
 mod rust_sdk;
 mod scrubbing;
