@@ -91,14 +91,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         digest_max: i64::try_from(config.notify.digest_max).unwrap_or(i64::MAX),
     };
     let mut background = maintenance::tasks(&db, &config.tasks);
-    background.extend(alerting::tasks(&db, &dictionaries, &config, sender));
+    background.extend(alerting::tasks(&db, &dictionaries, &config, sender.clone()));
     let tasks = Runner::start(background);
 
     let public_url = config.public_url();
     let settings = pipeline.settings().clone();
     let state = AppState::new(db.clone(), queue, dictionaries, config, Some(metrics))
         .with_settings_hook(Arc::new(move |project_id| settings.invalidate(project_id)))
-        .with_mailer(mailer);
+        .with_mailer(mailer)
+        .with_alerting(sender);
     let app =
         errhound_web::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -50,6 +50,9 @@ pub struct AppState {
     pub settings_changed: SettingsHook,
     /// Sends mail (invitations, password resets); `None` when `[mail]` is not configured.
     pub mailer: Option<errhound_notify::Mailer>,
+    /// The notification sender, with the plugin registry and the server key (plugin settings,
+    /// test notifications); `None` in tests that build the state without it.
+    pub alerting: Option<errhound_notify::deliver::Sender>,
 }
 
 /// See [`AppState::settings_changed`].
@@ -76,12 +79,19 @@ impl AppState {
             metrics,
             settings_changed: Arc::new(|_| {}),
             mailer: None,
+            alerting: None,
         }
     }
 
     /// Sets the mail transport.
     pub fn with_mailer(mut self, mailer: Option<errhound_notify::Mailer>) -> AppState {
         self.mailer = mailer;
+        self
+    }
+
+    /// Sets the notification sender (see [`AppState::alerting`]).
+    pub fn with_alerting(mut self, sender: errhound_notify::deliver::Sender) -> AppState {
+        self.alerting = Some(sender);
         self
     }
 
