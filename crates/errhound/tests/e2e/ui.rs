@@ -1748,3 +1748,9 @@ async fn ui_admins_set_and_remove_a_key_rate_limit() {
         .assert_accepted(&third);
     wait_for_event(&server, &third).await;
 }
+
+#[tokio::test]
+async fn ui_browser_plugin_settings_and_the_per_user_switches() {
+    let server = TestServer::start(binary()).await;
+    run_browser_tests(&server, "plugins.test.mjs", &[]);
+}
