@@ -55,11 +55,18 @@ pub enum AuditAction {
     RuleEdit,
     /// `rule.remove`.
     RuleRemove,
+    /// `integration.add`: a plugin enabled in a project (Sentry's legacy plugin API records
+    /// its plugin changes under the integration events).
+    IntegrationAdd,
+    /// `integration.edit`: a plugin's project settings changed.
+    IntegrationEdit,
+    /// `integration.remove`: a plugin disabled in a project.
+    IntegrationRemove,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::OrgCreate,
         AuditAction::OrgEdit,
         AuditAction::OrgRemove,
@@ -86,6 +93,9 @@ impl AuditAction {
         AuditAction::RuleAdd,
         AuditAction::RuleEdit,
         AuditAction::RuleRemove,
+        AuditAction::IntegrationAdd,
+        AuditAction::IntegrationEdit,
+        AuditAction::IntegrationRemove,
     ];
 
     /// Sentry's event name (stored, and shown by the API).
@@ -117,6 +127,9 @@ impl AuditAction {
             AuditAction::RuleAdd => "rule.add",
             AuditAction::RuleEdit => "rule.edit",
             AuditAction::RuleRemove => "rule.remove",
+            AuditAction::IntegrationAdd => "integration.add",
+            AuditAction::IntegrationEdit => "integration.edit",
+            AuditAction::IntegrationRemove => "integration.remove",
         }
     }
 

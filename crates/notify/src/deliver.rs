@@ -230,11 +230,7 @@ impl Sender {
     ) -> Result<Result<SettingValues, PluginError>, StoreError> {
         let description = plugin.describe();
         let stored = plugins::project_plugin(conn, project_id, &description.id).await?;
-        let enabled = match &stored {
-            Some(row) => row.enabled,
-            None => description.id == MAIL,
-        };
-        if !enabled {
+        if !enabled_in_project(&description.id, stored.as_ref()) {
             return Ok(Err(PluginError::Config(format!(
                 "the {} plugin is not enabled in this project",
                 description.id
@@ -356,6 +352,15 @@ impl Sender {
                 name: r.name,
             })
             .collect())
+    }
+}
+
+/// Whether `plugin_id` is on in a project whose row for it is `stored`: the row's switch, and
+/// without a row only mail (on unless a project turns it off).
+pub fn enabled_in_project(plugin_id: &str, stored: Option<&plugins::ProjectPlugin>) -> bool {
+    match stored {
+        Some(row) => row.enabled,
+        None => plugin_id == MAIL,
     }
 }
 

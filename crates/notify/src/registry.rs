@@ -22,6 +22,9 @@ use crate::external::{EXECUTABLE_PREFIX, ExternalPlugin, id_of};
 use crate::http::HttpClient;
 use crate::plugins::{discord, jira, mail, signed_chat, slack, webhooks};
 
+/// Sentry's message for a required setting left without a value.
+pub const REQUIRED: &str = "This field is required.";
+
 /// A plugin of either kind.
 #[derive(Clone)]
 pub enum Plugin {
@@ -58,7 +61,8 @@ impl Plugin {
     }
 
     /// The new project settings of `body` (a `PUT .../plugins/{id}/` or the settings form) on
-    /// top of `current` (opened, not sealed): the declared checks, then the plugin's own. The
+    /// top of `current` (opened, not sealed): the declared checks, then every required setting
+    /// must have a value (Sentry's "This field is required."), then the plugin's own checks. The
     /// one rule the API and the UI both call.
     pub async fn configure(
         &self,
@@ -67,6 +71,15 @@ impl Plugin {
     ) -> Result<SettingValues, InvalidSettings> {
         let specs = &self.describe().project_settings;
         let values = settings::validate(specs, current, body).map_err(InvalidSettings::Values)?;
+        let missing = settings::missing(specs, &values);
+        if !missing.is_empty() {
+            return Err(InvalidSettings::Values(SettingErrors(
+                missing
+                    .into_iter()
+                    .map(|spec| (spec.key.clone(), REQUIRED.to_owned()))
+                    .collect(),
+            )));
+        }
         let errors = match self {
             Plugin::Notification(p) => p.validate(&values).await,
             Plugin::IssueTracking(p) => p.validate(&values).await,

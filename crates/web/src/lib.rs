@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod invitations;
 pub mod lifecycle;
 pub mod password;
+pub mod plugin_settings;
 pub mod routes;
 pub mod ui;
 

@@ -289,6 +289,7 @@ fn org_token_may_call(route: &RouteRule) -> bool {
         && (route.path.ends_with("/projects/")
             || route.path.contains("/keys/")
             || route.path.contains("/rules/")
+            || route.path.contains("/plugins/")
             || route.path.ends_with("/releases/")
             || route.path.ends_with("/environments/")
             || route.path == "/api/0/organizations/"
@@ -317,6 +318,7 @@ fn fill(route: &RouteRule, target: &Target, short: bool) -> String {
         .replace("{key_id}", "0000")
         .replace("{token_id}", "999999")
         .replace("{rule_id}", "999999")
+        .replace("{plugin_id}", "webhooks")
 }
 
 fn body_for(route: &RouteRule) -> Value {
@@ -401,9 +403,15 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         | "/projects/{org}/{project}/environments/"
         // Sentry's ProjectAlertRulePermission: reading needs project:read, changes project:write.
         | "/projects/{org}/{project}/rules/"
-        | "/projects/{org}/{project}/rules/{rule_id}/" => {
-            pick(Scope::ProjectRead, Scope::ProjectWrite)
-        }
+        | "/projects/{org}/{project}/rules/{rule_id}/"
+        // Sentry's ProjectPermission on the legacy plugin endpoints: reading project:read,
+        // enabling and configuring (POST, PUT) project:write, disabling (DELETE) project:admin.
+        | "/projects/{org}/{project}/plugins/" => pick(Scope::ProjectRead, Scope::ProjectWrite),
+        "/projects/{org}/{project}/plugins/{plugin_id}/" => Rule::Scoped(match *method {
+            Method::GET => Scope::ProjectRead,
+            Method::DELETE => Scope::ProjectAdmin,
+            _ => Scope::ProjectWrite,
+        }),
         _ if p.contains("{issue}") || p.contains("{event}") || p.ends_with("/issues/") => {
             pick(Scope::EventRead, Scope::EventWrite)
         }

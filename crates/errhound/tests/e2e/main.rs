@@ -15,6 +15,7 @@ mod lifecycle;
 mod maintenance;
 mod members;
 mod node_sdk;
+mod plugin_settings;
 mod plugins;
 mod python_sdk;
 mod rust_sdk;

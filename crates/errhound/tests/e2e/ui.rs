@@ -467,7 +467,8 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                     .replace("{note}", "999999")
                     .replace("{key}", "999999")
                     .replace("{member}", "999999")
-                    .replace("{token}", "999999"),
+                    .replace("{token}", "999999")
+                    .replace("{plugin}", "webhooks"),
                 None => route
                     .path
                     .replace("{version}", "0")
@@ -478,7 +479,8 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
                     .replace("{secret}", &"0".repeat(64))
                     .replace("{session}", &"0".repeat(64))
                     .replace("{user}", "999999")
-                    .replace("{token}", "999999"),
+                    .replace("{token}", "999999")
+                    .replace("{plugin}", "webhooks"),
             };
             for (session, who, home, sees_secret, superuser) in &sessions {
                 // What the page needs, and whether this session has it.
@@ -1745,4 +1747,10 @@ async fn ui_admins_set_and_remove_a_key_rate_limit() {
         .await
         .assert_accepted(&third);
     wait_for_event(&server, &third).await;
+}
+
+#[tokio::test]
+async fn ui_browser_plugin_settings_and_the_per_user_switches() {
+    let server = TestServer::start(binary()).await;
+    run_browser_tests(&server, "plugins.test.mjs", &[]);
 }

@@ -20,6 +20,7 @@ mod notes;
 mod orgs;
 pub mod pagination;
 mod params;
+pub mod plugins;
 mod project_create;
 pub(crate) mod projects;
 mod releases;
@@ -97,6 +98,7 @@ pub fn routes() -> Routes {
         .merge(members::routes())
         .merge(releases::routes())
         .merge(rules::routes())
+        .merge(plugins::routes())
         .merge(audit::routes())
         .merge(keys::routes())
         .merge(tokens::routes())

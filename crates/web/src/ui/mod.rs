@@ -37,8 +37,10 @@ mod issues;
 mod layout;
 mod login;
 pub mod markdown;
+mod notifications;
 mod org_settings;
 mod password;
+mod plugins;
 pub mod query;
 mod register;
 mod releases;
@@ -113,6 +115,21 @@ pub fn pages() -> Routes {
             password::change,
         )
         .get(
+            "/settings/account/notifications/",
+            Rule::Authenticated,
+            notifications::page,
+        )
+        .post(
+            "/settings/account/notifications/projects/",
+            Rule::Authenticated,
+            notifications::set_project,
+        )
+        .post(
+            "/settings/account/notifications/plugins/{plugin}/",
+            Rule::Authenticated,
+            notifications::set_plugin,
+        )
+        .get(
             "/settings/account/sessions/",
             Rule::Authenticated,
             sessions::page,
@@ -162,6 +179,32 @@ pub fn pages() -> Routes {
             &format!("{project}/"),
             Scope::ProjectWrite,
             settings::update,
+        )
+        .get(
+            &format!("{project}/plugins/"),
+            Scope::ProjectRead,
+            plugins::list,
+        )
+        .get(
+            &format!("{project}/plugins/{{plugin}}/"),
+            Scope::ProjectRead,
+            plugins::page,
+        )
+        .post(
+            &format!("{project}/plugins/{{plugin}}/"),
+            Scope::ProjectWrite,
+            plugins::configure,
+        )
+        .post(
+            &format!("{project}/plugins/{{plugin}}/enable/"),
+            Scope::ProjectWrite,
+            plugins::enable,
+        )
+        // Disabling: project:admin, as the API's DELETE (Sentry's ProjectPermission).
+        .post(
+            &format!("{project}/plugins/{{plugin}}/disable/"),
+            Scope::ProjectAdmin,
+            plugins::disable,
         )
         .post(
             &format!("{project}/delete/"),

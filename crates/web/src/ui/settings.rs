@@ -54,6 +54,7 @@ struct SettingsPage {
     slug: String,
     project_id: i64,
     base: String,
+    tab: &'static str,
     keys: Vec<KeyView>,
     dsn: String,
     can_edit: bool,
@@ -108,6 +109,7 @@ pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> 
     Ok(SettingsPage {
         base: format!("/settings/{}/projects/{}/", org.slug, project.slug),
         nav,
+        tab: "general",
         name: project.name,
         slug: project.slug,
         project_id: project.id,
