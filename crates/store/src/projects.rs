@@ -52,14 +52,7 @@ pub async fn create(
     .bind(now_ms)
     .fetch_one(conn)
     .await
-    .map_err(|e| {
-        let e = StoreError::from(e);
-        if e.is_unique_violation() {
-            StoreError::AlreadyExists("project")
-        } else {
-            e
-        }
-    })
+    .map_err(StoreError::taken("project"))
 }
 
 /// The project with this slug in the organization.
@@ -136,14 +129,7 @@ pub async fn update(
     .bind(id)
     .execute(conn)
     .await
-    .map_err(|e| {
-        let e = StoreError::from(e);
-        if e.is_unique_violation() {
-            StoreError::AlreadyExists("project")
-        } else {
-            e
-        }
-    })?;
+    .map_err(StoreError::taken("project"))?;
     Ok(())
 }
 
