@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use errhound_config::TasksConfig;
 use errhound_store::deletion::{self, Purged};
-use errhound_store::{Db, now_ms, registrations, sessions, workflow};
+use errhound_store::expired::{self, Expiring};
+use errhound_store::{Db, now_ms, workflow};
 
 use crate::tasks::Task;
 
@@ -80,24 +81,18 @@ async fn clear_expired_snoozes(db: Db) -> anyhow::Result<()> {
     }
 }
 
-/// Deletes the UI sessions that have expired, and the sign-up links.
+/// Deletes the UI sessions and the sign-up links that have expired.
 async fn delete_expired_sessions(db: Db) -> anyhow::Result<()> {
-    loop {
-        let mut conn = db.write().await?;
-        let deleted = sessions::delete_expired(&mut conn.conn(), now_ms(), BATCH).await?;
-        drop(conn);
-        tracing::debug!(sessions = deleted, "deleted expired sessions");
-        if deleted < BATCH as u64 {
-            break;
+    for table in Expiring::ALL {
+        loop {
+            let mut conn = db.write().await?;
+            let deleted = expired::delete(&mut conn.conn(), table, now_ms(), BATCH).await?;
+            drop(conn);
+            tracing::debug!(table = table.table(), deleted, "deleted expired rows");
+            if deleted < BATCH as u64 {
+                break;
+            }
         }
     }
-    loop {
-        let mut conn = db.write().await?;
-        let deleted = registrations::delete_expired(&mut conn.conn(), now_ms(), BATCH).await?;
-        drop(conn);
-        tracing::debug!(registrations = deleted, "deleted expired sign-up links");
-        if deleted < BATCH as u64 {
-            return Ok(());
-        }
-    }
+    Ok(())
 }

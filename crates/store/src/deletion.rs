@@ -7,8 +7,8 @@
 //! transaction, so neither the request nor the removal holds the writer long enough to stall
 //! ingest batches: events first, then issues (with what hangs off them), processing failures,
 //! then the rest of the project (keys, settings, releases, environments, dictionaries, team
-//! ownership), and once an organization's projects are all purged its members, teams, tokens,
-//! invitations and audit log. The organization and project rows stay as tombstones
+//! ownership, alert rules, plugin settings), and once an organization's projects are all purged
+//! its members, teams, tokens, invitations and audit log. The organization and project rows stay as tombstones
 //! (`purged_at` set, their slugs already freed): SQLite gives the largest rowid of a table
 //! again once its row is deleted, and a new project must never answer to an old DSN's project
 //! id.
@@ -56,6 +56,10 @@ pub enum Purged {
     Organization(i64),
 }
 
+/// A large table of a project, emptied a bounded batch a step (`$1` the project, `$2` the
+/// limit), and what a step that removed rows from it answers.
+type BatchedTable = (&'static str, fn(u64) -> Purged);
+
 /// Removes at most `limit` rows (plus what cascades from them) of one organization or project
 /// pending deletion. Run it in its own short transaction, again until it answers
 /// [`Purged::Nothing`].
@@ -67,40 +71,37 @@ pub async fn purge_step(conn: &mut Conn<'_>, limit: i64) -> Result<Purged, Store
     .fetch_optional(conn)
     .await?;
     if let Some(Int { value: project_id }) = project {
-        let events = Query::new(
-            "DELETE FROM events WHERE id IN \
-             (SELECT id FROM events WHERE project_id = $1 ORDER BY id LIMIT $2)",
-        )
-        .bind(project_id)
-        .bind(limit)
-        .execute(conn)
-        .await?;
-        if events > 0 {
-            return Ok(Purged::Events(events));
+        // The large tables, a bounded batch a step; issues take their hashes, counters and
+        // activity with them.
+        let batched: [BatchedTable; 3] = [
+            (
+                "DELETE FROM events WHERE id IN \
+                 (SELECT id FROM events WHERE project_id = $1 ORDER BY id LIMIT $2)",
+                Purged::Events,
+            ),
+            (
+                "DELETE FROM issues WHERE id IN \
+                 (SELECT id FROM issues WHERE project_id = $1 ORDER BY id LIMIT $2)",
+                Purged::Issues,
+            ),
+            (
+                "DELETE FROM processing_failures WHERE id IN \
+                 (SELECT id FROM processing_failures WHERE project_id = $1 ORDER BY id LIMIT $2)",
+                Purged::Failures,
+            ),
+        ];
+        for (sql, purged) in batched {
+            let removed = Query::new(sql)
+                .bind(project_id)
+                .bind(limit)
+                .execute(conn)
+                .await?;
+            if removed > 0 {
+                return Ok(purged(removed));
+            }
         }
-        let issues = Query::new(
-            "DELETE FROM issues WHERE id IN \
-             (SELECT id FROM issues WHERE project_id = $1 ORDER BY id LIMIT $2)",
-        )
-        .bind(project_id)
-        .bind(limit)
-        .execute(conn)
-        .await?;
-        if issues > 0 {
-            return Ok(Purged::Issues(issues));
-        }
-        let failures = Query::new(
-            "DELETE FROM processing_failures WHERE id IN \
-             (SELECT id FROM processing_failures WHERE project_id = $1 ORDER BY id LIMIT $2)",
-        )
-        .bind(project_id)
-        .bind(limit)
-        .execute(conn)
-        .await?;
-        if failures > 0 {
-            return Ok(Purged::Failures(failures));
-        }
-        // The rest is small (a handful of rows per release, environment and key).
+        // The rest is small (a handful of rows per release, environment and key); the row
+        // stays as a tombstone.
         for sql in [
             "DELETE FROM issue_redirects WHERE project_id = $1",
             "DELETE FROM group_hashes WHERE project_id = $1",
@@ -110,13 +111,13 @@ pub async fn purge_step(conn: &mut Conn<'_>, limit: i64) -> Result<Purged, Store
             "DELETE FROM project_options WHERE project_id = $1",
             "DELETE FROM payload_dicts WHERE project_id = $1",
             "DELETE FROM project_teams WHERE project_id = $1",
+            "DELETE FROM alert_rules WHERE project_id = $1",
+            "DELETE FROM project_plugins WHERE project_id = $1",
+            "DELETE FROM user_project_alerts WHERE project_id = $1",
+            "UPDATE projects SET purged_at = deleting_at WHERE id = $1",
         ] {
             Query::new(sql).bind(project_id).execute(conn).await?;
         }
-        Query::new("UPDATE projects SET purged_at = deleting_at WHERE id = $1")
-            .bind(project_id)
-            .execute(conn)
-            .await?;
         return Ok(Purged::Project(project_id));
     }
     let org: Option<Int> = Query::new(
@@ -136,13 +137,10 @@ pub async fn purge_step(conn: &mut Conn<'_>, limit: i64) -> Result<Purged, Store
                 "DELETE FROM org_tokens WHERE organization_id = $1",
                 "DELETE FROM invitations WHERE organization_id = $1",
                 "DELETE FROM audit_log WHERE organization_id = $1",
+                "UPDATE organizations SET purged_at = deleting_at WHERE id = $1",
             ] {
                 Query::new(sql).bind(org_id).execute(conn).await?;
             }
-            Query::new("UPDATE organizations SET purged_at = deleting_at WHERE id = $1")
-                .bind(org_id)
-                .execute(conn)
-                .await?;
             Ok(Purged::Organization(org_id))
         }
         None => Ok(Purged::Nothing),

@@ -29,4 +29,17 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// For `map_err` on a statement that may break a uniqueness rule (a slug or an address
+    /// taken): [`StoreError::AlreadyExists`] of `what` when it did, the error as it is otherwise.
+    pub(crate) fn taken(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |e| {
+            let e = StoreError::from(e);
+            if e.is_unique_violation() {
+                StoreError::AlreadyExists(what)
+            } else {
+                e
+            }
+        }
+    }
 }

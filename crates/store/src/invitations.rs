@@ -3,12 +3,11 @@
 //! they expire, by the account with the invited e-mail.
 
 use errhound_domain::{AuditAction, Role};
-use rand::RngCore;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::StoreError;
 use crate::audit::{self, Actor};
+use crate::link_secret;
 use crate::members::MemberError;
 use crate::query::{Conn, Query};
 
@@ -45,10 +44,6 @@ pub struct NewInvitation {
     pub invitation: Invitation,
     /// The link's secret.
     pub secret: String,
-}
-
-fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 #[derive(sqlx::FromRow)]
@@ -112,9 +107,7 @@ pub async fn create(
     if member.is_some() {
         return Err(MemberError::AlreadyMember);
     }
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
+    let (secret, hash) = link_secret::mint();
     let teams = serde_json::to_string(team_ids).unwrap_or_else(|_| "[]".into());
     let row: Row = Query::new(
         "INSERT INTO invitations (organization_id, email, role, team_ids, token_hash, \
@@ -126,7 +119,7 @@ pub async fn create(
     .bind(email.as_str())
     .bind(role.as_str())
     .bind(teams)
-    .bind(hash(&secret))
+    .bind(hash)
     .bind(actor.user_id)
     .bind(now_ms)
     .bind(now_ms + VALID_FOR_MS)
@@ -161,7 +154,7 @@ pub async fn find_valid(
         .push(" FROM invitations WHERE id = ")
         .push_bind(id)
         .push(" AND token_hash = ")
-        .push_bind(hash(secret))
+        .push_bind(link_secret::hash(secret))
         .push(" AND accepted_at IS NULL AND expires_at > ")
         .push_bind(now_ms);
     let row: Option<Row> = query.fetch_optional(conn).await?;

@@ -37,14 +37,7 @@ pub async fn create(
     .bind(now_ms)
     .fetch_one(conn)
     .await
-    .map_err(|e| {
-        let e = StoreError::from(e);
-        if e.is_unique_violation() {
-            StoreError::AlreadyExists("organization")
-        } else {
-            e
-        }
-    })
+    .map_err(StoreError::taken("organization"))
 }
 
 /// An organization with the sizes the command line shows.
@@ -223,14 +216,7 @@ pub async fn rename(
         .bind(organization_id)
         .execute(conn)
         .await
-        .map_err(|e| {
-            let e = StoreError::from(e);
-            if e.is_unique_violation() {
-                StoreError::AlreadyExists("organization")
-            } else {
-                e
-            }
-        })?;
+        .map_err(StoreError::taken("organization"))?;
     Ok(())
 }
 

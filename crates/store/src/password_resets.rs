@@ -2,18 +2,12 @@
 //! hour. Making a new link leaves older ones valid until they expire or one is used; using one
 //! uses them all up, so a link mailed earlier cannot undo a reset.
 
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-
 use crate::StoreError;
+use crate::link_secret;
 use crate::query::{Conn, Query};
 
 /// How long a reset link works.
 pub const VALID_FOR_MS: i64 = 3600 * 1000;
-
-fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
 
 /// Makes a reset link for the user: `(id, secret)`.
 pub async fn create(
@@ -21,15 +15,13 @@ pub async fn create(
     user_id: i64,
     now_ms: i64,
 ) -> Result<(i64, String), StoreError> {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
+    let (secret, hash) = link_secret::mint();
     let row: crate::query::Int = Query::new(
         "INSERT INTO password_resets (user_id, token_hash, created_at, expires_at) \
          VALUES ($1, $2, $3, $4) RETURNING id AS value",
     )
     .bind(user_id)
-    .bind(hash(&secret))
+    .bind(hash)
     .bind(now_ms)
     .bind(now_ms + VALID_FOR_MS)
     .fetch_one(conn)
@@ -49,7 +41,7 @@ pub async fn find_valid(
          AND used_at IS NULL AND expires_at > $3",
     )
     .bind(id)
-    .bind(hash(secret))
+    .bind(link_secret::hash(secret))
     .bind(now_ms)
     .fetch_optional(conn)
     .await?;

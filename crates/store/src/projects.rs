@@ -53,14 +53,7 @@ pub async fn create(
     .bind(now_ms)
     .fetch_one(conn)
     .await
-    .map_err(|e| {
-        let e = StoreError::from(e);
-        if e.is_unique_violation() {
-            StoreError::AlreadyExists("project")
-        } else {
-            e
-        }
-    })?;
+    .map_err(StoreError::taken("project"))?;
     // Every project starts with Sentry's default alert: new issues and regressions mail its
     // members.
     crate::alerts::rules::create(
@@ -148,14 +141,7 @@ pub async fn update(
     .bind(id)
     .execute(conn)
     .await
-    .map_err(|e| {
-        let e = StoreError::from(e);
-        if e.is_unique_violation() {
-            StoreError::AlreadyExists("project")
-        } else {
-            e
-        }
-    })?;
+    .map_err(StoreError::taken("project"))?;
     Ok(())
 }
 

@@ -3,18 +3,12 @@
 //! a sign-up for someone else's address makes nothing, and the form's answer cannot tell whether
 //! the address has an account.
 
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-
 use crate::StoreError;
+use crate::link_secret;
 use crate::query::{Conn, Query};
 
 /// How long a sign-up link works.
 pub const VALID_FOR_MS: i64 = 3600 * 1000;
-
-fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
 
 /// A sign-up waiting for its link.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -34,16 +28,14 @@ pub async fn create(
     name: &str,
     now_ms: i64,
 ) -> Result<(i64, String), StoreError> {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
+    let (secret, hash) = link_secret::mint();
     let row: crate::query::Int = Query::new(
         "INSERT INTO registrations (email, name, token_hash, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id AS value",
     )
     .bind(email.trim().to_lowercase())
     .bind(name)
-    .bind(hash(&secret))
+    .bind(hash)
     .bind(now_ms)
     .bind(now_ms + VALID_FOR_MS)
     .fetch_one(conn)
@@ -63,7 +55,7 @@ pub async fn find_valid(
          AND used_at IS NULL AND expires_at > $3",
     )
     .bind(id)
-    .bind(hash(secret))
+    .bind(link_secret::hash(secret))
     .bind(now_ms)
     .fetch_optional(conn)
     .await?)
@@ -88,20 +80,4 @@ pub async fn use_up(
         .execute(conn)
         .await?;
     Ok(this > 0)
-}
-
-/// Deletes up to `limit` sign-ups that expired before `now_ms`; returns how many.
-pub async fn delete_expired(
-    conn: &mut Conn<'_>,
-    now_ms: i64,
-    limit: i64,
-) -> Result<u64, StoreError> {
-    Ok(Query::new(
-        "DELETE FROM registrations WHERE id IN \
-         (SELECT id FROM registrations WHERE expires_at <= $1 LIMIT $2)",
-    )
-    .bind(now_ms)
-    .bind(limit)
-    .execute(conn)
-    .await?)
 }

@@ -3,7 +3,7 @@
 //! Rows are keyed by the SHA-256 of the session id, never by the id itself: the cookie is the
 //! only place a usable session id exists, so a copy of the database cannot be replayed as a
 //! login. Expired rows are invisible to [`load`] and removed in bounded batches by
-//! [`delete_expired`]. Beside the data a row records its user (indexed, so a user's sessions
+//! [`crate::expired::delete`]. Beside the data a row records its user (indexed, so a user's sessions
 //! are listed and ended without reading other rows), the login's client address and user agent,
 //! and when it was created and last used ([`touch`], at most once a minute).
 
@@ -139,22 +139,6 @@ pub async fn delete(conn: &mut Conn<'_>, session_id: &str) -> Result<(), StoreEr
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Deletes up to `limit` sessions that expired before `now_ms`; returns how many.
-pub async fn delete_expired(
-    conn: &mut Conn<'_>,
-    now_ms: i64,
-    limit: i64,
-) -> Result<u64, StoreError> {
-    Ok(Query::new(
-        "DELETE FROM web_sessions WHERE id IN \
-         (SELECT id FROM web_sessions WHERE expires_at <= $1 LIMIT $2)",
-    )
-    .bind(now_ms)
-    .bind(limit)
-    .execute(conn)
-    .await?)
 }
 
 /// Ends every session of `user_id`; returns how many. This is the one place a user's sessions

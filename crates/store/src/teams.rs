@@ -52,14 +52,7 @@ pub async fn create(
     .bind(now_ms)
     .fetch_one(conn)
     .await
-    .map_err(|e| {
-        let e = StoreError::from(e);
-        if e.is_unique_violation() {
-            StoreError::AlreadyExists("team")
-        } else {
-            e
-        }
-    })?;
+    .map_err(StoreError::taken("team"))?;
     get(conn, row.value)
         .await?
         .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
@@ -122,14 +115,7 @@ pub async fn rename(
         .bind(team_id)
         .execute(conn)
         .await
-        .map_err(|e| {
-            let e = StoreError::from(e);
-            if e.is_unique_violation() {
-                StoreError::AlreadyExists("team")
-            } else {
-                e
-            }
-        })?;
+        .map_err(StoreError::taken("team"))?;
     Ok(())
 }
 

@@ -43,14 +43,7 @@ pub async fn create(
     .bind(now_ms)
     .fetch_one(conn)
     .await
-    .map_err(|e| {
-        let e = StoreError::from(e);
-        if e.is_unique_violation() {
-            StoreError::AlreadyExists("user")
-        } else {
-            e
-        }
-    })
+    .map_err(StoreError::taken("user"))
 }
 
 /// The user with this e-mail (case-insensitive).

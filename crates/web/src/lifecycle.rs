@@ -225,6 +225,25 @@ fn may_delete_org(grant: &Grant) -> bool {
     grant.caller.user().is_some_and(|u| u.is_superuser) || grant.access.role() == Some(Role::Owner)
 }
 
+/// Ends the transaction that scheduled a deletion: records it, commits, and refuses the
+/// deleted DSN keys at once (a cached key would accept events until it expired).
+async fn finish_deletion(
+    state: &AppState,
+    grant: &Grant,
+    mut tx: Tx,
+    action: AuditAction,
+    target: i64,
+    data: &Value,
+    keys: &[String],
+) -> Result<(), ChangeError> {
+    record(&mut tx, grant, action, target, data).await?;
+    tx.commit().await?;
+    for key in keys {
+        state.keys.invalidate(key);
+    }
+    Ok(())
+}
+
 /// Deletes the organization (`org.remove`): hidden at once, its DSN keys refused at once, its
 /// data removed by the `pending_deletions` task.
 pub async fn delete_org(state: &AppState, grant: &Grant) -> Result<(), ChangeError> {
@@ -237,11 +256,8 @@ pub async fn delete_org(state: &AppState, grant: &Grant) -> Result<(), ChangeErr
     let mut tx = state.db.begin().await?;
     let keys = org_store::schedule_deletion(&mut tx.conn(), org.id, now_ms()).await?;
     let data = json!({"slug": org.slug, "name": org.name});
-    record(&mut tx, grant, AuditAction::OrgRemove, org.id, &data).await?;
-    tx.commit().await?;
-    for key in &keys {
-        state.keys.invalidate(key);
-    }
+    let action = AuditAction::OrgRemove;
+    finish_deletion(state, grant, tx, action, org.id, &data, &keys).await?;
     tracing::info!(
         organization.id = org.id,
         organization = %org.slug,
@@ -387,18 +403,8 @@ pub async fn delete_project(
     let mut tx = state.db.begin().await?;
     let keys = projects::schedule_deletion(&mut tx.conn(), project.id, now_ms()).await?;
     let data = json!({"slug": project.slug, "name": project.name});
-    record(
-        &mut tx,
-        grant,
-        AuditAction::ProjectRemove,
-        project.id,
-        &data,
-    )
-    .await?;
-    tx.commit().await?;
-    for key in &keys {
-        state.keys.invalidate(key);
-    }
+    let action = AuditAction::ProjectRemove;
+    finish_deletion(state, grant, tx, action, project.id, &data, &keys).await?;
     tracing::info!(
         project.id = project.id,
         project = %project.slug,

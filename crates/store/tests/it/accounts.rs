@@ -1,6 +1,7 @@
 //! Accounts as the command line manages them: users, their sessions, organizations.
 
 use errhound_domain::Role;
+use errhound_store::expired::{self, Expiring};
 use errhound_store::{StoreError, orgs, projects, registrations, sessions, users};
 use errhound_test_utils::engines;
 
@@ -257,9 +258,14 @@ async fn a_sign_up_link_works_once_within_the_hour_and_expired_ones_are_swept() 
             t.engine
         );
         assert_eq!(
-            registrations::delete_expired(&mut c, 1999 + registrations::VALID_FOR_MS, 10)
-                .await
-                .unwrap(),
+            expired::delete(
+                &mut c,
+                Expiring::Registrations,
+                1999 + registrations::VALID_FOR_MS,
+                10
+            )
+            .await
+            .unwrap(),
             1,
             "{}",
             t.engine

@@ -125,6 +125,8 @@ async fn a_deleted_project_is_hidden_at_once_and_purged_in_batches() {
             "SELECT COUNT(*) AS value FROM project_keys WHERE project_id = $1",
             "SELECT COUNT(*) AS value FROM releases WHERE project_id = $1",
             "SELECT COUNT(*) AS value FROM group_hashes WHERE project_id = $1",
+            // Every project starts with the default alert rule.
+            "SELECT COUNT(*) AS value FROM alert_rules WHERE project_id = $1",
         ] {
             assert_eq!(count(&t.db, sql, p).await, 0, "{sql} on {}", t.engine);
         }

@@ -13,7 +13,7 @@ use errhound_store::tokens::{self, PersonalToken};
 use super::error::{UiError, UiResult};
 use super::form::FormData;
 use super::format;
-use super::issue::flash;
+use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
@@ -130,6 +130,5 @@ pub async fn revoke_token(
         token.id = token,
         "personal API token revoked"
     );
-    flash(&user.session, "Token revoked.").await;
-    Ok(Redirect::to("/settings/account/api/auth-tokens/").into_response())
+    flash_redirect(&user.session, "Token revoked.", "/settings/account/api/auth-tokens/").await
 }

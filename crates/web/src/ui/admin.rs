@@ -15,7 +15,7 @@ use errhound_store::{admin, users};
 use super::error::{UiError, UiResult};
 use super::form::{self, FormData};
 use super::format;
-use super::issue::flash;
+use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
@@ -171,6 +171,5 @@ pub async fn user_action(
     } else {
         format!("{} is disabled and logged out everywhere.", account.email)
     };
-    flash(&user.session, &message).await;
-    Ok(Redirect::to("/manage/#users").into_response())
+    flash_redirect(&user.session, &message, "/manage/#users").await
 }

@@ -853,8 +853,7 @@ async fn act(
         )
         .await,
     )?;
-    flash(&user.session, &message).await;
-    Ok(Redirect::to(&format!("/organizations/{}/issues/{}/", org.slug, issue.id)).into_response())
+    flash_redirect(&user.session, &message, &format!("/organizations/{}/issues/{}/", org.slug, issue.id)).await
 }
 
 /// `POST .../status/`: `action` = `resolve`, `resolveInNextRelease`, `resolveInRelease`,
@@ -964,8 +963,7 @@ pub async fn merge(
         Err(_) => issue.id,
     };
     let message = outcome(merged.map(|(message, _)| message))?;
-    flash(&user.session, &message).await;
-    Ok(Redirect::to(&format!("/organizations/{}/issues/{target}/", org.slug)).into_response())
+    flash_redirect(&user.session, &message, &format!("/organizations/{}/issues/{target}/", org.slug)).await
 }
 
 /// Merges `issue` with the issues `form` names; returns the message and the surviving issue.
@@ -1018,15 +1016,11 @@ pub async fn unmerge(
     let new_id =
         workflow::unmerge(&mut tx, issue.id, &hashes, Some(user.user.id), now_ms()).await?;
     tx.commit().await?;
-    flash(
-        &user.session,
+    flash_redirect(&user.session,
         &format!(
             "Split {} off into issue {new_id}; later events with it land there.",
             plural(hashes.len(), "fingerprint")
-        ),
-    )
-    .await;
-    Ok(Redirect::to(&format!("/organizations/{}/issues/{}/", org.slug, issue.id)).into_response())
+        ), &format!("/organizations/{}/issues/{}/", org.slug, issue.id)).await
 }
 
 #[cfg(test)]

@@ -555,8 +555,7 @@ pub async fn bulk(
     let message = issue_page::outcome(
         issue_page::apply_action(&state, &org, &user.user, &issues, action, &form).await,
     )?;
-    issue_page::flash(&session, &message).await;
-    Ok(Redirect::to(&back).into_response())
+    issue_page::flash_redirect(&session, &message, &back).await
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use errhound_store::teams::{self, OrgMember, Team};
 use super::error::{UiError, UiResult};
 use super::form::FormData;
 use super::format;
-use super::issue::flash;
+use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::{UiUser, renew_session};
 use crate::AppState;
@@ -190,8 +190,7 @@ pub async fn update(
         ..OrgChanges::default()
     };
     let org = lifecycle::edit_org(&state, &grant, &changes).await?;
-    flash(&user.session, "Organization saved.").await;
-    Ok(Redirect::to(&format!("/settings/{}/", org.slug)).into_response())
+    flash_redirect(&user.session, "Organization saved.", &format!("/settings/{}/", org.slug)).await
 }
 
 /// `POST /settings/{org}/rename/`: `name`, `slug`; answers with the page under the new slug.
@@ -210,8 +209,7 @@ pub async fn rename(
         open_membership: None,
     };
     let org = lifecycle::edit_org(&state, &grant, &changes).await?;
-    flash(&user.session, "Organization renamed.").await;
-    Ok(Redirect::to(&format!("/settings/{}/", org.slug)).into_response())
+    flash_redirect(&user.session, "Organization renamed.", &format!("/settings/{}/", org.slug)).await
 }
 
 /// `POST /settings/{org}/delete/`: deletes the organization (owners) once `confirm` holds its
@@ -224,12 +222,8 @@ pub async fn delete(
 ) -> UiResult {
     super::settings::confirmed(&FormData::parse(&body), &grant.org.slug)?;
     lifecycle::delete_org(&state, &grant).await?;
-    flash(
-        &user.session,
-        &format!("Organization {} deleted.", grant.org.slug),
-    )
-    .await;
-    Ok(Redirect::to("/").into_response())
+    flash_redirect(&user.session,
+        &format!("Organization {} deleted.", grant.org.slug), "/").await
 }
 
 /// `POST /settings/{org}/members/{member}/`: `action` = `role` (with `role`) or `remove`.
@@ -292,8 +286,7 @@ pub async fn member_action(
     if affected == user.user.id {
         renew_session(&user.session).await?;
     }
-    flash(&user.session, &message).await;
-    Ok(Redirect::to(&format!("/settings/{}/#members", grant.org.slug)).into_response())
+    flash_redirect(&user.session, &message, &format!("/settings/{}/#members", grant.org.slug)).await
 }
 
 /// `GET /settings/{org}/audit-log/`: the newest entries.

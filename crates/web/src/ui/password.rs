@@ -17,7 +17,7 @@ use tower_sessions::Session;
 use super::accept::MIN_PASSWORD_CHARS;
 use super::error::{UiError, UiResult};
 use super::form::FormData;
-use super::issue::flash;
+use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::{LoginThrottle, UiUser, renew_session};
 use super::session;
@@ -244,10 +244,6 @@ pub async fn change(State(state): State<AppState>, user: UiUser, body: String) -
     drop(conn);
     renew_session(&user.session).await?;
     tracing::info!(user.id = user.user.id, sessions = ended, "password changed");
-    flash(
-        &user.session,
-        "Password changed; your other sessions were logged out.",
-    )
-    .await;
-    Ok(Redirect::to("/settings/account/password/").into_response())
+    flash_redirect(&user.session,
+        "Password changed; your other sessions were logged out.", "/settings/account/password/").await
 }

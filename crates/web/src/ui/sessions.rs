@@ -12,7 +12,7 @@ use errhound_store::{now_ms, sessions};
 
 use super::error::{UiError, UiResult};
 use super::format;
-use super::issue::flash;
+use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
@@ -91,12 +91,8 @@ pub async fn revoke(
         user.session.flush().await.map_err(UiError::internal)?;
         return Ok(Redirect::to("/auth/login/").into_response());
     }
-    flash(
-        &user.session,
-        "Session revoked: that browser is logged out.",
-    )
-    .await;
-    Ok(Redirect::to("/settings/account/sessions/").into_response())
+    flash_redirect(&user.session,
+        "Session revoked: that browser is logged out.", "/settings/account/sessions/").await
 }
 
 /// `POST /settings/account/sessions/logout-all/`: ends every session of the account, this one

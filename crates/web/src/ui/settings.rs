@@ -14,7 +14,7 @@ use errhound_store::projects::{self, ProjectKey};
 use super::error::{UiError, UiResult};
 use super::form::FormData;
 use super::format;
-use super::issue::flash;
+use super::issue::flash_redirect;
 use super::issues::dsn;
 use super::layout::Nav;
 use super::login::UiUser;
@@ -153,15 +153,11 @@ pub async fn delete(
     let project = grant.project()?;
     confirmed(&FormData::parse(&body), &project.slug)?;
     crate::lifecycle::delete_project(&state, &grant, project).await?;
-    flash(
-        &user.session,
+    flash_redirect(&user.session,
         &format!(
             "Project {} deleted; its DSN keys no longer accept events.",
             project.slug
-        ),
-    )
-    .await;
-    Ok(Redirect::to(&format!("/organizations/{}/issues/", grant.org.slug)).into_response())
+        ), &format!("/organizations/{}/issues/", grant.org.slug)).await
 }
 
 /// Checks a typed confirmation: the form's `confirm` must be `expected` (a slug).

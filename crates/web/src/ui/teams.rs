@@ -15,7 +15,7 @@ use errhound_store::teams::{self, OrgMember, Team};
 
 use super::error::{UiError, UiResult};
 use super::form::FormData;
-use super::issue::flash;
+use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
@@ -62,8 +62,7 @@ pub async fn create(
         slug: form.text("slug").map(str::to_lowercase),
     };
     let team = lifecycle::create_team(&state, &grant, &rename).await?;
-    flash(&user.session, &format!("Team {} created.", team.slug)).await;
-    Ok(Redirect::to(&team_path(&grant, &team.slug)).into_response())
+    flash_redirect(&user.session, &format!("Team {} created.", team.slug), &team_path(&grant, &team.slug)).await
 }
 
 fn team_path(grant: &Grant, team: &str) -> String {
@@ -165,8 +164,7 @@ pub async fn rename(
         slug: form.text("slug").map(str::to_lowercase),
     };
     let team = lifecycle::edit_team(&state, &grant, &team, &rename).await?;
-    flash(&user.session, "Team saved.").await;
-    Ok(Redirect::to(&team_path(&grant, &team.slug)).into_response())
+    flash_redirect(&user.session, "Team saved.", &team_path(&grant, &team.slug)).await
 }
 
 /// `POST /settings/{org}/teams/{team}/delete/`: deletes the team once `confirm` holds its slug.
@@ -180,12 +178,8 @@ pub async fn delete(
     let team = lifecycle::find_team(&state, &grant.org, &team).await?;
     super::settings::confirmed(&FormData::parse(&body), &team.slug)?;
     lifecycle::delete_team(&state, &grant, &team).await?;
-    flash(
-        &user.session,
-        &format!("Team {} deleted; its projects stay.", team.slug),
-    )
-    .await;
-    Ok(Redirect::to(&format!("/settings/{}/teams/", grant.org.slug)).into_response())
+    flash_redirect(&user.session,
+        &format!("Team {} deleted; its projects stay.", team.slug), &format!("/settings/{}/teams/", grant.org.slug)).await
 }
 
 /// `POST /settings/{org}/teams/{team}/members/`: `action` = `join` or `leave` (oneself), `add`
@@ -214,8 +208,7 @@ pub async fn membership(
         (true, false) => format!("{} is already on the team.", change.member.email),
         (false, false) => format!("{} is not on the team.", change.member.email),
     };
-    flash(&user.session, &message).await;
-    Ok(Redirect::to(&format!("{}#members", team_path(&grant, &change.team.slug))).into_response())
+    flash_redirect(&user.session, &message, &format!("{}#members", team_path(&grant, &change.team.slug))).await
 }
 
 /// `POST /settings/{org}/teams/{team}/projects/`: `action` = `add` or `remove`, `project` (a
@@ -248,6 +241,5 @@ pub async fn projects(
     } else {
         format!("Team {} no longer owns {}.", team.slug, project.slug)
     };
-    flash(&user.session, &message).await;
-    Ok(Redirect::to(&format!("{}#projects", team_path(&grant, &team.slug))).into_response())
+    flash_redirect(&user.session, &message, &format!("{}#projects", team_path(&grant, &team.slug))).await
 }

@@ -1,0 +1,54 @@
+//! Rows that stop working at their `expires_at` (reads filter them out) and are deleted some
+//! time after in bounded batches by the maintenance task, one table at a time.
+
+use crate::StoreError;
+use crate::query::{Conn, Query};
+
+/// A table whose rows expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiring {
+    /// UI sessions ([`crate::sessions`]).
+    Sessions,
+    /// Sign-up links ([`crate::registrations`]).
+    Registrations,
+}
+
+impl Expiring {
+    /// Every such table.
+    pub const ALL: [Expiring; 2] = [Expiring::Sessions, Expiring::Registrations];
+
+    /// The table's name (for logs).
+    pub fn table(self) -> &'static str {
+        match self {
+            Expiring::Sessions => "web_sessions",
+            Expiring::Registrations => "registrations",
+        }
+    }
+
+    fn delete_sql(self) -> &'static str {
+        match self {
+            Expiring::Sessions => {
+                "DELETE FROM web_sessions WHERE id IN \
+                 (SELECT id FROM web_sessions WHERE expires_at <= $1 LIMIT $2)"
+            }
+            Expiring::Registrations => {
+                "DELETE FROM registrations WHERE id IN \
+                 (SELECT id FROM registrations WHERE expires_at <= $1 LIMIT $2)"
+            }
+        }
+    }
+}
+
+/// Deletes up to `limit` rows of `table` that expired before `now_ms`; returns how many.
+pub async fn delete(
+    conn: &mut Conn<'_>,
+    table: Expiring,
+    now_ms: i64,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    Ok(Query::new(table.delete_sql())
+        .bind(now_ms)
+        .bind(limit)
+        .execute(conn)
+        .await?)
+}
