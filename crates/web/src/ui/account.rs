@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use errhound_domain::{Scope, ScopeSet};
 use errhound_store::now_ms;
 use errhound_store::tokens::{self, PersonalToken};
@@ -130,5 +130,10 @@ pub async fn revoke_token(
         token.id = token,
         "personal API token revoked"
     );
-    flash_redirect(&user.session, "Token revoked.", "/settings/account/api/auth-tokens/").await
+    flash_redirect(
+        &user.session,
+        "Token revoked.",
+        "/settings/account/api/auth-tokens/",
+    )
+    .await
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use errhound_store::orgs::OrganizationSummary;
 use errhound_store::{admin, users};
 

@@ -48,6 +48,12 @@ pub async fn flash(session: &Session, message: &str) {
     }
 }
 
+/// Stores `message` for the next page and redirects to `to` (the end of every form post).
+pub async fn flash_redirect(session: &Session, message: &str, to: &str) -> UiResult {
+    flash(session, message).await;
+    Ok(Redirect::to(to).into_response())
+}
+
 /// An entry of the assignee picker: `user:ID`, `team:ID`.
 pub struct AssignOption {
     /// Form value.
@@ -853,7 +859,12 @@ async fn act(
         )
         .await,
     )?;
-    flash_redirect(&user.session, &message, &format!("/organizations/{}/issues/{}/", org.slug, issue.id)).await
+    flash_redirect(
+        &user.session,
+        &message,
+        &format!("/organizations/{}/issues/{}/", org.slug, issue.id),
+    )
+    .await
 }
 
 /// `POST .../status/`: `action` = `resolve`, `resolveInNextRelease`, `resolveInRelease`,
@@ -938,12 +949,12 @@ pub async fn delete_comment(
     let mut tx = state.db.begin().await?;
     activity::delete_comment(&mut tx, issue.id, note, user.user.id).await?;
     tx.commit().await?;
-    flash(&user.session, "Comment deleted.").await;
-    Ok(Redirect::to(&format!(
-        "/organizations/{}/issues/{}/#activity",
-        org.slug, issue.id
-    ))
-    .into_response())
+    flash_redirect(
+        &user.session,
+        "Comment deleted.",
+        &format!("/organizations/{}/issues/{}/#activity", org.slug, issue.id),
+    )
+    .await
 }
 
 /// `POST .../merge/`: merges the issues named in `other` (ids or short ids, separated by commas
@@ -963,7 +974,12 @@ pub async fn merge(
         Err(_) => issue.id,
     };
     let message = outcome(merged.map(|(message, _)| message))?;
-    flash_redirect(&user.session, &message, &format!("/organizations/{}/issues/{target}/", org.slug)).await
+    flash_redirect(
+        &user.session,
+        &message,
+        &format!("/organizations/{}/issues/{target}/", org.slug),
+    )
+    .await
 }
 
 /// Merges `issue` with the issues `form` names; returns the message and the surviving issue.
@@ -1016,11 +1032,15 @@ pub async fn unmerge(
     let new_id =
         workflow::unmerge(&mut tx, issue.id, &hashes, Some(user.user.id), now_ms()).await?;
     tx.commit().await?;
-    flash_redirect(&user.session,
+    flash_redirect(
+        &user.session,
         &format!(
             "Split {} off into issue {new_id}; later events with it land there.",
             plural(hashes.len(), "fingerprint")
-        ), &format!("/organizations/{}/issues/{}/", org.slug, issue.id)).await
+        ),
+        &format!("/organizations/{}/issues/{}/", org.slug, issue.id),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -8,12 +8,12 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use errhound_domain::plugin::{SettingErrors, SettingValues};
 
 use super::error::{UiError, UiResult};
 use super::form::FormData;
-use super::issue::flash;
+use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::UiUser;
 use super::plugins::{FieldView, fields, form_body};
@@ -105,8 +105,12 @@ pub async fn set_project(State(state): State<AppState>, user: UiUser, body: Stri
             project.project_name
         )
     };
-    flash(&user.session, &message).await;
-    Ok(Redirect::to(&format!("{PAGE}#project-{project_id}")).into_response())
+    flash_redirect(
+        &user.session,
+        &message,
+        &format!("{PAGE}#project-{project_id}"),
+    )
+    .await
 }
 
 fn on_off(form: &FormData, name: &str) -> Result<bool, UiError> {
@@ -146,8 +150,7 @@ pub async fn set_plugin(
             } else {
                 format!("{title} notifications are off for you.")
             };
-            flash(&user.session, &message).await;
-            Ok(Redirect::to(&format!("{PAGE}#plugin-{plugin}")).into_response())
+            flash_redirect(&user.session, &message, &format!("{PAGE}#plugin-{plugin}")).await
         }
         Err(PluginChangeError::Invalid(errors)) => {
             let submitted = SettingValues(options.into_iter().collect());

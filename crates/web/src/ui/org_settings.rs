@@ -6,7 +6,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use errhound_domain::{AuditAction, Role, Scope};
 use errhound_store::{audit, invitations};
 
@@ -190,7 +190,12 @@ pub async fn update(
         ..OrgChanges::default()
     };
     let org = lifecycle::edit_org(&state, &grant, &changes).await?;
-    flash_redirect(&user.session, "Organization saved.", &format!("/settings/{}/", org.slug)).await
+    flash_redirect(
+        &user.session,
+        "Organization saved.",
+        &format!("/settings/{}/", org.slug),
+    )
+    .await
 }
 
 /// `POST /settings/{org}/rename/`: `name`, `slug`; answers with the page under the new slug.
@@ -209,7 +214,12 @@ pub async fn rename(
         open_membership: None,
     };
     let org = lifecycle::edit_org(&state, &grant, &changes).await?;
-    flash_redirect(&user.session, "Organization renamed.", &format!("/settings/{}/", org.slug)).await
+    flash_redirect(
+        &user.session,
+        "Organization renamed.",
+        &format!("/settings/{}/", org.slug),
+    )
+    .await
 }
 
 /// `POST /settings/{org}/delete/`: deletes the organization (owners) once `confirm` holds its
@@ -222,8 +232,12 @@ pub async fn delete(
 ) -> UiResult {
     super::settings::confirmed(&FormData::parse(&body), &grant.org.slug)?;
     lifecycle::delete_org(&state, &grant).await?;
-    flash_redirect(&user.session,
-        &format!("Organization {} deleted.", grant.org.slug), "/").await
+    flash_redirect(
+        &user.session,
+        &format!("Organization {} deleted.", grant.org.slug),
+        "/",
+    )
+    .await
 }
 
 /// `POST /settings/{org}/members/{member}/`: `action` = `role` (with `role`) or `remove`.
@@ -286,7 +300,12 @@ pub async fn member_action(
     if affected == user.user.id {
         renew_session(&user.session).await?;
     }
-    flash_redirect(&user.session, &message, &format!("/settings/{}/#members", grant.org.slug)).await
+    flash_redirect(
+        &user.session,
+        &message,
+        &format!("/settings/{}/#members", grant.org.slug),
+    )
+    .await
 }
 
 /// `GET /settings/{org}/audit-log/`: the newest entries.

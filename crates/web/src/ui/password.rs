@@ -244,6 +244,10 @@ pub async fn change(State(state): State<AppState>, user: UiUser, body: String) -
     drop(conn);
     renew_session(&user.session).await?;
     tracing::info!(user.id = user.user.id, sessions = ended, "password changed");
-    flash_redirect(&user.session,
-        "Password changed; your other sessions were logged out.", "/settings/account/password/").await
+    flash_redirect(
+        &user.session,
+        "Password changed; your other sessions were logged out.",
+        "/settings/account/password/",
+    )
+    .await
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use errhound_domain::Scope;
 use errhound_domain::plugin::{SettingErrors, SettingKind, SettingSpec, SettingValues};
 use errhound_notify::PluginSource;
@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::error::{UiError, UiResult};
 use super::form::FormData;
-use super::issue::flash;
+use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
@@ -318,8 +318,12 @@ pub async fn configure(
     let options = form_body(&current.description().project_settings, &form);
     match plugin_settings::configure(&state, &grant, &plugin, &options).await {
         Ok(_) => {
-            flash(&user.session, "Plugin settings saved.").await;
-            Ok(Redirect::to(&plugin_url(&grant, &plugin)?).into_response())
+            flash_redirect(
+                &user.session,
+                "Plugin settings saved.",
+                &plugin_url(&grant, &plugin)?,
+            )
+            .await
         }
         Err(PluginChangeError::Invalid(errors)) => {
             let submitted = SettingValues(options.into_iter().collect());
@@ -337,8 +341,12 @@ pub async fn enable(
     Path(PluginPath { plugin }): Path<PluginPath>,
 ) -> UiResult {
     plugin_settings::set_enabled(&state, &grant, &plugin, true).await?;
-    flash(&user.session, "Plugin enabled.").await;
-    Ok(Redirect::to(&plugin_url(&grant, &plugin)?).into_response())
+    flash_redirect(
+        &user.session,
+        "Plugin enabled.",
+        &plugin_url(&grant, &plugin)?,
+    )
+    .await
 }
 
 /// `POST /settings/{org}/projects/{project}/plugins/{plugin}/disable/`
@@ -349,6 +357,10 @@ pub async fn disable(
     Path(PluginPath { plugin }): Path<PluginPath>,
 ) -> UiResult {
     plugin_settings::set_enabled(&state, &grant, &plugin, false).await?;
-    flash(&user.session, "Plugin disabled.").await;
-    Ok(Redirect::to(&plugin_url(&grant, &plugin)?).into_response())
+    flash_redirect(
+        &user.session,
+        "Plugin disabled.",
+        &plugin_url(&grant, &plugin)?,
+    )
+    .await
 }

@@ -91,8 +91,12 @@ pub async fn revoke(
         user.session.flush().await.map_err(UiError::internal)?;
         return Ok(Redirect::to("/auth/login/").into_response());
     }
-    flash_redirect(&user.session,
-        "Session revoked: that browser is logged out.", "/settings/account/sessions/").await
+    flash_redirect(
+        &user.session,
+        "Session revoked: that browser is logged out.",
+        "/settings/account/sessions/",
+    )
+    .await
 }
 
 /// `POST /settings/account/sessions/logout-all/`: ends every session of the account, this one

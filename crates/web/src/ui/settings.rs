@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use errhound_domain::rate_limit::KeyRateLimit;
 use errhound_store::keys::{self, KeyChanges};
 use errhound_store::now_ms;
@@ -134,12 +134,12 @@ pub async fn update(
         form.text("slug").map(str::to_lowercase),
     );
     let project = crate::api::projects::apply(&state, &grant, update).await?;
-    flash(&user.session, "Project saved.").await;
-    Ok(Redirect::to(&format!(
-        "/settings/{}/projects/{}/",
-        grant.org.slug, project.slug
-    ))
-    .into_response())
+    flash_redirect(
+        &user.session,
+        "Project saved.",
+        &format!("/settings/{}/projects/{}/", grant.org.slug, project.slug),
+    )
+    .await
 }
 
 /// `POST /settings/{org}/projects/{project}/delete/`: deletes the project once `confirm` holds
@@ -153,11 +153,15 @@ pub async fn delete(
     let project = grant.project()?;
     confirmed(&FormData::parse(&body), &project.slug)?;
     crate::lifecycle::delete_project(&state, &grant, project).await?;
-    flash_redirect(&user.session,
+    flash_redirect(
+        &user.session,
         &format!(
             "Project {} deleted; its DSN keys no longer accept events.",
             project.slug
-        ), &format!("/organizations/{}/issues/", grant.org.slug)).await
+        ),
+        &format!("/organizations/{}/issues/", grant.org.slug),
+    )
+    .await
 }
 
 /// Checks a typed confirmation: the form's `confirm` must be `expected` (a slug).
@@ -187,12 +191,12 @@ pub async fn create_key(
     let mut conn = state.db.write().await?;
     projects::create_key(&mut conn.conn(), project.id, label, now_ms()).await?;
     drop(conn);
-    flash(&user.session, "Key created.").await;
-    Ok(Redirect::to(&format!(
-        "/settings/{}/projects/{}/#keys",
-        org.slug, project.slug
-    ))
-    .into_response())
+    flash_redirect(
+        &user.session,
+        "Key created.",
+        &format!("/settings/{}/projects/{}/#keys", org.slug, project.slug),
+    )
+    .await
 }
 
 /// The `{key}` of a key's path.
@@ -226,12 +230,12 @@ pub async fn key_action(
     state
         .keys
         .key_changed(&key, &format!("user {}", user.user.id), message);
-    flash(&user.session, message).await;
-    Ok(Redirect::to(&format!(
-        "/settings/{}/projects/{}/#keys",
-        org.slug, project.slug
-    ))
-    .into_response())
+    flash_redirect(
+        &user.session,
+        message,
+        &format!("/settings/{}/projects/{}/#keys", org.slug, project.slug),
+    )
+    .await
 }
 
 /// What the key form asks for.

@@ -7,7 +7,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use errhound_domain::Scope;
 use errhound_store::activity::UserRef;
 use errhound_store::projects::{self, Project};
@@ -62,7 +62,12 @@ pub async fn create(
         slug: form.text("slug").map(str::to_lowercase),
     };
     let team = lifecycle::create_team(&state, &grant, &rename).await?;
-    flash_redirect(&user.session, &format!("Team {} created.", team.slug), &team_path(&grant, &team.slug)).await
+    flash_redirect(
+        &user.session,
+        &format!("Team {} created.", team.slug),
+        &team_path(&grant, &team.slug),
+    )
+    .await
 }
 
 fn team_path(grant: &Grant, team: &str) -> String {
@@ -178,8 +183,12 @@ pub async fn delete(
     let team = lifecycle::find_team(&state, &grant.org, &team).await?;
     super::settings::confirmed(&FormData::parse(&body), &team.slug)?;
     lifecycle::delete_team(&state, &grant, &team).await?;
-    flash_redirect(&user.session,
-        &format!("Team {} deleted; its projects stay.", team.slug), &format!("/settings/{}/teams/", grant.org.slug)).await
+    flash_redirect(
+        &user.session,
+        &format!("Team {} deleted; its projects stay.", team.slug),
+        &format!("/settings/{}/teams/", grant.org.slug),
+    )
+    .await
 }
 
 /// `POST /settings/{org}/teams/{team}/members/`: `action` = `join` or `leave` (oneself), `add`
@@ -208,7 +217,12 @@ pub async fn membership(
         (true, false) => format!("{} is already on the team.", change.member.email),
         (false, false) => format!("{} is not on the team.", change.member.email),
     };
-    flash_redirect(&user.session, &message, &format!("{}#members", team_path(&grant, &change.team.slug))).await
+    flash_redirect(
+        &user.session,
+        &message,
+        &format!("{}#members", team_path(&grant, &change.team.slug)),
+    )
+    .await
 }
 
 /// `POST /settings/{org}/teams/{team}/projects/`: `action` = `add` or `remove`, `project` (a
@@ -241,5 +255,10 @@ pub async fn projects(
     } else {
         format!("Team {} no longer owns {}.", team.slug, project.slug)
     };
-    flash_redirect(&user.session, &message, &format!("{}#projects", team_path(&grant, &team.slug))).await
+    flash_redirect(
+        &user.session,
+        &message,
+        &format!("{}#projects", team_path(&grant, &team.slug)),
+    )
+    .await
 }
