@@ -2,7 +2,8 @@
 //!
 //! * `GET /_health`: liveness, always 200 while the process serves requests.
 //! * `GET /_health?ready`: readiness, 200 only when the database answers and the queue is open.
-//! * `GET /metrics`: Prometheus text format (event counters, batch timings, queue backlog).
+//! * `GET /metrics`: Prometheus text format (event counters, batch timings, queue backlog,
+//!   notification deliveries by plugin and outcome, the outbox depth by state).
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -10,6 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use errhound_queue::IngestQueue;
+use errhound_store::alerts::outbox;
 use errhound_store::query::{Int, Query as Sql};
 use std::collections::HashMap;
 
@@ -50,10 +52,29 @@ async fn health(
     (status, axum::Json(body)).into_response()
 }
 
+async fn outbox_depth(state: &AppState) -> Result<outbox::Depth, errhound_store::StoreError> {
+    let mut conn = state.db.read().await?;
+    outbox::depth(&mut conn.conn()).await
+}
+
 async fn metrics_text(State(state): State<AppState>) -> Response {
     let backlog = state.queue.backlog();
     metrics::gauge!("errhound_queue_backlog_events").set(backlog.events as f64);
     metrics::gauge!("errhound_queue_backlog_bytes").set(backlog.bytes as f64);
+    // The outbox depth is the database's: read it when scraped, so every process agrees.
+    match outbox_depth(&state).await {
+        Ok(depth) => {
+            metrics::gauge!("errhound_alert_jobs").set(depth.jobs as f64);
+            for (name, value) in [
+                ("pending", depth.pending),
+                ("sending", depth.sending),
+                ("dead", depth.dead),
+            ] {
+                metrics::gauge!("errhound_outbox_deliveries", "state" => name).set(value as f64);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "outbox depth not read for /metrics"),
+    }
     match &state.metrics {
         Some(handle) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -329,3 +329,116 @@ async fn a_burst_of_new_issues_is_one_digest_per_recipient() {
     tokio::time::sleep(QUIET).await;
     assert_eq!(sink.count(), 1, "one digest, not 1,000 mails");
 }
+
+/// Polls the project's alerts page until `ready` holds for it.
+async fn alerts_page_until(
+    session: &crate::ui::UiSession,
+    what: &str,
+    ready: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = session
+            .get("/settings/errhound/projects/default/alerts/")
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        if ready(&page.body) {
+            return page.body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the alerts page never showed {what}:\n{}",
+            page.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The `data-delivery` ids of a page's rows in the dead-letter table.
+fn dead_ids(body: &str) -> Vec<String> {
+    let Some(start) = body.find("id=\"dead-letters\"") else {
+        return Vec::new();
+    };
+    body[start..]
+        .split("data-delivery=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_alerts_page_shows_rules_deliveries_and_dead_letters_and_retries_them() {
+    // No [mail]: the default rule's mail cannot be sent and is given up on at once, with why.
+    let server = TestServer::start_with(
+        binary(),
+        ServerOptions {
+            database_url: None,
+            env: vec![("ERRHOUND_NOTIFY__DIGEST_DELAY_S".into(), "1".into())],
+        },
+    )
+    .await;
+    let admin = crate::ui::UiSession::login(&server).await;
+    let before = alerts_page_until(&admin, "the default rule", |b| b.contains("data-rule=")).await;
+    assert!(before.contains("Send a notification for new issues and regressions"));
+    assert!(before.contains("A new issue is created"), "{before}");
+    assert!(before.contains(">never<"), "not fired yet: {before}");
+    assert!(dead_ids(&before).is_empty());
+
+    run_python("send_events.py", &[&server.dsn, "burst", "1"]);
+    server.wait_for_events(1, Duration::from_secs(30)).await;
+    let body = alerts_page_until(&admin, "a dead letter", |b| !dead_ids(b).is_empty()).await;
+    let dead = dead_ids(&body);
+    assert_eq!(dead.len(), 1, "one delivery, given up on: {body}");
+    assert!(
+        body.contains("mail is not configured"),
+        "the dead letter says why: {body}"
+    );
+    assert!(
+        body.contains("class=\"times-fired\">1<"),
+        "fired once: {body}"
+    );
+    let metrics = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{}/metrics", server.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("errhound_outbox_deliveries{state=\"dead\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("errhound_notification_deliveries_total{plugin=\"mail\""),
+        "{metrics}"
+    );
+
+    // Retry now: the delivery is tried again (and fails again, still unconfigured).
+    let retry = format!(
+        "/settings/errhound/projects/default/alerts/deliveries/{}/retry/",
+        dead[0]
+    );
+    let answer = admin.post(&retry, &[]).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let again = alerts_page_until(&admin, "a second attempt", |b| {
+        b.contains("class=\"small attempts\">2<")
+    })
+    .await;
+    assert_eq!(dead_ids(&again), dead, "the same delivery, dead again");
+    // A delivery that is not dead (or not this project's) cannot be retried.
+    let other = admin
+        .post(
+            "/settings/errhound/projects/default/alerts/deliveries/999999/retry/",
+            &[],
+        )
+        .await;
+    assert_eq!(other.status, 404);
+    // Without the session's token, nothing happens.
+    let forged = admin.post(&retry, &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403);
+}

@@ -26,6 +26,7 @@ mod accept;
 mod access;
 mod account;
 mod admin;
+mod alerts;
 mod assets;
 pub mod csrf;
 mod error;
@@ -179,6 +180,16 @@ pub fn pages() -> Routes {
             &format!("{project}/"),
             Scope::ProjectWrite,
             settings::update,
+        )
+        .get(
+            &format!("{project}/alerts/"),
+            Scope::ProjectRead,
+            alerts::page,
+        )
+        .post(
+            &format!("{project}/alerts/deliveries/{{delivery}}/retry/"),
+            Scope::ProjectWrite,
+            alerts::retry,
         )
         .get(
             &format!("{project}/plugins/"),

@@ -1,0 +1,246 @@
+//! A project's alerting, as its members see it: the alert rules (what each does, when it last
+//! fired and how often), each rule's latest deliveries with their attempts, and the deliveries
+//! given up on (dead letters) with "retry now". Rules are written through Sentry's rule API
+//! (`/api/0/projects/{org}/{project}/rules/`, [`crate::alert_rules`]).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use errhound_domain::Scope;
+use errhound_domain::alerts::AlertRule;
+use errhound_store::alerts::outbox::{self, Delivery};
+use errhound_store::alerts::rules;
+use errhound_store::now_ms;
+use serde_json::{Map, Value};
+
+use super::error::{UiError, UiResult};
+use super::format;
+use super::issue::flash_redirect;
+use super::layout::Nav;
+use super::login::UiUser;
+use crate::AppState;
+use crate::api::access::Grant;
+
+/// Deliveries shown per rule.
+const DELIVERIES_PER_RULE: i64 = 5;
+/// Dead letters shown.
+const DEAD_SHOWN: i64 = 50;
+
+/// One delivery in a table.
+pub struct DeliveryRow {
+    /// Its id.
+    pub id: i64,
+    /// The issue's page.
+    pub issue_url: String,
+    /// The issue id.
+    pub issue_id: i64,
+    /// What happened to the issue (`created`, `regressed`, ...).
+    pub reason: &'static str,
+    /// Where it goes, as the rule's action says.
+    pub target: String,
+    /// `pending`, `sending`, `sent` or `dead`.
+    pub state: &'static str,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last failure.
+    pub error: String,
+    /// When written.
+    pub created: String,
+    /// Each attempt: when, plugin, outcome, detail.
+    pub history: Vec<(String, String, String, String)>,
+}
+
+/// One rule in the list.
+pub struct RuleRow {
+    /// Its id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// When, if and then, in words.
+    pub conditions: Vec<String>,
+    /// The filters in words, with how they combine.
+    pub filters: Vec<String>,
+    /// The actions in words.
+    pub actions: Vec<String>,
+    /// `any`, `all` or `none`.
+    pub action_match: &'static str,
+    /// `any`, `all` or `none`.
+    pub filter_match: &'static str,
+    /// Minutes between repeats for one issue.
+    pub frequency: String,
+    /// The environment it is limited to.
+    pub environment: String,
+    /// When it last fired, in words.
+    pub last_fired: String,
+    /// How often it fired.
+    pub times_fired: i64,
+    /// Its latest deliveries.
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    nav: Nav,
+    name: String,
+    base: String,
+    tab: &'static str,
+    api_path: String,
+    rules: Vec<RuleRow>,
+    dead: Vec<DeliveryRow>,
+    can_retry: bool,
+}
+
+/// The `name` of each part of a rule's Sentry JSON list `field`.
+fn names(json: &Value, field: &str) -> Vec<String> {
+    json.get(field)
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(|p| p.get("name").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A delivery's target (the rule action's Sentry JSON) in words.
+fn target_text(target: &str) -> String {
+    serde_json::from_str::<Map<String, Value>>(target)
+        .ok()
+        .and_then(|t| t.get("name").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| target.to_owned())
+}
+
+async fn rows(
+    state: &AppState,
+    org_slug: &str,
+    deliveries: Vec<Delivery>,
+) -> Result<Vec<DeliveryRow>, UiError> {
+    let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+    let mut conn = state.db.read_latest().await?;
+    let attempts = outbox::attempts(&mut conn.conn(), &ids).await?;
+    Ok(deliveries
+        .into_iter()
+        .rev()
+        .map(|d| DeliveryRow {
+            issue_url: format!("/organizations/{org_slug}/issues/{}/", d.issue_id),
+            issue_id: d.issue_id,
+            reason: d.reason.as_str(),
+            target: target_text(&d.target),
+            state: d.state.as_str(),
+            attempts: d.attempts,
+            error: d.last_error.clone().unwrap_or_default(),
+            created: format::datetime(d.created_at),
+            history: attempts
+                .iter()
+                .filter(|a| a.delivery_id == d.id)
+                .map(|a| {
+                    (
+                        format::datetime(a.at),
+                        a.plugin_id.clone(),
+                        a.outcome.clone(),
+                        a.detail.clone(),
+                    )
+                })
+                .collect(),
+            id: d.id,
+        })
+        .collect())
+}
+
+/// `GET /settings/{org}/projects/{project}/alerts/`
+pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> UiResult {
+    let can_retry = grant.access.has(Scope::ProjectWrite);
+    let (org, project) = grant.into_project()?;
+    let nav = Nav::new(&state, &user, &org, "settings", Some(project.id)).await?;
+    let now = now_ms();
+    // The latest state: the page is where a "retry now" redirects to.
+    let mut conn = state.db.read_latest().await?;
+    let stored = rules::list(&mut conn.conn(), project.id).await?;
+    let mut latest = Vec::with_capacity(stored.len());
+    for rule in &stored {
+        let scope = outbox::Scope::Rule(rule.id);
+        latest.push(outbox::list(&mut conn.conn(), scope, DELIVERIES_PER_RULE).await?);
+    }
+    let dead = outbox::list(
+        &mut conn.conn(),
+        outbox::Scope::DeadInProject(project.id),
+        DEAD_SHOWN,
+    )
+    .await?;
+    drop(conn);
+    let mut shown = Vec::with_capacity(stored.len());
+    for (rule, deliveries) in stored.iter().zip(latest) {
+        let json: Value = serde_json::from_str(&rule.data).unwrap_or(Value::Null);
+        // Stored rules were validated when saved; one that no longer parses is shown by name.
+        let parsed = json
+            .as_object()
+            .and_then(|body| AlertRule::from_sentry_json(body).ok());
+        shown.push(RuleRow {
+            id: rule.id,
+            name: rule.name.clone(),
+            conditions: names(&json, "conditions"),
+            filters: names(&json, "filters"),
+            actions: names(&json, "actions"),
+            action_match: parsed.as_ref().map_or("any", |r| r.action_match.as_str()),
+            filter_match: parsed.as_ref().map_or("all", |r| r.filter_match.as_str()),
+            frequency: parsed
+                .as_ref()
+                .map(|r| format::minutes(i64::from(r.frequency_minutes)))
+                .unwrap_or_default(),
+            environment: parsed.and_then(|r| r.environment).unwrap_or_default(),
+            last_fired: rule
+                .last_fired_at
+                .map_or_else(|| "never".to_owned(), |t| format::relative(t, now)),
+            times_fired: rule.times_fired,
+            deliveries: rows(&state, &org.slug, deliveries).await?,
+        });
+    }
+    Ok(AlertsPage {
+        base: format!("/settings/{}/projects/{}/", org.slug, project.slug),
+        api_path: format!("/api/0/projects/{}/{}/rules/", org.slug, project.slug),
+        nav,
+        name: project.name,
+        tab: "alerts",
+        rules: shown,
+        dead: rows(&state, &org.slug, dead).await?,
+        can_retry,
+    }
+    .into_response())
+}
+
+/// The `{delivery}` of a retry path.
+#[derive(serde::Deserialize)]
+pub struct DeliveryPath {
+    delivery: i64,
+}
+
+/// `POST /settings/{org}/projects/{project}/alerts/deliveries/{delivery}/retry/`: a dead
+/// delivery (with the rest of its digest) is due again now.
+pub async fn retry(
+    State(state): State<AppState>,
+    user: UiUser,
+    grant: Grant,
+    Path(DeliveryPath { delivery }): Path<DeliveryPath>,
+) -> UiResult {
+    let project = grant.project()?;
+    let mut conn = state.db.write().await?;
+    let revived = outbox::retry_now(&mut conn.conn(), project.id, delivery, now_ms()).await?;
+    drop(conn);
+    if !revived {
+        return Err(UiError::not_found());
+    }
+    tracing::info!(
+        project.id = project.id,
+        delivery.id = delivery,
+        "dead delivery retried by hand"
+    );
+    let page = format!(
+        "/settings/{}/projects/{}/alerts/",
+        grant.org.slug, project.slug
+    );
+    flash_redirect(&user.session, "Delivery queued again.", &page).await
+}
