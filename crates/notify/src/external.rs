@@ -3,7 +3,7 @@
 //! output, one process per request.
 //!
 //! Every run is bounded: the whole exchange has `plugins.timeout_s` (after which the child is
-//! killed), standard output is read up to [`MAX_STDOUT_BYTES`] and standard error up to
+//! killed; `describe` at start-up gets at least [`MIN_DESCRIBE_TIMEOUT`]), standard output is read up to [`MAX_STDOUT_BYTES`] and standard error up to
 //! [`MAX_STDERR_BYTES`] (logged). A child that exits non-zero, prints something that is not the
 //! answer, or says too much fails with [`PluginError::Misbehaved`] and a message saying which.
 //! The child gets a small environment (`PATH`, `HOME`, `LANG`, `LC_ALL`, `TZ`, `TMPDIR`), never
@@ -30,6 +30,10 @@ pub const EXECUTABLE_PREFIX: &str = "errhound-plugin-";
 pub const MAX_STDOUT_BYTES: usize = 1 << 20;
 /// Most bytes of a plugin's standard error kept for the log.
 pub const MAX_STDERR_BYTES: usize = 16 << 10;
+/// The least time `describe` gets at start-up, whatever `plugins.timeout_s` says: an
+/// interpreter starting on a loaded machine is slow, and a plugin that fails to describe itself
+/// is unusable until the next restart.
+pub const MIN_DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Environment variables a plugin is given (when set).
 const PASSED_ENV: [&str; 6] = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
 
@@ -43,7 +47,8 @@ pub struct ExternalPlugin {
 
 impl ExternalPlugin {
     /// Runs `describe` on the executable at `path` and checks the answer: its id must be the
-    /// one in the file name (`errhound-plugin-<id>`).
+    /// one in the file name (`errhound-plugin-<id>`). `timeout` bounds every later request;
+    /// `describe` itself gets at least [`MIN_DESCRIBE_TIMEOUT`].
     pub async fn describe_at(path: &Path, timeout: Duration) -> Result<ExternalPlugin, String> {
         let file_id = id_of(path).ok_or_else(|| {
             format!(
@@ -51,9 +56,13 @@ impl ExternalPlugin {
                 path.display()
             )
         })?;
-        let answer = run(path, timeout, &json!({"method": "describe"}))
-            .await
-            .map_err(|e| e.to_string())?;
+        let answer = run(
+            path,
+            timeout.max(MIN_DESCRIBE_TIMEOUT),
+            &json!({"method": "describe"}),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let description = parse_description(&answer)?;
         if description.id != file_id {
             return Err(format!(
