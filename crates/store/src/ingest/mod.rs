@@ -827,7 +827,7 @@ async fn upsert_releases_and_environments(
 
 /// Splits ids into lists of at most 512 whose lengths are all in [`SHAPES`], padding the last
 /// one by repeating its last id: for `IN (...)` lookups, where repeats change nothing.
-fn padded(ids: &[i64]) -> Vec<Vec<i64>> {
+pub(crate) fn padded(ids: &[i64]) -> Vec<Vec<i64>> {
     ids.chunks(SHAPES[0])
         .map(|chunk| {
             let size = SHAPES

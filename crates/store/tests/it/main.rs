@@ -7,6 +7,7 @@ mod fixtures;
 mod ingest;
 mod keys;
 mod migrations;
+mod preview;
 mod queries;
 mod routing;
 mod viewer;
