@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod password;
 pub mod plugin_settings;
 pub mod routes;
+pub mod rule_preview;
 pub mod ui;
 
 use std::sync::Arc;

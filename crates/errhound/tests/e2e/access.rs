@@ -285,17 +285,19 @@ fn expected_access(who: &Who, org: &str, project: Option<&str>) -> Option<(Scope
 /// Handlers that act as a user (assign, comment, ...) refuse organization tokens whatever
 /// their scopes: these are the routes an organization token may reach.
 fn org_token_may_call(route: &RouteRule) -> bool {
-    route.method == Method::GET
-        && (route.path.ends_with("/projects/")
-            || route.path.contains("/keys/")
-            || route.path.contains("/rules/")
-            || route.path.contains("/plugins/")
-            || route.path.ends_with("/releases/")
-            || route.path.ends_with("/environments/")
-            || route.path == "/api/0/organizations/"
-            || route.path == "/api/0/organizations/{org}/"
-            || route.path == "/api/0/projects/{org}/{project}/"
-            || route.path == "/api/0/grouping-configs/")
+    // A rule preview reads (it saves nothing), though it is a POST.
+    route.path.ends_with("/rules/preview/")
+        || (route.method == Method::GET
+            && (route.path.ends_with("/projects/")
+                || route.path.contains("/keys/")
+                || route.path.contains("/rules/")
+                || route.path.contains("/plugins/")
+                || route.path.ends_with("/releases/")
+                || route.path.ends_with("/environments/")
+                || route.path == "/api/0/organizations/"
+                || route.path == "/api/0/organizations/{org}/"
+                || route.path == "/api/0/projects/{org}/{project}/"
+                || route.path == "/api/0/grouping-configs/"))
 }
 
 /// The path of `route` for `target`, with issues named by id or (where the path names the
@@ -407,6 +409,8 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         // Sentry's ProjectPermission on the legacy plugin endpoints: reading project:read,
         // enabling and configuring (POST, PUT) project:write, disabling (DELETE) project:admin.
         | "/projects/{org}/{project}/plugins/" => pick(Scope::ProjectRead, Scope::ProjectWrite),
+        // Previewing a rule reads the project's events and saves nothing: project:read.
+        "/projects/{org}/{project}/rules/preview/" => Rule::Scoped(Scope::ProjectRead),
         "/projects/{org}/{project}/plugins/{plugin_id}/" => Rule::Scoped(match *method {
             Method::GET => Scope::ProjectRead,
             Method::DELETE => Scope::ProjectAdmin,

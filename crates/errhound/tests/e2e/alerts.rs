@@ -1,7 +1,8 @@
 //! Alerts. Rules through Sentry's rule API (`/api/0/projects/{org}/{project}/rules/`): the
 //! default rule of a new project, a rule created, read, changed and deleted with Sentry's ids,
 //! Sentry's error shape for invalid bodies and for targets outside the organization, and the
-//! audit entries of each change. Delivery with the real Python SDK and a real SMTP server: a
+//! audit entries of each change. The preview of a rule on the last week's events (a new-issue
+//! rule, a frequency rule, unique users, environments). Delivery with the real Python SDK and a real SMTP server: a
 //! new error mailed once with a working link, a repeat quiet, a regression mailed again, and a
 //! burst of new issues as one digest.
 
@@ -22,6 +23,8 @@ const RULES: &str = "projects/errhound/default/rules/";
 const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
 const REGRESSION: &str = "sentry.rules.conditions.regression_event.RegressionEventCondition";
 const FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
+const UNIQUE_USERS: &str =
+    "sentry.rules.conditions.event_frequency.EventUniqueUserFrequencyCondition";
 const LEVEL: &str = "sentry.rules.filters.level.LevelFilter";
 const TAGGED: &str = "sentry.rules.filters.tagged_event.TaggedEventFilter";
 const NOTIFY_SERVICE: &str = "sentry.rules.actions.notify_event_service.NotifyEventServiceAction";
@@ -182,6 +185,144 @@ async fn invalid_rules_are_400_in_sentrys_shape_and_other_projects_rules_are_404
         .await;
     assert_eq!(status, 404);
     assert_eq!(server.api_get(&format!("{RULES}abc/")).await.0, 404);
+}
+
+const PREVIEW: &str = "projects/errhound/default/rules/preview/";
+
+/// An error event of its own issue per `kind`, as an SDK sends it, from `user`.
+fn preview_event(kind: &str, user: &str) -> Value {
+    json!({
+        "event_id": crate::hostile::new_event_id(),
+        "platform": "python",
+        "level": "error",
+        "environment": "production",
+        "user": {"id": user},
+        "exception": {"values": [{
+            "type": kind,
+            "value": "checkout failed",
+            "stacktrace": {"frames": [
+                {"filename": "shop/views.py", "function": kind, "lineno": 7, "in_app": true},
+            ]},
+        }]},
+    })
+}
+
+#[rstest]
+#[case::sqlite(Engine::Sqlite)]
+#[case::postgres(Engine::Postgres)]
+#[tokio::test]
+async fn the_preview_counts_what_a_rule_would_have_fired_on_the_last_week(#[case] engine: Engine) {
+    let server = TestServer::start_on(binary(), engine).await;
+    // Five events of one issue from two users, then one event of another.
+    for user in ["ana", "bo", "ana", "bo", "ana"] {
+        crate::api::send_event(&server, &preview_event("CheckoutError", user)).await;
+    }
+    crate::api::send_event(&server, &preview_event("LoginError", "cy")).await;
+    server.wait_for_events(6, crate::api::PROCESSING).await;
+
+    // A new-issue rule: once per issue, in the order they opened.
+    let new_issues = json!({
+        "name": "New issues",
+        "conditions": [{"id": FIRST_SEEN}],
+        "actions": [{"id": NOTIFY_EMAIL, "targetType": "IssueOwners", "targetIdentifier": ""}],
+    });
+    let (status, report) = server
+        .api_send(Method::POST, PREVIEW, &new_issues, None)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["fires"], 2, "{report}");
+    assert_eq!(report["eventsExamined"], 6);
+    assert_eq!(report["truncated"], false);
+    assert!(
+        report["since"].as_str().is_some_and(|s| s.ends_with('Z')),
+        "{report}"
+    );
+    let issues = report["issues"].as_array().expect("issues");
+    assert_eq!(issues.len(), 2, "{report}");
+    assert!(
+        issues
+            .iter()
+            .all(|i| i["fires"] == 1 && i["firstFire"] == i["lastFire"])
+    );
+    assert!(
+        issues[0]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("CheckoutError"),
+        "{report}"
+    );
+    assert!(
+        issues[1]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("LoginError"),
+        "{report}"
+    );
+    assert!(
+        issues[0]["shortId"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("DEFAULT-"),
+        "{report}"
+    );
+    let (_, issue) = server
+        .api_get(&format!(
+            "issues/{}/",
+            issues[0]["id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(issue["shortId"], issues[0]["shortId"], "{issue}");
+
+    // More than three events in an hour: the fourth fires, the fifth waits the interval.
+    let mut frequent = json!({
+        "name": "Frequent",
+        "frequency": 60,
+        "conditions": [{"id": FREQUENCY, "value": 3, "interval": "1h"}],
+        "actions": [{"id": NOTIFY_SERVICE, "service": "webhooks"}],
+    });
+    let (status, report) = server
+        .api_send(Method::POST, PREVIEW, &frequent, None)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["fires"], 1, "{report}");
+    assert_eq!(
+        report["issues"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    assert!(
+        report["issues"][0]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("CheckoutError")
+    );
+    // More than two users: only ana and bo came.
+    frequent["conditions"] = json!([{"id": UNIQUE_USERS, "value": 2, "interval": "1h"}]);
+    let (_, report) = server
+        .api_send(Method::POST, PREVIEW, &frequent, None)
+        .await;
+    assert_eq!(report["fires"], 0, "{report}");
+    // Another environment matches nothing; nothing was saved by previewing.
+    frequent["conditions"] = json!([{"id": FREQUENCY, "value": 3, "interval": "1h"}]);
+    frequent["environment"] = json!("staging");
+    let (_, report) = server
+        .api_send(Method::POST, PREVIEW, &frequent, None)
+        .await;
+    assert_eq!(report["fires"], 0, "{report}");
+    assert_eq!(
+        server.api_get(RULES).await.1.as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // An invalid rule is Sentry's field errors.
+    let (status, body) = server
+        .api_send(Method::POST, PREVIEW, &json!({"name": "nothing"}), None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["conditions"].is_array() && body["actions"].is_array(),
+        "{body}"
+    );
 }
 
 /// A server that mails through `sink`, with a one-second digest window.

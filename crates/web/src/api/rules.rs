@@ -2,7 +2,9 @@
 //! `ProjectRuleDetailsEndpoint`): `GET`/`POST /projects/{org}/{project}/rules/` and
 //! `GET`/`PUT`/`DELETE /projects/{org}/{project}/rules/{rule_id}/`. Bodies and answers use
 //! Sentry's condition, filter and action ids ([`errhound_domain::alerts`]); an invalid body is a
-//! 400 with Sentry's `{"field": ["message"]}`.
+//! 400 with Sentry's `{"field": ["message"]}`. `POST /projects/{org}/{project}/rules/preview/`
+//! answers how often a rule (the same body, not saved) would have fired on the project's last
+//! days of events ([`crate::rule_preview`]).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,7 +14,7 @@ use errhound_domain::Scope;
 use errhound_domain::alerts::AlertRule;
 use errhound_store::alerts::rules::{self, StoredRule};
 use errhound_store::projects::Project;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::access::Grant;
 use super::request::{Reply, json_response, parse_body};
@@ -21,14 +23,18 @@ use crate::AppState;
 use crate::alert_rules::{self, RuleChangeError};
 use crate::error::ApiError;
 use crate::routes::{Routes, Surface};
+use crate::rule_preview::{self, PreviewReport};
 
-/// Routes of this module: reads need `project:read`, changes `project:write`.
+/// Routes of this module: reads (a preview is one: it saves nothing) need `project:read`,
+/// changes `project:write`.
 pub fn routes() -> Routes {
     let list_path = "/projects/{org}/{project}/rules/";
+    let preview_path = "/projects/{org}/{project}/rules/preview/";
     let rule_path = "/projects/{org}/{project}/rules/{rule_id}/";
     Routes::new(Surface::Api)
         .get(list_path, Scope::ProjectRead, list)
         .post(list_path, Scope::ProjectWrite, create)
+        .post(preview_path, Scope::ProjectRead, preview)
         .get(rule_path, Scope::ProjectRead, detail)
         .put(rule_path, Scope::ProjectWrite, update)
         .delete(rule_path, Scope::ProjectWrite, delete)
@@ -142,4 +148,38 @@ async fn delete(
 ) -> Reply {
     alert_rules::delete(&state, &grant, rule_id(&raw)?).await?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// A preview as the API answers it.
+pub fn preview_view(report: &PreviewReport) -> Value {
+    let issues: Vec<Value> = report
+        .issues
+        .iter()
+        .map(|issue| {
+            json!({
+                "id": issue.id.to_string(),
+                "shortId": issue.short_id,
+                "title": issue.title,
+                "fires": issue.fires,
+                "firstFire": views::date(issue.first_fire_ms),
+                "lastFire": views::date(issue.last_fire_ms),
+            })
+        })
+        .collect();
+    json!({
+        "fires": report.fires,
+        "eventsExamined": report.events_examined,
+        "truncated": report.truncated,
+        "since": views::date(report.since_ms),
+        "issues": issues,
+    })
+}
+
+/// `POST /api/0/projects/{org}/{project}/rules/preview/` with a rule as `POST rules/` takes it:
+/// 200 and how often it would have fired in the last days, or 400 with Sentry's field errors.
+async fn preview(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
+    let rule = parse_rule(&body)?;
+    let project = grant.project()?;
+    let report = rule_preview::preview(&state, project, &rule, errhound_store::now_ms()).await?;
+    Ok(json_response(StatusCode::OK, preview_view(&report)))
 }
