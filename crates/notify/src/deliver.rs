@@ -11,13 +11,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use errhound_domain::Level;
-use errhound_domain::alerts::{Action, EmailTarget, EventFacts, retry_delay_ms};
+use errhound_domain::alerts::{
+    Action, DeliveryState, EmailTarget, EventFacts, Trigger, retry_delay_ms,
+};
 use errhound_domain::plugin::settings::SettingValues;
 use errhound_domain::plugin::{
     Notification, NotificationPlugin, NotifiedIssue, PluginError, ProjectSummary, Recipient,
 };
 use errhound_domain::short_id::short_id;
-use errhound_store::alerts::outbox::{self, Batch, Finish};
+use errhound_store::alerts::outbox::{self, Batch, Delivery, Finish};
 use errhound_store::alerts::plugins;
 use errhound_store::alerts::recipients::{self, Within};
 use errhound_store::alerts::rules;
@@ -55,6 +57,30 @@ pub struct Sender {
     pub digest_max: i64,
 }
 
+/// What a test notification is about.
+#[derive(Debug, Clone, Copy)]
+pub struct TestNotification<'a> {
+    /// The project.
+    pub project_id: i64,
+    /// The issue shown (the project's latest).
+    pub issue_id: i64,
+    /// Its event shown.
+    pub event_id: &'a str,
+    /// The rule being tested (saved or not).
+    pub rule_name: &'a str,
+}
+
+/// What one action of a test notification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOutcome {
+    /// The action, in words.
+    pub action: String,
+    /// The plugin(s) that sent, or that failed.
+    pub plugin: String,
+    /// Why it was not sent.
+    pub error: Option<String>,
+}
+
 /// Why one batch could not be sent, and whether trying again may help.
 struct Failure {
     plugin_id: String,
@@ -73,7 +99,7 @@ impl Sender {
                 return Ok(handled);
             };
             tx.commit().await?;
-            let outcome = self.send(&batch).await;
+            let outcome = self.send(&batch, None).await;
             let end = now_ms();
             let (plugin_id, finish_with, error_text);
             match &outcome {
@@ -127,8 +153,67 @@ impl Sender {
         }
     }
 
-    /// Sends one batch; the plugin that took it, or why none did.
-    async fn send(&self, batch: &Batch) -> Result<String, Failure> {
+    /// "Send test notification": each of `actions` once, now, for the issue `issue_id` (its
+    /// event `event_id`), through the same plugins, settings and recipients as a real alert, and
+    /// labelled `Test notification: {rule_name}`. Nothing goes through the outbox: nothing is
+    /// recorded, retried or digested; the outcome of each action is returned.
+    pub async fn send_test(
+        &self,
+        test: &TestNotification<'_>,
+        actions: &[Action],
+        now_ms: i64,
+    ) -> Vec<TestOutcome> {
+        let label = format!("Test notification: {}", test.rule_name);
+        let mut outcomes = Vec::with_capacity(actions.len());
+        for (index, action) in actions.iter().enumerate() {
+            let target = action.to_json();
+            let batch = Batch {
+                // Unique per test, so a receiver that drops repeated keys still shows each test.
+                id: format!("test:{}:{now_ms}:{index}", test.project_id),
+                deliveries: vec![Delivery {
+                    id: 0,
+                    project_id: test.project_id,
+                    rule_id: None,
+                    issue_id: test.issue_id,
+                    event_id: test.event_id.to_owned(),
+                    reason: Trigger::Created,
+                    target: target.to_string(),
+                    state: DeliveryState::Pending,
+                    attempts: 0,
+                    due_at: now_ms,
+                    last_error: None,
+                    created_at: now_ms,
+                    finished_at: None,
+                }],
+            };
+            let sent = self.send(&batch, Some(&label)).await;
+            let action_name = target
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            outcomes.push(match sent {
+                Ok(plugin) => TestOutcome {
+                    action: action_name,
+                    plugin,
+                    error: None,
+                },
+                Err(failure) => {
+                    tracing::warn!(plugin = %failure.plugin_id, error = %failure.error, "test notification not sent");
+                    TestOutcome {
+                        action: action_name,
+                        plugin: failure.plugin_id,
+                        error: Some(failure.error.to_string()),
+                    }
+                }
+            });
+        }
+        outcomes
+    }
+
+    /// Sends one batch; the plugin that took it, or why none did. `label`, when given, is
+    /// shown as the rule that fired (a test notification).
+    async fn send(&self, batch: &Batch, label: Option<&str>) -> Result<String, Failure> {
         let first = &batch.deliveries[0];
         let action = serde_json::from_str::<Value>(&first.target)
             .ok()
@@ -144,16 +229,17 @@ impl Sender {
             Action::NotifyEmail(EmailTarget::Team(id)) => (MAIL.to_owned(), Within::Team(*id)),
             Action::NotifyEmail(EmailTarget::Member(id)) => (MAIL.to_owned(), Within::User(*id)),
             Action::NotifyService { service } => (service.clone(), Within::Project),
-            Action::NotifyAllPlugins => return self.send_to_all(batch).await,
+            Action::NotifyAllPlugins => return self.send_to_all(batch, label).await,
         };
-        self.send_via(batch, &plugin_id, within, &batch.id).await?;
+        self.send_via(batch, &plugin_id, within, &batch.id, label)
+            .await?;
         Ok(plugin_id)
     }
 
     /// Sentry's "all legacy integrations": every notification plugin on in the project but
     /// mail, each with its own idempotency key; the first failure fails the batch (a retry
     /// repeats the sends that worked with the same keys, which their targets drop).
-    async fn send_to_all(&self, batch: &Batch) -> Result<String, Failure> {
+    async fn send_to_all(&self, batch: &Batch, label: Option<&str>) -> Result<String, Failure> {
         let project_id = batch.deliveries[0].project_id;
         let enabled = async {
             let mut conn = self.db.read_latest().await?;
@@ -172,7 +258,8 @@ impl Sender {
             .collect();
         for id in &ids {
             let key = format!("{}:{id}", batch.id);
-            self.send_via(batch, id, Within::Project, &key).await?;
+            self.send_via(batch, id, Within::Project, &key, label)
+                .await?;
         }
         Ok(ids.join(","))
     }
@@ -184,6 +271,7 @@ impl Sender {
         plugin_id: &str,
         within: Within,
         idempotency_key: &str,
+        label: Option<&str>,
     ) -> Result<(), Failure> {
         let first = &batch.deliveries[0];
         let fail = |error: PluginError| Failure {
@@ -203,7 +291,11 @@ impl Sender {
             .await
             .map_err(store)?
             .map_err(fail)?;
-        let Some(notification) = self.notification(&mut c, batch).await.map_err(store)? else {
+        let Some(notification) = self
+            .notification(&mut c, batch, label)
+            .await
+            .map_err(store)?
+        else {
             // The project or its issues are gone: nothing to say, nobody to say it to.
             return Ok(());
         };
@@ -245,11 +337,13 @@ impl Sender {
             .map_err(|e| PluginError::Config(format!("cannot open the saved secrets: {e}"))))
     }
 
-    /// The notification of a batch, one entry per issue (its newest delivery), oldest first.
+    /// The notification of a batch, one entry per issue (its newest delivery), oldest first;
+    /// `label` replaces the names of the rules that fired.
     async fn notification(
         &self,
         conn: &mut Conn<'_>,
         batch: &Batch,
+        label: Option<&str>,
     ) -> Result<Option<Notification>, StoreError> {
         let first = &batch.deliveries[0];
         let Some(project) = projects::get(conn, first.project_id).await? else {
@@ -295,11 +389,14 @@ impl Sender {
                 ),
                 times_seen: u64::try_from(issue.times_seen).unwrap_or(0),
                 trigger: delivery.reason,
-                rules: delivery
-                    .rule_id
-                    .and_then(|id| rule_names.get(&id).cloned())
-                    .into_iter()
-                    .collect(),
+                rules: match label {
+                    Some(label) => vec![label.to_owned()],
+                    None => delivery
+                        .rule_id
+                        .and_then(|id| rule_names.get(&id).cloned())
+                        .into_iter()
+                        .collect(),
+                },
                 event_id: delivery.event_id.clone(),
                 environment: facts.environment,
                 release: facts.release,

@@ -401,6 +401,21 @@ pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<Option<Issue>, StoreErr
     fetch_issue(query, conn).await
 }
 
+/// The project's issue seen last (for a test notification: a real issue to show).
+pub async fn latest_seen(
+    conn: &mut Conn<'_>,
+    project_id: i64,
+) -> Result<Option<Issue>, StoreError> {
+    let mut query = Query::builder();
+    query
+        .push("SELECT ")
+        .push(ISSUE_COLUMNS)
+        .push(" FROM issues WHERE issues.project_id = ")
+        .push_bind(project_id)
+        .push(" ORDER BY issues.last_seen DESC, issues.id DESC LIMIT 1");
+    fetch_issue(query, conn).await
+}
+
 /// Events per hour of an issue.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HourlyCount {

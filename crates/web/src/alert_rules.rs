@@ -4,9 +4,10 @@
 
 use errhound_domain::AuditAction;
 use errhound_domain::alerts::{Action, AlertRule, AssignedTarget, EmailTarget, Filter, RuleErrors};
+use errhound_notify::deliver::{TestNotification, TestOutcome};
 use errhound_store::alerts::rules::{self, StoredRule};
 use errhound_store::query::Conn;
-use errhound_store::{Tx, audit, now_ms, orgs, teams};
+use errhound_store::{Tx, audit, events, issues, now_ms, orgs, teams};
 use serde_json::json;
 
 use crate::AppState;
@@ -173,4 +174,53 @@ pub async fn delete(state: &AppState, grant: &Grant, rule_id: i64) -> Result<(),
         "alert rule deleted"
     );
     Ok(())
+}
+
+/// "Send test notification": the actions of a rule (saved or not) run once now for the
+/// project's latest issue, through the plugins and recipients a real alert would use.
+pub async fn send_test(
+    state: &AppState,
+    grant: &Grant,
+    rule_name: &str,
+    actions: &[Action],
+) -> Result<Vec<TestOutcome>, RuleChangeError> {
+    let project = grant
+        .project()
+        .map_err(|_| ChangeError::NotFound("project"))?;
+    let rule = AlertRule {
+        actions: actions.to_vec(),
+        ..AlertRule::project_default()
+    };
+    let mut conn = state.db.read_latest().await?;
+    check_targets(&mut conn.conn(), grant.org.id, &rule).await?;
+    let issue = issues::latest_seen(&mut conn.conn(), project.id).await?;
+    let event = match &issue {
+        Some(issue) => events::edge_of_issue(&mut conn.conn(), issue.id, true).await?,
+        None => None,
+    };
+    drop(conn);
+    let (Some(issue), Some(event)) = (issue, event) else {
+        let mut errors = RuleErrors::default();
+        errors.add(
+            "actions",
+            "This project has no issue yet to send a test notification about; send an error first.",
+        );
+        return Err(RuleChangeError::Invalid(errors));
+    };
+    let sender = state.alerting.as_ref().ok_or(ChangeError::Forbidden(
+        "alerting is not running in this process",
+    ))?;
+    let test = TestNotification {
+        project_id: project.id,
+        issue_id: issue.id,
+        event_id: &event.event_id,
+        rule_name,
+    };
+    let outcomes = sender.send_test(&test, actions, now_ms()).await;
+    tracing::info!(
+        project.id = project.id,
+        failed = outcomes.iter().filter(|o| o.error.is_some()).count(),
+        "test notification sent"
+    );
+    Ok(outcomes)
 }

@@ -411,6 +411,8 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         | "/projects/{org}/{project}/plugins/" => pick(Scope::ProjectRead, Scope::ProjectWrite),
         // Previewing a rule reads the project's events and saves nothing: project:read.
         "/projects/{org}/{project}/rules/preview/" => Rule::Scoped(Scope::ProjectRead),
+        // A test notification sends: project:write (Sentry's ProjectAlertRulePermission).
+        "/projects/{org}/{project}/rule-actions/" => Rule::Scoped(Scope::ProjectWrite),
         "/projects/{org}/{project}/plugins/{plugin_id}/" => Rule::Scoped(match *method {
             Method::GET => Scope::ProjectRead,
             Method::DELETE => Scope::ProjectAdmin,

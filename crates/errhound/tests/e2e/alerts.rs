@@ -559,6 +559,44 @@ async fn the_alerts_page_shows_rules_deliveries_and_dead_letters_and_retries_the
         "{metrics}"
     );
 
+    // The rule's preview on the last 7 days: the one new issue, once.
+    let rule_id = before
+        .split("data-rule=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let preview = admin
+        .get(&format!(
+            "/settings/errhound/projects/default/alerts/{rule_id}/preview/"
+        ))
+        .await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview.body.contains("class=\"fires\">1<"),
+        "one fire in the preview: {}",
+        preview.body
+    );
+    // Send test notification: mail is not configured, and the flash says so for the action.
+    let test = admin
+        .post(
+            &format!("/settings/errhound/projects/default/alerts/{rule_id}/test/"),
+            &[],
+        )
+        .await;
+    assert_eq!(test.status, 303, "{}", test.body);
+    let flashed = admin
+        .get("/settings/errhound/projects/default/alerts/")
+        .await;
+    assert!(
+        flashed.body.contains(
+            "Send a notification to IssueOwners: not sent, not configured: mail is not configured"
+        ),
+        "{}",
+        flashed.body
+    );
+    assert_eq!(dead_ids(&flashed.body), dead, "a test writes no delivery");
+
     // Retry now: the delivery is tried again (and fails again, still unconfigured).
     let retry = format!(
         "/settings/errhound/projects/default/alerts/deliveries/{}/retry/",
@@ -582,4 +620,102 @@ async fn the_alerts_page_shows_rules_deliveries_and_dead_letters_and_retries_the
     // Without the session's token, nothing happens.
     let forged = admin.post(&retry, &[("csrf", "forged")]).await;
     assert_eq!(forged.status, 403);
+}
+
+#[tokio::test]
+async fn a_test_notification_mails_the_latest_issue_now_labelled_as_a_test() {
+    let mut sink = SmtpSink::start(Default::default())
+        .expect("the alert tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    let server = mailing_server(&sink, Engine::Sqlite, &[]).await;
+    const TEST: &str = "projects/errhound/default/rule-actions/";
+    let mail_action =
+        json!({"id": NOTIFY_EMAIL, "targetType": "IssueOwners", "targetIdentifier": ""});
+
+    // No issue yet: nothing to show, and the answer says so.
+    let body = json!({"name": "Checkout errors", "actions": [mail_action]});
+    let (status, refused) = server.api_send(Method::POST, TEST, &body, None).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["actions"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no issue yet"),
+        "{refused}"
+    );
+
+    run_python("send_events.py", &[&server.dsn, "burst", "1"]);
+    server.wait_for_events(1, Duration::from_secs(30)).await;
+    // The default rule's real alert first.
+    let real = sink.next_mail(Duration::from_secs(30)).await;
+    assert!(
+        !real
+            .part("text/plain")
+            .unwrap_or_default()
+            .contains("Test notification")
+    );
+    let rules_fired_before = server.api_get(RULES).await.1[0]["timesFired"].clone();
+
+    let (status, answer) = server.api_send(Method::POST, TEST, &body, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcomes"][0]["sent"], true, "{answer}");
+    assert_eq!(answer["outcomes"][0]["plugin"], "mail", "{answer}");
+    let test = sink.next_mail(Duration::from_secs(30)).await;
+    assert_eq!(
+        test.rcpt_tos, real.rcpt_tos,
+        "the recipients of a real alert"
+    );
+    let text = test.part("text/plain").expect("a text body");
+    assert!(
+        text.contains("Test notification: Checkout errors"),
+        "{text}"
+    );
+    assert!(
+        test.part("text/html")
+            .unwrap_or_default()
+            .contains("Test notification: Checkout errors")
+    );
+    assert!(
+        text.contains("/organizations/errhound/issues/"),
+        "a link to the issue: {text}"
+    );
+    // Nothing went through the outbox: no rule fired, no delivery recorded.
+    assert_eq!(
+        server.api_get(RULES).await.1[0]["timesFired"],
+        rules_fired_before
+    );
+
+    // A plugin that is not on in the project: 400 naming the action and why.
+    let webhook = json!({"actions": [{"id": NOTIFY_SERVICE, "service": "webhooks"}]});
+    let (status, failed) = server.api_send(Method::POST, TEST, &webhook, None).await;
+    assert_eq!(status, 400, "{failed}");
+    assert_eq!(failed["outcomes"][0]["sent"], false, "{failed}");
+    assert!(
+        failed["actions"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not enabled"),
+        "{failed}"
+    );
+    // No actions, or an unknown one: Sentry's field errors.
+    let (status, _) = server
+        .api_send(Method::POST, TEST, &json!({"actions": []}), None)
+        .await;
+    assert_eq!(status, 400);
+    let (status, unknown) = server
+        .api_send(
+            Method::POST,
+            TEST,
+            &json!({"actions": [{"id": "nope"}]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        unknown["actions"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unknown action"),
+        "{unknown}"
+    );
+    assert_eq!(sink.count(), 2, "one real alert and one test, nothing else");
 }

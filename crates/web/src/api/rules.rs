@@ -11,7 +11,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use errhound_domain::Scope;
-use errhound_domain::alerts::AlertRule;
+use errhound_domain::alerts::rule::MAX_PARTS;
+use errhound_domain::alerts::{Action, AlertRule};
 use errhound_store::alerts::rules::{self, StoredRule};
 use errhound_store::projects::Project;
 use serde_json::{Value, json};
@@ -38,6 +39,13 @@ pub fn routes() -> Routes {
         .get(rule_path, Scope::ProjectRead, detail)
         .put(rule_path, Scope::ProjectWrite, update)
         .delete(rule_path, Scope::ProjectWrite, delete)
+        // Sentry's "send test notification" (ProjectRuleActionsEndpoint): it sends, so
+        // project:write.
+        .post(
+            "/projects/{org}/{project}/rule-actions/",
+            Scope::ProjectWrite,
+            test_actions,
+        )
 }
 
 impl From<RuleChangeError> for ApiError {
@@ -182,4 +190,69 @@ async fn preview(State(state): State<AppState>, grant: Grant, body: Bytes) -> Re
     let project = grant.project()?;
     let report = rule_preview::preview(&state, project, &rule, errhound_store::now_ms()).await?;
     Ok(json_response(StatusCode::OK, preview_view(&report)))
+}
+
+/// `POST /api/0/projects/{org}/{project}/rule-actions/` with `actions` (and an optional
+/// `name`): each action runs once now for the project's latest issue. 200 with each outcome when
+/// all were sent; 400 with Sentry's `{"actions": [...]}` naming the failures otherwise.
+async fn test_actions(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
+    let body = parse_body(&body)?;
+    let mut errors = errhound_domain::alerts::RuleErrors::default();
+    let actions: Vec<Action> = match body.get("actions") {
+        Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_PARTS => list
+            .iter()
+            .enumerate()
+            .filter_map(|(index, item)| {
+                let parsed = match item {
+                    Value::Object(object) => Action::parse(object),
+                    _ => Err("must be an object".into()),
+                };
+                parsed
+                    .map_err(|message| errors.add("actions", format!("entry {index}: {message}")))
+                    .ok()
+            })
+            .collect(),
+        _ => {
+            errors.add(
+                "actions",
+                format!("a list of 1 to {MAX_PARTS} actions is required"),
+            );
+            Vec::new()
+        }
+    };
+    if !errors.0.is_empty() {
+        return Err(ApiError::invalid_fields(errors.to_json()));
+    }
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or("Untitled rule");
+    let outcomes = alert_rules::send_test(&state, &grant, name, &actions).await?;
+    let listed: Vec<Value> = outcomes
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "action": o.action,
+                "plugin": o.plugin,
+                "sent": o.error.is_none(),
+                "error": o.error,
+            })
+        })
+        .collect();
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.error.as_ref().map(|e| format!("{}: {e}", o.action)))
+        .collect();
+    if failures.is_empty() {
+        Ok(json_response(
+            StatusCode::OK,
+            serde_json::json!({"outcomes": listed}),
+        ))
+    } else {
+        Ok(json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"actions": failures, "outcomes": listed}),
+        ))
+    }
 }

@@ -1,6 +1,7 @@
 //! A project's alerting, as its members see it: the alert rules (what each does, when it last
 //! fired and how often), each rule's latest deliveries with their attempts, and the deliveries
-//! given up on (dead letters) with "retry now". Rules are written through Sentry's rule API
+//! given up on (dead letters) with "retry now"; per rule, a preview on the last 7 days of
+//! events and "send test notification". Rules are written through Sentry's rule API
 //! (`/api/0/projects/{org}/{project}/rules/`, [`crate::alert_rules`]).
 
 use askama::Template;
@@ -10,7 +11,7 @@ use axum::response::IntoResponse;
 use errhound_domain::Scope;
 use errhound_domain::alerts::AlertRule;
 use errhound_store::alerts::outbox::{self, Delivery};
-use errhound_store::alerts::rules;
+use errhound_store::alerts::rules::{self, StoredRule};
 use errhound_store::now_ms;
 use serde_json::{Map, Value};
 
@@ -20,12 +21,23 @@ use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
+use crate::alert_rules::{self, RuleChangeError};
 use crate::api::access::Grant;
+use crate::rule_preview::{self, PreviewReport};
 
 /// Deliveries shown per rule.
 const DELIVERIES_PER_RULE: i64 = 5;
 /// Dead letters shown.
 const DEAD_SHOWN: i64 = 50;
+
+impl From<RuleChangeError> for UiError {
+    fn from(error: RuleChangeError) -> UiError {
+        match error {
+            RuleChangeError::Invalid(errors) => UiError::bad_request(errors.to_string()),
+            RuleChangeError::Change(change) => UiError::from(change),
+        }
+    }
+}
 
 /// One delivery in a table.
 pub struct DeliveryRow {
@@ -243,4 +255,132 @@ pub async fn retry(
         grant.org.slug, project.slug
     );
     flash_redirect(&user.session, "Delivery queued again.", &page).await
+}
+
+/// The `{rule}` of a rule's path.
+#[derive(serde::Deserialize)]
+pub struct RulePath {
+    rule: i64,
+}
+
+/// The stored rule of the path's project, parsed.
+async fn stored_rule(
+    state: &AppState,
+    grant: &Grant,
+    rule_id: i64,
+) -> Result<(StoredRule, AlertRule), UiError> {
+    let project = grant.project()?;
+    let mut conn = state.db.read_latest().await?;
+    let stored = rules::get(&mut conn.conn(), project.id, rule_id)
+        .await?
+        .ok_or_else(UiError::not_found)?;
+    drop(conn);
+    let parsed = serde_json::from_str::<Map<String, Value>>(&stored.data)
+        .ok()
+        .and_then(|body| AlertRule::from_sentry_json(&body).ok())
+        .ok_or_else(|| UiError::internal(format!("rule {rule_id} no longer parses")))?;
+    Ok((stored, parsed))
+}
+
+/// `POST /settings/{org}/projects/{project}/alerts/{rule}/test/`: the rule's actions, once,
+/// now, for the project's latest issue; the outcome of each is flashed.
+pub async fn send_test(
+    State(state): State<AppState>,
+    user: UiUser,
+    grant: Grant,
+    Path(RulePath { rule }): Path<RulePath>,
+) -> UiResult {
+    let (stored, parsed) = stored_rule(&state, &grant, rule).await?;
+    let outcomes = alert_rules::send_test(&state, &grant, &stored.name, &parsed.actions).await?;
+    let said: Vec<String> = outcomes
+        .iter()
+        .map(|o| match &o.error {
+            None => format!("{}: sent ({})", o.action, o.plugin),
+            Some(error) => format!("{}: not sent, {error}", o.action),
+        })
+        .collect();
+    let page = format!(
+        "/settings/{}/projects/{}/alerts/",
+        grant.org.slug,
+        grant.project()?.slug
+    );
+    flash_redirect(
+        &user.session,
+        &format!(
+            "Test notification of “{}”. {}",
+            stored.name,
+            said.join("; ")
+        ),
+        &page,
+    )
+    .await
+}
+
+/// One issue of a preview.
+pub struct PreviewRow {
+    /// The issue's page.
+    pub url: String,
+    /// `SHOP-1A`
+    pub short_id: String,
+    /// Its title.
+    pub title: String,
+    /// How often the rule would have fired for it.
+    pub fires: u64,
+    /// The first fire.
+    pub first: String,
+    /// The last fire.
+    pub last: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "alerts_preview.html")]
+struct PreviewPage {
+    nav: Nav,
+    name: String,
+    base: String,
+    tab: &'static str,
+    rule_name: String,
+    fires: u64,
+    events: usize,
+    truncated: bool,
+    since: String,
+    issues: Vec<PreviewRow>,
+}
+
+/// `GET /settings/{org}/projects/{project}/alerts/{rule}/preview/`: how often the rule would
+/// have fired on the last 7 days of the project's events, and for which issues.
+pub async fn preview(
+    State(state): State<AppState>,
+    user: UiUser,
+    grant: Grant,
+    Path(RulePath { rule }): Path<RulePath>,
+) -> UiResult {
+    let (stored, parsed) = stored_rule(&state, &grant, rule).await?;
+    let (org, project) = grant.into_project()?;
+    let report: PreviewReport = rule_preview::preview(&state, &project, &parsed, now_ms()).await?;
+    let nav = Nav::new(&state, &user, &org, "settings", Some(project.id)).await?;
+    Ok(PreviewPage {
+        base: format!("/settings/{}/projects/{}/", org.slug, project.slug),
+        nav,
+        name: project.name,
+        tab: "alerts",
+        rule_name: stored.name,
+        fires: report.fires,
+        events: report.events_examined,
+        truncated: report.truncated,
+        since: format::datetime(report.since_ms),
+        issues: report
+            .issues
+            .into_iter()
+            .map(|i| PreviewRow {
+                url: format!("/organizations/{}/issues/{}/", org.slug, i.id),
+                short_id: i.short_id,
+                title: i.title,
+                fires: i.fires,
+                first: format::datetime(i.first_fire_ms),
+                last: format::datetime(i.last_fire_ms),
+            })
+            .collect(),
+    }
+    .into_response())
 }

@@ -186,6 +186,16 @@ pub fn pages() -> Routes {
             Scope::ProjectRead,
             alerts::page,
         )
+        .get(
+            &format!("{project}/alerts/{{rule}}/preview/"),
+            Scope::ProjectRead,
+            alerts::preview,
+        )
+        .post(
+            &format!("{project}/alerts/{{rule}}/test/"),
+            Scope::ProjectWrite,
+            alerts::send_test,
+        )
         .post(
             &format!("{project}/alerts/deliveries/{{delivery}}/retry/"),
             Scope::ProjectWrite,
