@@ -142,12 +142,18 @@ pub enum Condition {
     },
 }
 
-const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
-const REGRESSION: &str = "sentry.rules.conditions.regression_event.RegressionEventCondition";
-const REAPPEARED: &str = "sentry.rules.conditions.reappeared_event.ReappearedEventCondition";
-const EVERY_EVENT: &str = "sentry.rules.conditions.every_event.EveryEventCondition";
-const EVENT_FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
-const UNIQUE_USERS: &str =
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const FIRST_SEEN: &str = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const REGRESSION: &str = "sentry.rules.conditions.regression_event.RegressionEventCondition";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const REAPPEARED: &str = "sentry.rules.conditions.reappeared_event.ReappearedEventCondition";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const EVERY_EVENT: &str = "sentry.rules.conditions.every_event.EveryEventCondition";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const EVENT_FREQUENCY: &str = "sentry.rules.conditions.event_frequency.EventFrequencyCondition";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const UNIQUE_USERS: &str =
     "sentry.rules.conditions.event_frequency.EventUniqueUserFrequencyCondition";
 
 /// How an event's level compares with a [`Filter::Level`]'s.
@@ -276,6 +282,11 @@ impl EventAttribute {
             .map(|(_, a)| *a)
     }
 
+    /// Every attribute, in Sentry's order.
+    pub fn all() -> impl Iterator<Item = EventAttribute> {
+        EventAttribute::NAMES.iter().map(|(_, a)| *a)
+    }
+
     /// Sentry's name.
     pub fn as_str(self) -> &'static str {
         EventAttribute::NAMES
@@ -372,6 +383,11 @@ impl AgeUnit {
             .map(|(_, unit, _)| *unit)
     }
 
+    /// Sentry's name (`minute`, `hour`, `day`, `week`).
+    pub fn as_str(self) -> &'static str {
+        self.entry().0
+    }
+
     fn entry(self) -> (&'static str, i64) {
         AgeUnit::NAMES
             .iter()
@@ -380,13 +396,21 @@ impl AgeUnit {
     }
 }
 
-const LEVEL_FILTER: &str = "sentry.rules.filters.level.LevelFilter";
-const TAGGED_FILTER: &str = "sentry.rules.filters.tagged_event.TaggedEventFilter";
-const ATTRIBUTE_FILTER: &str = "sentry.rules.filters.event_attribute.EventAttributeFilter";
-const LATEST_RELEASE_FILTER: &str = "sentry.rules.filters.latest_release.LatestReleaseFilter";
-const AGE_FILTER: &str = "sentry.rules.filters.age_comparison.AgeComparisonFilter";
-const ASSIGNED_FILTER: &str = "sentry.rules.filters.assigned_to.AssignedToFilter";
-const OCCURRENCES_FILTER: &str = "sentry.rules.filters.issue_occurrences.IssueOccurrencesFilter";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const LEVEL_FILTER: &str = "sentry.rules.filters.level.LevelFilter";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const TAGGED_FILTER: &str = "sentry.rules.filters.tagged_event.TaggedEventFilter";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const ATTRIBUTE_FILTER: &str = "sentry.rules.filters.event_attribute.EventAttributeFilter";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const LATEST_RELEASE_FILTER: &str = "sentry.rules.filters.latest_release.LatestReleaseFilter";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const AGE_FILTER: &str = "sentry.rules.filters.age_comparison.AgeComparisonFilter";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const ASSIGNED_FILTER: &str = "sentry.rules.filters.assigned_to.AssignedToFilter";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const OCCURRENCES_FILTER: &str =
+    "sentry.rules.filters.issue_occurrences.IssueOccurrencesFilter";
 
 /// Whom a [`Action::NotifyEmail`] mails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -414,14 +438,20 @@ pub enum Action {
     NotifyEmail(EmailTarget),
 }
 
-const NOTIFY_SERVICE: &str = "sentry.rules.actions.notify_event_service.NotifyEventServiceAction";
-const NOTIFY_ALL: &str = "sentry.rules.actions.notify_event.NotifyEventAction";
-const NOTIFY_EMAIL: &str = "sentry.mail.actions.NotifyEmailAction";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const NOTIFY_SERVICE: &str =
+    "sentry.rules.actions.notify_event_service.NotifyEventServiceAction";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const NOTIFY_ALL: &str = "sentry.rules.actions.notify_event.NotifyEventAction";
+/// Sentry's id of a rule part (the `id` of a condition, filter or action).
+pub const NOTIFY_EMAIL: &str = "sentry.mail.actions.NotifyEmailAction";
 
 /// The shortest and longest `frequency` (minutes) a rule may have, as Sentry allows.
 pub const FREQUENCY_RANGE: std::ops::RangeInclusive<u32> = 5..=43_200;
 /// The `frequency` of a rule that names none (Sentry's default).
 pub const DEFAULT_FREQUENCY: u32 = 30;
+/// Sentry's message for a rule without actions.
+const NO_ACTION: &str = "You must add an action for this alert to fire.";
 /// Most conditions, filters or actions one rule may hold.
 pub const MAX_PARTS: usize = 50;
 /// Longest rule name, in characters.
@@ -801,6 +831,21 @@ impl Action {
         })
     }
 
+    /// The `actions` list of a body of Sentry's rule API alone (for "send test notification"
+    /// of a rule not saved), or its problems; at least one action is required.
+    pub fn parse_list(body: &Map<String, Value>) -> Result<Vec<Action>, RuleErrors> {
+        let mut errors = RuleErrors::default();
+        let actions = parts(body, "actions", Action::parse, &mut errors);
+        if actions.is_empty() && !errors.0.contains_key("actions") {
+            errors.add("actions", NO_ACTION);
+        }
+        if errors.0.is_empty() {
+            Ok(actions)
+        } else {
+            Err(errors)
+        }
+    }
+
     /// The action in Sentry's rule JSON.
     pub fn to_json(&self) -> Value {
         match self {
@@ -946,7 +991,7 @@ impl AlertRule {
             errors.add("conditions", "Must select at least one trigger.");
         }
         if rule.actions.is_empty() && !errors.0.contains_key("actions") {
-            errors.add("actions", "You must add an action for this alert to fire.");
+            errors.add("actions", NO_ACTION);
         }
         if errors.0.is_empty() {
             Ok(rule)

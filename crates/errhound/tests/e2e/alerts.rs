@@ -719,3 +719,35 @@ async fn a_test_notification_mails_the_latest_issue_now_labelled_as_a_test() {
     );
     assert_eq!(sink.count(), 2, "one real alert and one test, nothing else");
 }
+
+#[tokio::test]
+async fn ui_browser_a_rule_is_previewed_tested_saved_edited_and_deleted() {
+    let mut sink = SmtpSink::start(Default::default())
+        .expect("the alert tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    let server = mailing_server(&sink, Engine::Sqlite, &[]).await;
+    run_python("send_events.py", &[&server.dsn, "burst", "1"]);
+    server.wait_for_events(1, Duration::from_secs(30)).await;
+    let real = sink.next_mail(Duration::from_secs(30)).await;
+    crate::ui::run_browser_tests(&server, "alerts.test.mjs", &[]);
+    // The browser's "Send test notification" of the unsaved form reached the SMTP server.
+    let test = sink.next_mail(Duration::from_secs(30)).await;
+    assert_eq!(test.rcpt_tos, real.rcpt_tos);
+    let text = test.part("text/plain").expect("a text body");
+    assert!(
+        text.contains("Test notification: Checkout errors"),
+        "{text}"
+    );
+    // Saved, edited, then deleted: only the default rule is left, and the audit log has all three.
+    let (_, rules) = server.api_get(RULES).await;
+    assert_eq!(rules.as_array().map(Vec::len), Some(1), "{rules}");
+    let (_, log) = server.api_get("organizations/errhound/audit-logs/").await;
+    let events: Vec<&str> = log["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| row["event"].as_str())
+        .collect();
+    for wanted in ["rule.add", "rule.edit", "rule.remove"] {
+        assert!(events.contains(&wanted), "{wanted} in {events:?}");
+    }
+}

@@ -61,7 +61,7 @@ fn screenshot_dir() -> PathBuf {
 
 /// Runs `node --test <file>` in `tests/ui` against `server`, with `extra` in its environment;
 /// fails with the node output unless every node test passed.
-fn run_browser_tests(server: &TestServer, file: &str, extra: &[(&str, String)]) {
+pub(crate) fn run_browser_tests(server: &TestServer, file: &str, extra: &[(&str, String)]) {
     let dir = ui_dir();
     let screenshots = screenshot_dir();
     let mut command = Command::new("node");

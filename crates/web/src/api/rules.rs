@@ -11,7 +11,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use errhound_domain::Scope;
-use errhound_domain::alerts::rule::MAX_PARTS;
 use errhound_domain::alerts::{Action, AlertRule};
 use errhound_store::alerts::rules::{self, StoredRule};
 use errhound_store::projects::Project;
@@ -197,32 +196,8 @@ async fn preview(State(state): State<AppState>, grant: Grant, body: Bytes) -> Re
 /// all were sent; 400 with Sentry's `{"actions": [...]}` naming the failures otherwise.
 async fn test_actions(State(state): State<AppState>, grant: Grant, body: Bytes) -> Reply {
     let body = parse_body(&body)?;
-    let mut errors = errhound_domain::alerts::RuleErrors::default();
-    let actions: Vec<Action> = match body.get("actions") {
-        Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_PARTS => list
-            .iter()
-            .enumerate()
-            .filter_map(|(index, item)| {
-                let parsed = match item {
-                    Value::Object(object) => Action::parse(object),
-                    _ => Err("must be an object".into()),
-                };
-                parsed
-                    .map_err(|message| errors.add("actions", format!("entry {index}: {message}")))
-                    .ok()
-            })
-            .collect(),
-        _ => {
-            errors.add(
-                "actions",
-                format!("a list of 1 to {MAX_PARTS} actions is required"),
-            );
-            Vec::new()
-        }
-    };
-    if !errors.0.is_empty() {
-        return Err(ApiError::invalid_fields(errors.to_json()));
-    }
+    let actions =
+        Action::parse_list(&body).map_err(|errors| ApiError::invalid_fields(errors.to_json()))?;
     let name = body
         .get("name")
         .and_then(Value::as_str)

@@ -15,6 +15,7 @@ use errhound_store::alerts::rules::{self, StoredRule};
 use errhound_store::now_ms;
 use serde_json::{Map, Value};
 
+use super::alert_form::FormPreview;
 use super::error::{UiError, UiResult};
 use super::format;
 use super::issue::flash_redirect;
@@ -23,7 +24,7 @@ use super::login::UiUser;
 use crate::AppState;
 use crate::alert_rules::{self, RuleChangeError};
 use crate::api::access::Grant;
-use crate::rule_preview::{self, PreviewReport};
+use crate::rule_preview::{self, PreviewReport, PreviewedIssue};
 
 /// Deliveries shown per rule.
 const DELIVERIES_PER_RULE: i64 = 5;
@@ -101,7 +102,7 @@ struct AlertsPage {
     api_path: String,
     rules: Vec<RuleRow>,
     dead: Vec<DeliveryRow>,
-    can_retry: bool,
+    can_write: bool,
 }
 
 /// The `name` of each part of a rule's Sentry JSON list `field`.
@@ -165,7 +166,7 @@ async fn rows(
 
 /// `GET /settings/{org}/projects/{project}/alerts/`
 pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> UiResult {
-    let can_retry = grant.access.has(Scope::ProjectWrite);
+    let can_write = grant.access.has(Scope::ProjectWrite);
     let (org, project) = grant.into_project()?;
     let nav = Nav::new(&state, &user, &org, "settings", Some(project.id)).await?;
     let now = now_ms();
@@ -219,7 +220,7 @@ pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> 
         tab: "alerts",
         rules: shown,
         dead: rows(&state, &org.slug, dead).await?,
-        can_retry,
+        can_write,
     }
     .into_response())
 }
@@ -260,7 +261,8 @@ pub async fn retry(
 /// The `{rule}` of a rule's path.
 #[derive(serde::Deserialize)]
 pub struct RulePath {
-    rule: i64,
+    /// The rule's id.
+    pub rule: i64,
 }
 
 /// The stored rule of the path's project, parsed.
@@ -332,6 +334,21 @@ pub struct PreviewRow {
     pub last: String,
 }
 
+/// The issues of a preview, as the page lists them.
+pub fn preview_rows(org_slug: &str, issues: Vec<PreviewedIssue>) -> Vec<PreviewRow> {
+    issues
+        .into_iter()
+        .map(|i| PreviewRow {
+            url: format!("/organizations/{org_slug}/issues/{}/", i.id),
+            short_id: i.short_id,
+            title: i.title,
+            fires: i.fires,
+            first: format::datetime(i.first_fire_ms),
+            last: format::datetime(i.last_fire_ms),
+        })
+        .collect()
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "alerts_preview.html")]
 struct PreviewPage {
@@ -340,11 +357,7 @@ struct PreviewPage {
     base: String,
     tab: &'static str,
     rule_name: String,
-    fires: u64,
-    events: usize,
-    truncated: bool,
-    since: String,
-    issues: Vec<PreviewRow>,
+    preview: FormPreview,
 }
 
 /// `GET /settings/{org}/projects/{project}/alerts/{rule}/preview/`: how often the rule would
@@ -365,22 +378,7 @@ pub async fn preview(
         name: project.name,
         tab: "alerts",
         rule_name: stored.name,
-        fires: report.fires,
-        events: report.events_examined,
-        truncated: report.truncated,
-        since: format::datetime(report.since_ms),
-        issues: report
-            .issues
-            .into_iter()
-            .map(|i| PreviewRow {
-                url: format!("/organizations/{}/issues/{}/", org.slug, i.id),
-                short_id: i.short_id,
-                title: i.title,
-                fires: i.fires,
-                first: format::datetime(i.first_fire_ms),
-                last: format::datetime(i.last_fire_ms),
-            })
-            .collect(),
+        preview: FormPreview::of(&org.slug, report),
     }
     .into_response())
 }

@@ -26,6 +26,7 @@ mod accept;
 mod access;
 mod account;
 mod admin;
+mod alert_form;
 mod alerts;
 mod assets;
 pub mod csrf;
@@ -185,6 +186,31 @@ pub fn pages() -> Routes {
             &format!("{project}/alerts/"),
             Scope::ProjectRead,
             alerts::page,
+        )
+        .get(
+            &format!("{project}/alerts/new/"),
+            Scope::ProjectWrite,
+            alert_form::new_page,
+        )
+        .post(
+            &format!("{project}/alerts/new/"),
+            Scope::ProjectWrite,
+            alert_form::create,
+        )
+        .get(
+            &format!("{project}/alerts/{{rule}}/edit/"),
+            Scope::ProjectWrite,
+            alert_form::edit_page,
+        )
+        .post(
+            &format!("{project}/alerts/{{rule}}/edit/"),
+            Scope::ProjectWrite,
+            alert_form::update,
+        )
+        .post(
+            &format!("{project}/alerts/{{rule}}/delete/"),
+            Scope::ProjectWrite,
+            alert_form::delete,
         )
         .get(
             &format!("{project}/alerts/{{rule}}/preview/"),
