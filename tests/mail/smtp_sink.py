@@ -4,15 +4,17 @@ Every accepted message is written to OUT_DIR as 000001.json, 000002.json, ... (w
 temporary name, then renamed, so a reader never sees half a file), holding the envelope, the
 login used, the decoded headers and the text of every MIME part.
 
-Usage: smtp_sink.py OUT_DIR [--user USER:PASSWORD] [--reject ADDRESS]... [--tls-cert CERT KEY]
+Usage: smtp_sink.py OUT_DIR [--user USER:PASSWORD] [--reject ADDRESS]...
+                    [--tls-cert CERT KEY [--require-starttls | --implicit-tls]]
 
 --user makes AUTH (PLAIN, LOGIN) required, without TLS; --reject answers 550 to RCPT TO of that
-address; --tls-cert offers STARTTLS with that certificate (and --implicit-tls speaks TLS from the
-first byte instead). The server listens on a free 127.0.0.1 port and prints "PORT <n>" once it
-accepts connections; it stops when its standard input closes.
+address; --tls-cert offers STARTTLS with that certificate, --require-starttls refuses MAIL and
+AUTH before it (as a submission port does), and --implicit-tls speaks TLS from the first byte
+instead. The server listens on a free 127.0.0.1 port and prints "PORT <n>" once it accepts
+connections; it stops when its standard input closes.
 
-self-signed.crt / self-signed.key beside this script are a throwaway certificate for localhost
-and 127.0.0.1, made for these tests only: nothing trusts it, which is what the TLS tests check.
+The certificate comes from the test (errhound_test_utils::smtp), made with a CA of its own for
+each sink, so only a client told to trust that CA gets through.
 """
 
 import argparse
@@ -55,7 +57,8 @@ class Sink:
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "login": login,
-            "tls": session.ssl is not None,
+            # session.ssl is set by STARTTLS only; implicit TLS shows on the transport.
+            "tls": server.transport.get_extra_info("ssl_object") is not None,
             "content_type": message.get_content_type(),
             "headers": [[name, str(value)] for name, value in message.items()],
             "parts": parts,
@@ -86,7 +89,9 @@ async def main():
     parser.add_argument("--user")
     parser.add_argument("--reject", action="append", default=[])
     parser.add_argument("--tls-cert", nargs=2, metavar=("CERT", "KEY"))
-    parser.add_argument("--implicit-tls", action="store_true")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--require-starttls", action="store_true")
+    modes.add_argument("--implicit-tls", action="store_true")
     args = parser.parse_args()
 
     # AUTH without TLS is what the tests want; aiosmtpd warns about it on every connection.
@@ -100,7 +105,7 @@ async def main():
         options.update(
             authenticator=authenticator_for(user, password),
             auth_required=True,
-            auth_require_tls=False,
+            auth_require_tls=args.require_starttls,
         )
     context = None
     if args.tls_cert:
@@ -108,6 +113,7 @@ async def main():
         context.load_cert_chain(*args.tls_cert)
         if not args.implicit_tls:
             options["tls_context"] = context
+            options["require_starttls"] = args.require_starttls
 
     loop = asyncio.get_running_loop()
     server = await loop.create_server(

@@ -111,6 +111,20 @@ pub struct NotifyConfig {
     /// Most issues listed in one digest; more make several digests. Default 100.
     /// Env `ERRHOUND_NOTIFY__DIGEST_MAX`.
     pub digest_max: usize,
+    /// Seconds a sender holds a claimed batch. A sender that dies before recording the outcome
+    /// (a crash, a kill) leaves it to be resent with the same idempotency key once this runs
+    /// out, so it is how late such an alert comes. Keep it above the longest send (a mail may
+    /// take 60 s, an external plugin `plugins.timeout_s`): a shorter lease lets another server
+    /// process resend a batch still being sent, a duplicate only a receiver that drops repeated
+    /// keys hides. Default 300. Env `ERRHOUND_NOTIFY__LEASE_S`.
+    pub lease_s: u64,
+}
+
+impl NotifyConfig {
+    /// [`NotifyConfig::lease_s`] in milliseconds, as the outbox counts time.
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease_s.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
 }
 
 /// Encryption of stored secrets.
@@ -265,6 +279,7 @@ impl Default for NotifyConfig {
             allow_private_targets: false,
             digest_delay_s: 30,
             digest_max: 100,
+            lease_s: 300,
         }
     }
 }
@@ -462,9 +477,10 @@ impl Config {
         {
             return invalid("tasks periods must be at least 1 second".to_owned());
         }
-        if self.plugins.timeout_s == 0 || self.notify.digest_max == 0 {
+        if self.plugins.timeout_s == 0 || self.notify.digest_max == 0 || self.notify.lease_s == 0 {
             return invalid(
-                "plugins.timeout_s and notify.digest_max must be at least 1".to_owned(),
+                "plugins.timeout_s, notify.digest_max and notify.lease_s must be at least 1"
+                    .to_owned(),
             );
         }
         if self
@@ -690,6 +706,7 @@ mod tests {
             jail.set_env("ERRHOUND_PLUGINS__PATH", "/opt/a:/opt/b::");
             jail.set_env("ERRHOUND_NOTIFY__ALLOW_PRIVATE_TARGETS", "true");
             jail.set_env("ERRHOUND_NOTIFY__DIGEST_DELAY_S", "5");
+            jail.set_env("ERRHOUND_NOTIFY__LEASE_S", "7");
             jail.set_env(
                 "ERRHOUND_SECRETS__SERVER_KEY",
                 "00112233445566778899aabbccddeeff",
@@ -703,6 +720,7 @@ mod tests {
             assert!(config.notify.allow_private_targets);
             assert_eq!(config.notify.digest_delay_s, 5);
             assert_eq!(config.notify.digest_max, 100);
+            assert_eq!(config.notify.lease_ms(), 7000);
             let printed = config.to_redacted_toml();
             assert!(!printed.contains("00112233"), "{printed}");
             assert!(!format!("{config:?}").contains("00112233"));
@@ -714,6 +732,9 @@ mod tests {
         assert!(config.secrets.server_key.is_none());
         let err = Config::from_toml_str("[plugins]\ntimeout_s = 0\n").unwrap_err();
         assert!(err.to_string().contains("timeout_s"), "{err}");
+        assert_eq!(config.notify.lease_ms(), 300_000);
+        let err = Config::from_toml_str("[notify]\nlease_s = 0\n").unwrap_err();
+        assert!(err.to_string().contains("lease_s"), "{err}");
     }
 
     #[test]

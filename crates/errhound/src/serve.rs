@@ -89,6 +89,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         key,
         public_url: config.public_url(),
         digest_max: i64::try_from(config.notify.digest_max).unwrap_or(i64::MAX),
+        lease_ms: config.notify.lease_ms(),
     };
     let mut background = maintenance::tasks(&db, &config.tasks);
     background.extend(alerting::tasks(&db, &dictionaries, &config, sender.clone()));

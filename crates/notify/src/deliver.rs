@@ -5,7 +5,8 @@
 //! would stall SQLite's single writer and so ingest). A send that fails in a way a retry may fix
 //! is tried again with exponential backoff ([`retry_delay_ms`]); a lasting failure, or the last
 //! attempt, makes the batch dead (shown in the UI, with "retry now"). A sender that dies mid-send
-//! leaves its lease to run out; the next one resends the same batch with the same idempotency key.
+//! leaves its lease (`notify.lease_s`) to run out; the next one resends the same batch with the
+//! same idempotency key.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,9 +35,6 @@ use crate::secrets::ServerKey;
 /// Metric: notification sends, by `plugin` and `outcome` (`sent`, `retrying`, `failed`).
 pub const DELIVERIES_METRIC: &str = "errhound_notification_deliveries_total";
 
-/// How long a claimed batch is the claimer's; longer than any plugin's own time limit.
-pub const LEASE_MS: i64 = 5 * 60_000;
-
 /// The mail plugin's id: on in every project unless turned off there.
 pub const MAIL: &str = "mail";
 
@@ -55,6 +53,8 @@ pub struct Sender {
     pub public_url: String,
     /// Most issues in one digest (`notify.digest_max`).
     pub digest_max: i64,
+    /// How long a claimed batch is this sender's (`notify.lease_s`), in milliseconds.
+    pub lease_ms: i64,
 }
 
 /// What a test notification is about.
@@ -94,7 +94,8 @@ impl Sender {
         loop {
             let now = now_ms();
             let mut tx = self.db.begin().await?;
-            let Some(batch) = outbox::claim_batch(&mut tx, now, LEASE_MS, self.digest_max).await?
+            let Some(batch) =
+                outbox::claim_batch(&mut tx, now, self.lease_ms, self.digest_max).await?
             else {
                 return Ok(handled);
             };

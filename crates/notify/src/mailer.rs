@@ -1,6 +1,8 @@
-//! The mailer: lettre over the SMTP server of `[mail]`, pooled connections, rustls.
+//! The mailer: lettre over the SMTP server of `[mail]`, pooled connections, rustls verifying
+//! the server's certificate against the system's roots and those of `mail.ca_file`.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use errhound_config::{MailConfig, SmtpSecurity, SmtpServer};
@@ -8,7 +10,7 @@ use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::error::MailError;
@@ -208,10 +210,32 @@ impl Mailer {
     }
 }
 
+/// The CA certificates of `mail.ca_file` at `path`.
+fn extra_roots(path: &Path) -> Result<Certificate, MailError> {
+    let unusable = |why: String| {
+        MailError::Config(format!(
+            "mail.ca_file {} cannot be used: {why}",
+            path.display()
+        ))
+    };
+    let pem = std::fs::read(path).map_err(|e| unusable(e.to_string()))?;
+    // lettre takes a file without any certificate as an empty list, which would trust nothing
+    // more while looking configured.
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(unusable("it holds no PEM certificate".to_owned()));
+    }
+    Certificate::from_pem(&pem).map_err(|e| unusable(e.to_string()))
+}
+
 /// The lettre transport for `server`.
 fn transport(server: &SmtpServer) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    let roots = server.ca_file.as_deref().map(extra_roots).transpose()?;
     let tls_parameters = || {
-        TlsParameters::new(server.host.clone()).map_err(|e| {
+        let mut builder = TlsParameters::builder(server.host.clone());
+        if let Some(roots) = &roots {
+            builder = builder.add_root_certificate(roots.clone());
+        }
+        builder.build().map_err(|e| {
             MailError::Config(format!("cannot set up TLS for {}: {e}", server.describe()))
         })
     };
@@ -246,6 +270,7 @@ mod tests {
         MailConfig {
             url: Some(SecretUrl::new(url)),
             from: Some(from.to_owned()),
+            ca_file: None,
         }
     }
 
@@ -294,6 +319,25 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, MailError::InvalidRecipient { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_that_is_missing_or_holds_no_certificate_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        for path in [dir.path().join("missing.pem"), empty] {
+            let err = Mailer::from_config(&MailConfig {
+                ca_file: Some(path.clone()),
+                ..config("smtp://mail", "e@example.com")
+            })
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                matches!(err, MailError::Config(_)) && text.contains(&path.display().to_string()),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -80,7 +80,8 @@ impl ReceivedRequest {
 
 struct Shared {
     verify: Verify,
-    status: Mutex<u16>,
+    /// What requests that pass their check get; `None` holds them (see [`HttpReceiver::hold`]).
+    status: Mutex<Option<u16>>,
     requests: Mutex<Vec<ReceivedRequest>>,
     nonces: Mutex<BTreeSet<String>>,
 }
@@ -170,7 +171,11 @@ async fn receive(
         return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
     }
     let status = *shared.status.lock().unwrap();
-    (StatusCode::from_u16(status).unwrap(), "ok").into_response()
+    match status {
+        Some(status) => (StatusCode::from_u16(status).unwrap(), "ok").into_response(),
+        // Recorded, never answered: the client is left mid-request until it gives up or dies.
+        None => std::future::pending().await,
+    }
 }
 
 /// Serves `router` on a free 127.0.0.1 port until the returned task is dropped... or the test
@@ -204,7 +209,7 @@ impl HttpReceiver {
     pub async fn start(verify: Verify) -> HttpReceiver {
         let shared = Arc::new(Shared {
             verify,
-            status: Mutex::new(200),
+            status: Mutex::new(Some(200)),
             requests: Mutex::new(Vec::new()),
             nonces: Mutex::new(BTreeSet::new()),
         });
@@ -227,7 +232,14 @@ impl HttpReceiver {
 
     /// The status answered to requests whose signature checks out (e.g. 503).
     pub fn answer(&self, status: u16) {
-        *self.shared.status.lock().unwrap() = status;
+        *self.shared.status.lock().unwrap() = Some(status);
+    }
+
+    /// Holds the requests that pass their check from now on: each is recorded and never
+    /// answered, so its sender is stuck in the middle of a send. [`HttpReceiver::answer`]
+    /// answers those that come after it (the held ones stay held).
+    pub fn hold(&self) {
+        *self.shared.status.lock().unwrap() = None;
     }
 
     /// Every request so far.

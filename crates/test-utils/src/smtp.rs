@@ -5,9 +5,12 @@
 //! The sink writes every accepted message as a JSON file into a temporary directory;
 //! [`SmtpSink::next_mail`] waits (bounded) for the next one and returns its envelope, login,
 //! headers and MIME parts as Python's `email` package decoded them.
+//!
+//! With TLS, each sink makes its own CA and a certificate it signed for 127.0.0.1 and
+//! localhost: a client that trusts [`SmtpSink::ca_file`] connects, any other fails verification.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,20 +21,68 @@ use crate::sdk::repo_root;
 /// How long [`SmtpSink::next_mail`] waits by default.
 pub const MAIL_WAIT: Duration = Duration::from_secs(10);
 
-/// TLS offered by the sink, with the self-signed test certificate in `tests/mail/` (which no
-/// client trusts).
+/// TLS offered by the sink, with a certificate from the sink's own CA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkTls {
-    /// STARTTLS is advertised.
+    /// STARTTLS is advertised; a client may stay plain.
     StartTls,
+    /// STARTTLS before anything else (530 to MAIL, 538 to AUTH before it), as on a submission
+    /// port, so a mail that arrives was encrypted and so was the login.
+    RequiredStartTls,
     /// TLS from the first byte (`smtps`).
     Implicit,
+}
+
+/// The sink's CA and the server certificate it signed, in `dir`.
+struct SinkCertificates {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl SinkCertificates {
+    /// A new CA, and a certificate from it for 127.0.0.1 and localhost (rcgen's default
+    /// validity, 1975 to 4096), written to `dir` as PEM.
+    fn make(dir: &Path) -> SinkCertificates {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair, KeyUsagePurpose,
+        };
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        ca.distinguished_name
+            .push(DnType::CommonName, "Errhound test SMTP sink CA");
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+
+        let mut server =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "sink.errhound.test");
+        server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        server.use_authority_key_identifier_extension = true;
+        let server_key = KeyPair::generate().unwrap();
+        let server_cert = server.signed_by(&server_key, &ca).unwrap();
+
+        let files = SinkCertificates {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        };
+        std::fs::write(&files.ca, ca.pem()).unwrap();
+        std::fs::write(&files.cert, server_cert.pem()).unwrap();
+        std::fs::write(&files.key, server_key.serialize_pem()).unwrap();
+        files
+    }
 }
 
 /// How to start a sink.
 #[derive(Debug, Clone, Default)]
 pub struct SmtpSinkOptions {
-    /// Require AUTH (PLAIN or LOGIN, without TLS) with this user and password.
+    /// Require AUTH (PLAIN or LOGIN) with this user and password; without TLS unless
+    /// [`SinkTls::RequiredStartTls`].
     pub user: Option<(String, String)>,
     /// Recipients refused with `550` at `RCPT TO`.
     pub reject: Vec<String>,
@@ -123,6 +174,10 @@ pub struct SmtpSink {
     port: u16,
     options: SmtpSinkOptions,
     dir: tempfile::TempDir,
+    /// The CA of the sink's certificate, with TLS.
+    ca_file: Option<PathBuf>,
+    /// Holds the certificates, apart from the mails in `dir`.
+    _tls_dir: tempfile::TempDir,
     received: usize,
     child: Child,
     stdin: Option<ChildStdin>,
@@ -148,14 +203,24 @@ impl SmtpSink {
         for address in &options.reject {
             command.arg("--reject").arg(address);
         }
+        let tls_dir = tempfile::tempdir().expect("a temporary directory");
+        let mut ca_file = None;
         if let Some(tls) = options.tls {
+            let certificates = SinkCertificates::make(tls_dir.path());
             command
                 .arg("--tls-cert")
-                .arg(mail_dir.join("self-signed.crt"))
-                .arg(mail_dir.join("self-signed.key"));
-            if tls == SinkTls::Implicit {
-                command.arg("--implicit-tls");
+                .arg(&certificates.cert)
+                .arg(&certificates.key);
+            match tls {
+                SinkTls::StartTls => {}
+                SinkTls::RequiredStartTls => {
+                    command.arg("--require-starttls");
+                }
+                SinkTls::Implicit => {
+                    command.arg("--implicit-tls");
+                }
             }
+            ca_file = Some(certificates.ca);
         }
         let mut child = command
             .stdin(Stdio::piped())
@@ -185,6 +250,8 @@ impl SmtpSink {
             port,
             options,
             dir,
+            ca_file,
+            _tls_dir: tls_dir,
             received: 0,
             child,
             stdin,
@@ -200,6 +267,12 @@ impl SmtpSink {
     /// The port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The PEM file of the CA that signed the sink's certificate (a `mail.ca_file`); `None`
+    /// without TLS.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
     }
 
     /// A `[mail] url` for this sink with `scheme` (`smtp`, `smtps`, `smtp+plain`), carrying the

@@ -2,9 +2,11 @@
 //! default rule of a new project, a rule created, read, changed and deleted with Sentry's ids,
 //! Sentry's error shape for invalid bodies and for targets outside the organization, and the
 //! audit entries of each change. The preview of a rule on the last week's events (a new-issue
-//! rule, a frequency rule, unique users, environments). Delivery with the real Python SDK and a real SMTP server: a
-//! new error mailed once with a working link, a repeat quiet, a regression mailed again, and a
-//! burst of new issues as one digest.
+//! rule, a frequency rule, unique users, environments). Delivery with the real Python SDK and a
+//! real SMTP server that requires STARTTLS and a login, as a submission port does (its
+//! certificate from a CA of its own, given to the server as `mail.ca_file`): a new error mailed
+//! once with a working link, a repeat quiet, a regression mailed again, and a burst of new
+//! issues as one digest.
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use errhound_store::Engine;
 use errhound_test_utils::sdk::run_python;
 use errhound_test_utils::server::ADMIN_EMAIL;
 use errhound_test_utils::smtp::SmtpSink;
-use errhound_test_utils::{ServerOptions, TestServer};
+use errhound_test_utils::{ServerOptions, SinkTls, SmtpSinkOptions, TestServer};
 use reqwest::Method;
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -325,10 +327,29 @@ async fn the_preview_counts_what_a_rule_would_have_fired_on_the_last_week(#[case
     );
 }
 
-/// A server that mails through `sink`, with a one-second digest window.
+/// The login the submission sink requires.
+const MAIL_USER: &str = "errhound";
+
+/// An SMTP sink that requires STARTTLS, then a login.
+fn submission_sink() -> SmtpSink {
+    SmtpSink::start(SmtpSinkOptions {
+        user: Some((MAIL_USER.to_owned(), "mail-password".to_owned())),
+        tls: Some(SinkTls::RequiredStartTls),
+        ..SmtpSinkOptions::default()
+    })
+    .expect("the alert tests need the Python of scripts/test.sh (SDK_PYTHON)")
+}
+
+/// A server that mails through `sink` (a [`submission_sink`], whose CA it trusts), with a
+/// one-second digest window.
 async fn mailing_server(sink: &SmtpSink, engine: Engine, extra: &[(&str, &str)]) -> TestServer {
+    let ca_file = sink.ca_file().expect("a sink with TLS");
     let mut env = vec![
-        ("ERRHOUND_MAIL__URL".to_owned(), sink.url("smtp+plain")),
+        ("ERRHOUND_MAIL__URL".to_owned(), sink.url("smtp")),
+        (
+            "ERRHOUND_MAIL__CA_FILE".to_owned(),
+            ca_file.display().to_string(),
+        ),
         (
             "ERRHOUND_MAIL__FROM".to_owned(),
             "Errhound <errhound@test.local>".to_owned(),
@@ -365,8 +386,7 @@ fn sent_ids(output: &str) -> Vec<String> {
 async fn a_new_error_mails_the_team_once_a_repeat_stays_quiet_and_a_regression_mails_again(
     #[case] engine: Engine,
 ) {
-    let mut sink = SmtpSink::start(Default::default())
-        .expect("the alert tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    let mut sink = submission_sink();
     let server = mailing_server(&sink, engine, &[]).await;
 
     let first = sent_ids(&run_python("send_events.py", &[&server.dsn, "burst", "3"]));
@@ -377,6 +397,11 @@ async fn a_new_error_mails_the_team_once_a_repeat_stays_quiet_and_a_regression_m
         mail.rcpt_tos,
         [ADMIN_EMAIL],
         "the default rule mails the project's team"
+    );
+    assert_eq!(
+        (mail.login.as_deref(), mail.tls),
+        (Some(MAIL_USER), true),
+        "over STARTTLS, logged in"
     );
     let issues = server.issues().await;
     assert_eq!(issues.len(), 1);
@@ -440,8 +465,7 @@ async fn a_new_error_mails_the_team_once_a_repeat_stays_quiet_and_a_regression_m
 
 #[tokio::test]
 async fn a_burst_of_new_issues_is_one_digest_per_recipient() {
-    let mut sink = SmtpSink::start(Default::default())
-        .expect("the alert tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    let mut sink = submission_sink();
     // The digest waits for 10 s without a new issue (a loaded machine may pause the SDK for
     // seconds): the whole burst is one digest.
     let server = mailing_server(
@@ -624,8 +648,7 @@ async fn the_alerts_page_shows_rules_deliveries_and_dead_letters_and_retries_the
 
 #[tokio::test]
 async fn a_test_notification_mails_the_latest_issue_now_labelled_as_a_test() {
-    let mut sink = SmtpSink::start(Default::default())
-        .expect("the alert tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    let mut sink = submission_sink();
     let server = mailing_server(&sink, Engine::Sqlite, &[]).await;
     const TEST: &str = "projects/errhound/default/rule-actions/";
     let mail_action =
@@ -722,8 +745,7 @@ async fn a_test_notification_mails_the_latest_issue_now_labelled_as_a_test() {
 
 #[tokio::test]
 async fn ui_browser_a_rule_is_previewed_tested_saved_edited_and_deleted() {
-    let mut sink = SmtpSink::start(Default::default())
-        .expect("the alert tests need the Python of scripts/test.sh (SDK_PYTHON)");
+    let mut sink = submission_sink();
     let server = mailing_server(&sink, Engine::Sqlite, &[]).await;
     run_python("send_events.py", &[&server.dsn, "burst", "1"]);
     server.wait_for_events(1, Duration::from_secs(30)).await;

@@ -15,6 +15,7 @@ mod lifecycle;
 mod maintenance;
 mod members;
 mod node_sdk;
+mod outbox_crash;
 mod plugin_settings;
 mod plugins;
 mod python_sdk;

@@ -1,11 +1,12 @@
-//! The mail plugin through a real SMTP server on loopback that requires a login.
+//! The mail plugin through a real SMTP server on loopback that requires STARTTLS and a login,
+//! with a certificate from its own CA, which the mailer is told to trust (`mail.ca_file`).
 
 use errhound_config::{MailConfig, SecretUrl};
 use errhound_domain::plugin::NotificationPlugin;
 use errhound_notify::Mailer;
 use errhound_notify::plugins::mail::MailPlugin;
 use errhound_test_utils::smtp::MAIL_WAIT;
-use errhound_test_utils::{SmtpSink, SmtpSinkOptions};
+use errhound_test_utils::{SinkTls, SmtpSink, SmtpSinkOptions};
 
 use crate::support::{ISSUE_URL, notification, recipient, settings};
 
@@ -13,13 +14,15 @@ use crate::support::{ISSUE_URL, notification, recipient, settings};
 async fn one_mail_per_recipient_with_both_bodies_the_link_and_threading_headers() {
     let Some(mut sink) = SmtpSink::start(SmtpSinkOptions {
         user: Some(("bot".to_owned(), "pw".to_owned())),
+        tls: Some(SinkTls::RequiredStartTls),
         ..SmtpSinkOptions::default()
     }) else {
         return;
     };
     let mailer = Mailer::from_config(&MailConfig {
-        url: Some(SecretUrl::new(sink.url("smtp+plain"))),
+        url: Some(SecretUrl::new(sink.url("smtp"))),
         from: Some("Errhound <errhound@example.com>".to_owned()),
+        ca_file: sink.ca_file().map(ToOwned::to_owned),
     })
     .unwrap();
     let plugin = MailPlugin::new(mailer);
@@ -38,7 +41,7 @@ async fn one_mail_per_recipient_with_both_bodies_the_link_and_threading_headers(
     let mut threads = Vec::new();
     for (to, user) in [("alice@example.com", 1), ("bob-alerts@example.com", 2)] {
         let mail = sink.next_mail(MAIL_WAIT).await;
-        assert_eq!(mail.login.as_deref(), Some("bot"));
+        assert_eq!((mail.login.as_deref(), mail.tls), (Some("bot"), true));
         assert_eq!(mail.rcpt_tos, [to]);
         assert_eq!(
             mail.header("Subject"),

@@ -1,8 +1,10 @@
 //! The mailer against a real SMTP server on loopback (aiosmtpd, see `errhound_test_utils::smtp`).
 //!
-//! TLS is exercised only as far as a self-signed certificate allows: `smtps://` and STARTTLS
-//! reach the handshake and fail verification (no client trusts the test certificate), which
-//! shows both are used and verified; successful TLS delivery is not covered.
+//! TLS: each sink's certificate comes from a CA of its own. A mailer given that CA
+//! (`mail.ca_file`) delivers over STARTTLS, required by the sink, with AUTH, and over `smtps://`;
+//! one that does not trust it, or trusts another sink's CA, fails verification.
+
+use std::path::Path;
 
 use errhound_config::{MailConfig, SecretUrl};
 use errhound_notify::{Mail, MailError, Mailer};
@@ -12,9 +14,15 @@ use errhound_test_utils::{SinkTls, SmtpSink, SmtpSinkOptions};
 const FROM: &str = "Errhound <errhound@example.com>";
 
 fn mailer(url: &str) -> Mailer {
+    mailer_trusting(url, None)
+}
+
+/// A mailer that trusts the CA in `ca_file` besides the system's roots.
+fn mailer_trusting(url: &str, ca_file: Option<&Path>) -> Mailer {
     Mailer::from_config(&MailConfig {
         url: Some(SecretUrl::new(url)),
         from: Some(FROM.to_owned()),
+        ca_file: ca_file.map(Path::to_path_buf),
     })
     .unwrap()
     .expect("mail is configured")
@@ -189,21 +197,99 @@ async fn nothing_listening_is_a_connection_error() {
 }
 
 #[tokio::test]
-async fn smtps_and_offered_starttls_verify_the_certificate() {
-    for (tls, scheme) in [(SinkTls::Implicit, "smtps"), (SinkTls::StartTls, "smtp")] {
+async fn required_starttls_with_auth_delivers_when_the_ca_is_trusted() {
+    let Some(mut sink) = SmtpSink::start(SmtpSinkOptions {
+        user: Some(("bot".to_owned(), "s3cret".to_owned())),
+        tls: Some(SinkTls::RequiredStartTls),
+        ..SmtpSinkOptions::default()
+    }) else {
+        return;
+    };
+    let mailer = mailer_trusting(&sink.url("smtp"), sink.ca_file());
+    for to in ["a@example.com", "b@example.com"] {
+        mailer.send(&mail(to)).await.unwrap();
+    }
+    for to in ["a@example.com", "b@example.com"] {
+        let received = sink.next_mail(MAIL_WAIT).await;
+        assert_eq!(received.rcpt_tos, [to]);
+        assert_eq!(
+            (received.login.as_deref(), received.tls),
+            (Some("bot"), true)
+        );
+        assert_eq!(
+            received.part("text/plain").map(str::trim_end),
+            Some("division by zero\nin app.py")
+        );
+    }
+}
+
+#[tokio::test]
+async fn smtps_delivers_when_the_ca_is_trusted() {
+    let Some(mut sink) = SmtpSink::start(SmtpSinkOptions {
+        user: Some(("bot".to_owned(), "s3cret".to_owned())),
+        tls: Some(SinkTls::Implicit),
+        ..SmtpSinkOptions::default()
+    }) else {
+        return;
+    };
+    mailer_trusting(&sink.url("smtps"), sink.ca_file())
+        .send(&mail("dev@example.com"))
+        .await
+        .unwrap();
+    let received = sink.next_mail(MAIL_WAIT).await;
+    assert_eq!(
+        (received.login.as_deref(), received.tls),
+        (Some("bot"), true)
+    );
+}
+
+#[tokio::test]
+async fn smtps_and_starttls_verify_the_certificate() {
+    // The CA of another sink: trusting some CA is not trusting every certificate.
+    let Some(other) = SmtpSink::start(SmtpSinkOptions {
+        tls: Some(SinkTls::StartTls),
+        ..SmtpSinkOptions::default()
+    }) else {
+        return;
+    };
+    for (tls, scheme) in [
+        (SinkTls::Implicit, "smtps"),
+        (SinkTls::StartTls, "smtp"),
+        (SinkTls::RequiredStartTls, "smtp"),
+    ] {
         let Some(sink) = SmtpSink::start(SmtpSinkOptions {
             tls: Some(tls),
             ..SmtpSinkOptions::default()
         }) else {
             return;
         };
-        let err = mailer(&sink.url(scheme))
-            .send(&mail("dev@example.com"))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, MailError::Tls { .. }), "{scheme}: {err:?}");
-        assert_eq!(sink.count(), 0, "{scheme}");
+        for trusted in [None, other.ca_file()] {
+            let err = mailer_trusting(&sink.url(scheme), trusted)
+                .send(&mail("dev@example.com"))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, MailError::Tls { .. }),
+                "{tls:?}, trusting {trusted:?}: {err:?}"
+            );
+        }
+        assert_eq!(sink.count(), 0, "{tls:?}");
     }
+}
+
+#[tokio::test]
+async fn smtp_plain_is_refused_where_starttls_is_required() {
+    let Some(sink) = SmtpSink::start(SmtpSinkOptions {
+        tls: Some(SinkTls::RequiredStartTls),
+        ..SmtpSinkOptions::default()
+    }) else {
+        return;
+    };
+    let result = mailer(&sink.url("smtp+plain"))
+        .send(&mail("dev@example.com"))
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(sink.count(), 0);
 }
 
 #[tokio::test]
