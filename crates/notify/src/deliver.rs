@@ -17,7 +17,8 @@ use errhound_domain::alerts::{
 };
 use errhound_domain::plugin::settings::SettingValues;
 use errhound_domain::plugin::{
-    Notification, NotificationPlugin, NotifiedIssue, PluginError, ProjectSummary, Recipient,
+    Notification, NotificationPlugin, NotifiedIssue, PluginDescription, PluginError,
+    ProjectSummary, Recipient,
 };
 use errhound_domain::short_id::short_id;
 use errhound_store::alerts::outbox::{self, Batch, Delivery, Finish};
@@ -288,7 +289,7 @@ impl Sender {
         let mut conn = self.db.read_latest().await.map_err(store)?;
         let mut c = conn.conn();
         let settings = self
-            .project_settings(&mut c, first.project_id, plugin.as_ref())
+            .opened_settings(&mut c, first.project_id, plugin.describe())
             .await
             .map_err(store)?
             .map_err(fail)?;
@@ -314,14 +315,14 @@ impl Sender {
             .map_err(fail)
     }
 
-    /// The plugin's settings in the project, opened; a refusal when it is not on there.
-    async fn project_settings(
+    /// The project settings of the plugin `description` describes, opened (secrets readable);
+    /// a [`PluginError::Config`] when it is not on in the project. For a plugin of either kind.
+    pub async fn opened_settings(
         &self,
         conn: &mut Conn<'_>,
         project_id: i64,
-        plugin: &dyn NotificationPlugin,
+        description: &PluginDescription,
     ) -> Result<Result<SettingValues, PluginError>, StoreError> {
-        let description = plugin.describe();
         let stored = plugins::project_plugin(conn, project_id, &description.id).await?;
         if !enabled_in_project(&description.id, stored.as_ref()) {
             return Ok(Err(PluginError::Config(format!(
@@ -336,6 +337,39 @@ impl Sender {
             .key
             .open_settings(&description.project_settings, &values)
             .map_err(|e| PluginError::Config(format!("cannot open the saved secrets: {e}"))))
+    }
+
+    /// One issue as plugins are told about it (its event `event_id` gives the environment,
+    /// release, tags and frames; an unknown one gives none), for an issue-tracking plugin's
+    /// ticket: the notification alerts are made of, so a ticket links the same page. `None`
+    /// when the issue or its project is gone.
+    pub async fn issue_notification(
+        &self,
+        conn: &mut Conn<'_>,
+        project_id: i64,
+        issue_id: i64,
+        event_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<Notification>, StoreError> {
+        let batch = Batch {
+            id: String::new(),
+            deliveries: vec![Delivery {
+                id: 0,
+                project_id,
+                rule_id: None,
+                issue_id,
+                event_id: event_id.to_owned(),
+                reason: Trigger::Created,
+                target: String::new(),
+                state: DeliveryState::Pending,
+                attempts: 0,
+                due_at: now_ms,
+                last_error: None,
+                created_at: now_ms,
+                finished_at: None,
+            }],
+        };
+        self.notification(conn, &batch, None).await
     }
 
     /// The notification of a batch, one entry per issue (its newest delivery), oldest first;

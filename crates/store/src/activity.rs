@@ -2,7 +2,8 @@
 //! regressions and comments (a comment is a `note` activity whose data is `{"text": ...}`).
 //!
 //! Rows are written by [`crate::workflow`] (user actions, in the transaction of the change) and by
-//! [`crate::ingest`] (regressions and snoozes ending, one multi-row insert per batch).
+//! [`crate::ingest`] (regressions and snoozes ending, one multi-row insert per batch), and by
+//! [`crate::tickets`] (a ticket linked).
 
 use std::collections::HashMap;
 
@@ -40,6 +41,9 @@ pub enum ActivityType {
     UnmergeSource,
     /// This issue was split off another one (`data.fingerprints`, `source_id`).
     UnmergeDestination,
+    /// A ticket in an issue tracker was created or linked (`data.provider`, `location`,
+    /// `label`, and `title` when created), see [`crate::tickets`].
+    CreateIssue,
     /// The issue's first event (never stored: the timeline adds it from `issues.first_seen`).
     FirstSeen,
 }
@@ -60,6 +64,7 @@ impl ActivityType {
             ActivityType::Merge => "merge",
             ActivityType::UnmergeSource => "unmerge_source",
             ActivityType::UnmergeDestination => "unmerge_destination",
+            ActivityType::CreateIssue => "create_issue",
             ActivityType::FirstSeen => "first_seen",
         }
     }
@@ -79,6 +84,7 @@ impl ActivityType {
             "merge" => ActivityType::Merge,
             "unmerge_source" => ActivityType::UnmergeSource,
             "unmerge_destination" => ActivityType::UnmergeDestination,
+            "create_issue" => ActivityType::CreateIssue,
             "first_seen" => ActivityType::FirstSeen,
             _ => return None,
         })
@@ -502,6 +508,7 @@ mod tests {
             ActivityType::Merge,
             ActivityType::UnmergeSource,
             ActivityType::UnmergeDestination,
+            ActivityType::CreateIssue,
             ActivityType::FirstSeen,
         ] {
             assert_eq!(ActivityType::parse(t.as_str()), Some(t));

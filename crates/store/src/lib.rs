@@ -38,6 +38,7 @@ pub mod schema;
 pub mod sessions;
 pub mod tag_values;
 pub mod teams;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod viewer;

@@ -274,6 +274,8 @@ pub struct JiraIssue {
     pub version: String,
     /// The `fields` as sent.
     pub fields: Value,
+    /// The `Authorization` header it was created with (empty for a seeded issue).
+    pub authorization: String,
 }
 
 struct JiraState {
@@ -352,6 +354,9 @@ async fn jira_create(
         key: key.clone(),
         version,
         fields: fields.clone(),
+        authorization: header(&headers, "authorization")
+            .unwrap_or_default()
+            .to_owned(),
     });
     (
         StatusCode::CREATED,
@@ -419,6 +424,19 @@ impl JiraStandIn {
     /// Its base URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Adds an existing issue `summary` to `project`, as if made in Jira; returns its key.
+    pub fn seed(&self, project: &str, summary: &str) -> String {
+        let mut issues = self.state.issues.lock().unwrap();
+        let key = format!("{project}-{}", issues.len() + 1);
+        issues.push(JiraIssue {
+            key: key.clone(),
+            version: "2".to_owned(),
+            fields: json!({"project": {"key": project}, "summary": summary}),
+            authorization: String::new(),
+        });
+        key
     }
 
     /// The issues created so far.

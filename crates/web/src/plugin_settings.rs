@@ -47,7 +47,7 @@ impl From<StoreError> for PluginChangeError {
 }
 
 /// Sentry's message for a plugin that does not exist.
-const NO_PLUGIN: &str = "The requested resource does not exist";
+pub(crate) const NO_PLUGIN: &str = "The requested resource does not exist";
 
 /// A usable plugin and its state in one project.
 #[derive(Debug, Clone)]

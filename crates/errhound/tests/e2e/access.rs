@@ -320,7 +320,16 @@ fn fill(route: &RouteRule, target: &Target, short: bool) -> String {
         .replace("{key_id}", "0000")
         .replace("{token_id}", "999999")
         .replace("{rule_id}", "999999")
-        .replace("{plugin_id}", "webhooks")
+        // An issue's plugin actions are an issue tracker's (Jira, not set up here: the GET
+        // of a form gets through the door and answers that); the project's, any plugin's.
+        .replace(
+            "{plugin_id}",
+            if route.path.contains("{issue}/plugins/") {
+                "jira"
+            } else {
+                "webhooks"
+            },
+        )
 }
 
 fn body_for(route: &RouteRule) -> Value {
@@ -418,6 +427,12 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
             Method::DELETE => Scope::ProjectAdmin,
             _ => Scope::ProjectWrite,
         }),
+        // Sentry's legacy plugin actions on an issue: reading a form (GET create, link) needs
+        // project:read; creating, linking and unlinking a ticket act with the project's tracker
+        // account: project:write.
+        _ if p.contains("{issue}/plugins/{plugin_id}/") => {
+            pick(Scope::ProjectRead, Scope::ProjectWrite)
+        }
         _ if p.contains("{issue}") || p.contains("{event}") || p.ends_with("/issues/") => {
             pick(Scope::EventRead, Scope::EventWrite)
         }

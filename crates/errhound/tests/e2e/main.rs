@@ -24,6 +24,7 @@ mod scrubbing;
 mod sentry_cli;
 mod sessions;
 mod startup;
+mod tickets;
 mod ui;
 mod workflow;
 

@@ -23,7 +23,8 @@ pub struct Merged {
 
 /// Merges issues of one project into the one with the most events (then the highest id), as
 /// Sentry does: events, hashes, tag values, hourly counts, counters, activity (comments
-/// included), bookmarks and, if the survivor has none, the assignee move to it; the others are
+/// included), bookmarks, linked tickets (one per plugin, the survivor's own first) and, if the
+/// survivor has none, the assignee move to it; the others are
 /// deleted and their ids and short ids redirect to it ([`redirect`]). Later events with the
 /// merged hashes land in the survivor. Records `merge` on the survivor
 /// (`{"issues": [{"id": ...}]}`).
@@ -164,6 +165,16 @@ pub async fn merge(
         .push(", user_id, MIN(created_at) FROM issue_bookmarks");
     in_children(&mut query, " WHERE issue_id");
     query.push(" GROUP BY user_id ON CONFLICT (issue_id, user_id) DO NOTHING");
+    query.execute(&mut tx.conn()).await?;
+
+    // Linked tickets: the parent keeps its own per plugin, else takes one of a child's.
+    let mut query = Query::builder();
+    query
+        .push("INSERT INTO issue_tickets (issue_id, plugin_id, key, url, created_at) SELECT ")
+        .push_bind(parent.id)
+        .push(", plugin_id, key, url, created_at FROM issue_tickets");
+    in_children(&mut query, " WHERE issue_id");
+    query.push(" ON CONFLICT (issue_id, plugin_id) DO NOTHING");
     query.execute(&mut tx.conn()).await?;
 
     let has_assignee: Option<Int> =

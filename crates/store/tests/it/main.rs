@@ -10,5 +10,6 @@ mod migrations;
 mod preview;
 mod queries;
 mod routing;
+mod tickets;
 mod viewer;
 mod workflow;

@@ -1,13 +1,14 @@
 //! The real state of issues in every read, in Sentry's shape: the workflow fields
 //! (`issue_extras`: `status`, `substatus`, `statusDetails`, `assignedTo`, `isBookmarked`,
-//! `numComments`) plus the viewer's own `hasSeen` and `isSubscribed` (`store::viewer`). Lists,
+//! `numComments`), the linked tickets (`annotations`, `store::tickets`), plus the viewer's own
+//! `hasSeen` and `isSubscribed` (`store::viewer`). Lists,
 //! the detail and the `PUT` answer all go through [`decorate`], so they cannot disagree.
 //!
 //! Also the `hasSeen` / `isSubscribed` part of a `PUT` body, applied in the update's transaction.
 
 use errhound_store::issues::Issue;
 use errhound_store::users::User;
-use errhound_store::{Conn, StoreError, viewer};
+use errhound_store::{Conn, StoreError, tickets, viewer};
 use serde_json::{Map, Value, json};
 
 use super::issue_extras;
@@ -27,7 +28,15 @@ pub async fn decorate(
 ) -> Result<(), StoreError> {
     issue_extras::decorate(conn, viewer, issues, values).await?;
     let states = viewer::states(conn, issues, viewer.id).await?;
+    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+    let links = tickets::of_issues(conn, &ids).await?;
     for (issue, value) in issues.iter().zip(values.iter_mut()) {
+        value["annotations"] = links
+            .get(&issue.id)
+            .into_iter()
+            .flatten()
+            .map(|link| json!({"displayName": link.key, "url": link.url}))
+            .collect();
         let state = states.get(&issue.id).copied().unwrap_or_default();
         value["hasSeen"] = json!(state.has_seen);
         value["isSubscribed"] = json!(state.is_subscribed());

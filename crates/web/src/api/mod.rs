@@ -11,6 +11,7 @@ mod auth;
 mod events;
 mod grouping;
 pub mod issue_extras;
+mod issue_plugins;
 pub mod issue_state;
 mod issue_updates;
 mod issues;
@@ -99,6 +100,7 @@ pub fn routes() -> Routes {
         .merge(releases::routes())
         .merge(rules::routes())
         .merge(plugins::routes())
+        .merge(issue_plugins::routes())
         .merge(audit::routes())
         .merge(keys::routes())
         .merge(tokens::routes())

@@ -40,7 +40,7 @@ impl From<RuleChangeError> for UiError {
     }
 }
 
-/// One delivery in a table.
+/// One delivery in a table (`deliveries.html`).
 pub struct DeliveryRow {
     /// Its id.
     pub id: i64,
@@ -127,7 +127,9 @@ fn target_text(target: &str) -> String {
         .unwrap_or_else(|| target.to_owned())
 }
 
-async fn rows(
+/// Deliveries as the table of `deliveries.html` shows them (also on the issue page), with
+/// their attempts, oldest first.
+pub(super) async fn rows(
     state: &AppState,
     org_slug: &str,
     deliveries: Vec<Delivery>,

@@ -13,8 +13,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use errhound_domain::time::HourBuckets;
-use errhound_domain::{IssueStatus, Substatus};
+use errhound_domain::{IssueStatus, Scope, Substatus};
 use errhound_store::activity::{self, Activity};
+use errhound_store::alerts::outbox;
 use errhound_store::events::{self as event_store, StoredEvent};
 use errhound_store::issues::{self as issue_store, Issue};
 use errhound_store::orgs::Organization;
@@ -29,6 +30,7 @@ use errhound_store::{Conn, StoreError, now_ms, releases, tag_values};
 use serde_json::Value;
 use tower_sessions::Session;
 
+use super::alerts::{self, DeliveryRow};
 use super::error::{UiError, UiResult};
 use super::event::{self, EventView};
 use super::form::{self, FormData};
@@ -40,6 +42,10 @@ use super::markdown;
 use crate::AppState;
 use crate::api::access::{self, Grant};
 use crate::api::request::EventPath;
+use crate::tickets::{self, IssueTickets};
+
+/// Deliveries of the issue's notifications shown on its page.
+const DELIVERIES_SHOWN: i64 = 10;
 
 /// Stores a one-time message for the next page.
 pub async fn flash(session: &Session, message: &str) {
@@ -388,6 +394,15 @@ fn describe(activity: &Activity) -> String {
             "split this issue off issue {}",
             data_str(d, "source_id").unwrap_or("?")
         ),
+        "create_issue" => {
+            let provider = data_str(d, "provider").unwrap_or("an issue tracker");
+            let key = data_str(d, "label").unwrap_or("?");
+            if data_str(d, "title").is_some() {
+                format!("created {provider} issue {key}")
+            } else {
+                format!("linked {provider} issue {key}")
+            }
+        }
         "first_seen" => "first seen".to_owned(),
         other => other.replace('_', " "),
     }
@@ -467,11 +482,18 @@ struct IssuePage {
     hashes: Vec<String>,
     durations: Vec<(i64, String)>,
     windows: Vec<(i64, String)>,
+    tickets: IssueTickets,
+    can_link: bool,
+    deliveries: Vec<DeliveryRow>,
 }
 
 impl IssuePage {
     fn is_assignee(&self, value: &str) -> bool {
         self.assignee_value == value
+    }
+
+    fn shows_tickets(&self) -> bool {
+        !self.tickets.linked.is_empty() || (self.can_link && !self.tickets.offered.is_empty())
     }
 }
 
@@ -523,14 +545,23 @@ fn series_of(rows: &[issue_store::HourlyCount], buckets: HourBuckets) -> format:
     buckets.fill(now_ms(), rows.iter().map(|r| (r.hour, r.count)))
 }
 
+/// How a page is shown: its event, the breadcrumb filter, and whether the viewer may create
+/// and link tickets (`project:write`).
+struct View<'a> {
+    which: Which<'a>,
+    crumbs: String,
+    can_link: bool,
+}
+
 async fn render(
     state: &AppState,
     user: UiUser,
-    org: Organization,
-    project: Project,
-    issue: Issue,
-    which: Which<'_>,
-    crumbs: String,
+    (org, project, issue): (Organization, Project, Issue),
+    View {
+        which,
+        crumbs,
+        can_link,
+    }: View<'_>,
 ) -> UiResult {
     let now = now_ms();
     let nav = Nav::new(state, &user, &org, "issues", Some(project.id)).await?;
@@ -630,7 +661,15 @@ async fn render(
     .map(|r| r.version)
     .collect();
     let hashes = issue_store::hashes(&mut conn.conn(), issue.id).await?;
+    let deliveries = outbox::list(
+        &mut conn.conn(),
+        outbox::Scope::Issue(issue.id),
+        DELIVERIES_SHOWN,
+    )
+    .await?;
     drop(conn);
+    let deliveries = alerts::rows(state, &org.slug, deliveries).await?;
+    let tickets = tickets::of_issue(state, project.id, issue.id).await?;
     let status_text = match (issue.status, &state_of.resolution, &state_of.snooze) {
         (IssueStatus::Resolved, Some(r), _) => match r.kind {
             workflow::ResolutionKind::InRelease => format!("Resolved in release {}", r.version),
@@ -701,6 +740,9 @@ async fn render(
             .into_iter()
             .map(|m| (m, format::minutes(m)))
             .collect(),
+        tickets,
+        can_link,
+        deliveries,
         base,
         nav,
         issue,
@@ -741,21 +783,18 @@ pub async fn detail(
     grant: Grant,
     RawQuery(raw): RawQuery,
 ) -> UiResult {
+    let can_link = grant.access.has(Scope::ProjectWrite);
     let (org, project, issue) = match page_issue(grant, "")? {
         Ok(found) => found,
         Err(moved) => return Ok(moved.into_response()),
     };
     mark_seen_later(&state, issue.id, user.user.id);
-    render(
-        &state,
-        user,
-        org,
-        project,
-        issue,
-        Which::Latest,
-        crumb_filter(raw.as_deref()),
-    )
-    .await
+    let view = View {
+        which: Which::Latest,
+        crumbs: crumb_filter(raw.as_deref()),
+        can_link,
+    };
+    render(&state, user, (org, project, issue), view).await
 }
 
 /// `GET /organizations/{org}/issues/{issue}/events/{event}/` (`latest`, `oldest` or an id).
@@ -767,6 +806,7 @@ pub async fn event(
     RawQuery(raw): RawQuery,
 ) -> UiResult {
     let rest = format!("events/{event}/");
+    let can_link = grant.access.has(Scope::ProjectWrite);
     let (org, project, issue) = match page_issue(grant, &rest)? {
         Ok(found) => found,
         Err(moved) => return Ok(moved.into_response()),
@@ -789,16 +829,12 @@ pub async fn event(
             ));
         }
     }
-    render(
-        &state,
-        user,
-        org,
-        project,
-        issue,
+    let view = View {
         which,
-        crumb_filter(raw.as_deref()),
-    )
-    .await
+        crumbs: crumb_filter(raw.as_deref()),
+        can_link,
+    };
+    render(&state, user, (org, project, issue), view).await
 }
 
 /// `GET .../events/{event}/json/`: the stored event as a JSON download.

@@ -35,6 +35,7 @@ mod event;
 mod form;
 mod format;
 mod issue;
+mod issue_tickets;
 mod issues;
 mod layout;
 mod login;
@@ -166,6 +167,22 @@ pub fn pages() -> Routes {
         )
         .post(&format!("{issue}/merge/"), write, issue::merge)
         .post(&format!("{issue}/unmerge/"), write, issue::unmerge)
+        // Tickets act with the project's tracker account: project:write, as the API.
+        .post(
+            &format!("{issue}/plugins/{{plugin}}/create/"),
+            Scope::ProjectWrite,
+            issue_tickets::create,
+        )
+        .post(
+            &format!("{issue}/plugins/{{plugin}}/link/"),
+            Scope::ProjectWrite,
+            issue_tickets::link,
+        )
+        .post(
+            &format!("{issue}/plugins/{{plugin}}/unlink/"),
+            Scope::ProjectWrite,
+            issue_tickets::unlink,
+        )
         .get(
             &format!("{org}/releases/"),
             Scope::ProjectRead,
