@@ -4,6 +4,8 @@
 //! events and "send test notification". Rules are written through Sentry's rule API
 //! (`/api/0/projects/{org}/{project}/rules/`, [`crate::alert_rules`]).
 
+use std::collections::HashMap;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
@@ -134,35 +136,46 @@ pub(super) async fn rows(
     org_slug: &str,
     deliveries: Vec<Delivery>,
 ) -> Result<Vec<DeliveryRow>, UiError> {
-    let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+    let mut tables = tables(state, org_slug, vec![deliveries]).await?;
+    Ok(tables.pop().unwrap_or_default())
+}
+
+/// Several tables of [`rows`] (one per rule, the dead letters) with one query for all their
+/// attempts, however many rules the project has.
+async fn tables(
+    state: &AppState,
+    org_slug: &str,
+    tables: Vec<Vec<Delivery>>,
+) -> Result<Vec<Vec<DeliveryRow>>, UiError> {
+    let ids: Vec<i64> = tables.iter().flatten().map(|d| d.id).collect();
     let mut conn = state.db.read_latest().await?;
     let attempts = outbox::attempts(&mut conn.conn(), &ids).await?;
-    Ok(deliveries
+    drop(conn);
+    let mut history: HashMap<i64, Vec<(String, String, String, String)>> = HashMap::new();
+    for a in attempts {
+        history.entry(a.delivery_id).or_default().push((
+            format::datetime(a.at),
+            a.plugin_id,
+            a.outcome,
+            a.detail,
+        ));
+    }
+    let row = |d: Delivery| DeliveryRow {
+        issue_url: format!("/organizations/{org_slug}/issues/{}/", d.issue_id),
+        issue_id: d.issue_id,
+        reason: d.reason.as_str(),
+        target: target_text(&d.target),
+        state: d.state.as_str(),
+        attempts: d.attempts,
+        error: d.last_error.unwrap_or_default(),
+        created: format::datetime(d.created_at),
+        // A delivery may be in two tables (its rule's and the dead letters).
+        history: history.get(&d.id).cloned().unwrap_or_default(),
+        id: d.id,
+    };
+    Ok(tables
         .into_iter()
-        .rev()
-        .map(|d| DeliveryRow {
-            issue_url: format!("/organizations/{org_slug}/issues/{}/", d.issue_id),
-            issue_id: d.issue_id,
-            reason: d.reason.as_str(),
-            target: target_text(&d.target),
-            state: d.state.as_str(),
-            attempts: d.attempts,
-            error: d.last_error.clone().unwrap_or_default(),
-            created: format::datetime(d.created_at),
-            history: attempts
-                .iter()
-                .filter(|a| a.delivery_id == d.id)
-                .map(|a| {
-                    (
-                        format::datetime(a.at),
-                        a.plugin_id.clone(),
-                        a.outcome.clone(),
-                        a.detail.clone(),
-                    )
-                })
-                .collect(),
-            id: d.id,
-        })
+        .map(|table| table.into_iter().rev().map(&row).collect())
         .collect())
 }
 
@@ -187,8 +200,11 @@ pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> 
     )
     .await?;
     drop(conn);
+    latest.push(dead);
+    let mut deliveries = tables(&state, &org.slug, latest).await?;
+    let dead = deliveries.pop().unwrap_or_default();
     let mut shown = Vec::with_capacity(stored.len());
-    for (rule, deliveries) in stored.iter().zip(latest) {
+    for (rule, deliveries) in stored.iter().zip(deliveries) {
         let json: Value = serde_json::from_str(&rule.data).unwrap_or(Value::Null);
         // Stored rules were validated when saved; one that no longer parses is shown by name.
         let parsed = json
@@ -211,7 +227,7 @@ pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> 
                 .last_fired_at
                 .map_or_else(|| "never".to_owned(), |t| format::relative(t, now)),
             times_fired: rule.times_fired,
-            deliveries: rows(&state, &org.slug, deliveries).await?,
+            deliveries,
         });
     }
     Ok(AlertsPage {
@@ -221,7 +237,7 @@ pub async fn page(State(state): State<AppState>, user: UiUser, grant: Grant) -> 
         name: project.name,
         tab: "alerts",
         rules: shown,
-        dead: rows(&state, &org.slug, dead).await?,
+        dead,
         can_write,
     }
     .into_response())
