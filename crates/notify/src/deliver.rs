@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use errhound_domain::Level;
 use errhound_domain::alerts::{
-    Action, DeliveryState, EmailTarget, EventFacts, Trigger, retry_delay_ms,
+    Action, DeliveryState, EmailTarget, EventFacts, Reason, Trigger, retry_delay_ms,
 };
 use errhound_domain::plugin::settings::SettingValues;
 use errhound_domain::plugin::{
@@ -23,7 +23,7 @@ use errhound_domain::plugin::{
 use errhound_domain::short_id::short_id;
 use errhound_store::alerts::outbox::{self, Batch, Delivery, Finish};
 use errhound_store::alerts::plugins;
-use errhound_store::alerts::recipients::{self, Within};
+use errhound_store::alerts::recipients::{self, Purpose, Within};
 use errhound_store::alerts::rules;
 use errhound_store::payload::PayloadDictionaries;
 use errhound_store::query::Conn;
@@ -178,7 +178,9 @@ impl Sender {
                     rule_id: None,
                     issue_id: test.issue_id,
                     event_id: test.event_id.to_owned(),
-                    reason: Trigger::Created,
+                    reason: Reason::Alert(Trigger::Created),
+                    actor: None,
+                    detail: None,
                     target: target.to_string(),
                     state: DeliveryState::Pending,
                     attempts: 0,
@@ -288,11 +290,18 @@ impl Sender {
         };
         let mut conn = self.db.read_latest().await.map_err(store)?;
         let mut c = conn.conn();
-        let settings = self
+        let purpose = match first.reason {
+            Reason::Alert(_) => Purpose::Alert,
+            Reason::Workflow(_) => Purpose::Workflow,
+        };
+        let settings = match self
             .opened_settings(&mut c, first.project_id, plugin.describe())
             .await
             .map_err(store)?
-            .map_err(fail)?;
+        {
+            Ok(settings) => settings,
+            Err(refusal) => return workflow_tolerates(purpose, refusal).map_err(fail),
+        };
         let Some(notification) = self
             .notification(&mut c, batch, label)
             .await
@@ -302,17 +311,20 @@ impl Sender {
             return Ok(());
         };
         let recipients = self
-            .recipients(&mut c, first.project_id, within, plugin.as_ref())
+            .recipients(&mut c, first.project_id, within, purpose, plugin.as_ref())
             .await
             .map_err(store)?;
         drop(conn);
         if plugin_id == MAIL && recipients.is_empty() {
             return Ok(());
         }
-        plugin
+        match plugin
             .notify(&notification, &settings, &recipients, idempotency_key)
             .await
-            .map_err(fail)
+        {
+            Ok(()) => Ok(()),
+            Err(error) => workflow_tolerates(purpose, error).map_err(fail),
+        }
     }
 
     /// The project settings of the plugin `description` describes, opened (secrets readable);
@@ -423,7 +435,9 @@ impl Sender {
                     issue.id
                 ),
                 times_seen: u64::try_from(issue.times_seen).unwrap_or(0),
-                trigger: delivery.reason,
+                reason: delivery.reason,
+                actor: delivery.actor.clone(),
+                detail: delivery.detail.clone(),
                 rules: match label {
                     Some(label) => vec![label.to_owned()],
                     None => delivery
@@ -453,16 +467,17 @@ impl Sender {
         }))
     }
 
-    /// Who receives it: those `within` the project the alert may reach, minus those who turned
-    /// this plugin off for themselves, each with their own settings for it.
+    /// Who receives it: those `within` the project a message for `purpose` may reach, minus
+    /// those who turned this plugin off for themselves, each with their own settings for it.
     async fn recipients(
         &self,
         conn: &mut Conn<'_>,
         project_id: i64,
         within: Within,
+        purpose: Purpose,
         plugin: &dyn NotificationPlugin,
     ) -> Result<Vec<Recipient>, StoreError> {
-        let reachable = recipients::reachable(conn, project_id, within).await?;
+        let reachable = recipients::reachable(conn, project_id, within, purpose).await?;
         let ids: Vec<i64> = reachable.iter().map(|r| r.user_id).collect();
         let plugin_id = &plugin.describe().id;
         let choices: BTreeMap<i64, plugins::UserPlugin> =
@@ -484,6 +499,19 @@ impl Sender {
                 name: r.name,
             })
             .collect())
+    }
+}
+
+/// A configuration refusal (mail off in the project, or no mail server) drops a workflow
+/// notice quietly: the alerts of the project show that refusal as dead letters already, and
+/// every assignment and comment should not add one. Other failures stay failures.
+fn workflow_tolerates(purpose: Purpose, error: PluginError) -> Result<(), PluginError> {
+    match (purpose, error) {
+        (Purpose::Workflow, PluginError::Config(reason)) => {
+            tracing::debug!(%reason, "workflow notice not sent");
+            Ok(())
+        }
+        (_, error) => Err(error),
     }
 }
 

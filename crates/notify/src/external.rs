@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use errhound_domain::alerts::Trigger;
+use errhound_domain::alerts::{Reason, Trigger, WorkflowNotice};
 use errhound_domain::plugin::{
     BoxFuture, IssueTrackingPlugin, Notification, NotificationPlugin, PluginDescription,
     PluginError, PluginKind, Recipient, SettingErrors, SettingKind, SettingSpec, SettingValues,
@@ -321,12 +321,16 @@ pub fn parse_description(answer: &Value) -> Result<PluginDescription, String> {
     })
 }
 
-fn trigger_name(trigger: Trigger) -> &'static str {
-    match trigger {
-        Trigger::Seen => "seen",
-        Trigger::Created => "created",
-        Trigger::Regressed => "regressed",
-        Trigger::Reappeared => "reappeared",
+/// The protocol's name of a reason: a trigger's, or a workflow notice's.
+fn reason_name(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Alert(Trigger::Seen) => "seen",
+        Reason::Alert(Trigger::Created) => "created",
+        Reason::Alert(Trigger::Regressed) => "regressed",
+        Reason::Alert(Trigger::Reappeared) => "reappeared",
+        Reason::Workflow(WorkflowNotice::Assigned) => "assigned",
+        Reason::Workflow(WorkflowNotice::Commented) => "commented",
+        Reason::Workflow(WorkflowNotice::ResolvedRegressed) => "resolved_regressed",
     }
 }
 
@@ -348,7 +352,7 @@ pub fn notification_json(notification: &Notification) -> Value {
             "level": issue.level.as_str(),
             "url": issue.url,
             "times_seen": issue.times_seen,
-            "trigger": trigger_name(issue.trigger),
+            "trigger": reason_name(issue.reason),
             "rules": issue.rules,
             "event_id": issue.event_id,
             "environment": issue.environment,

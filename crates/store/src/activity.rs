@@ -7,9 +7,11 @@
 
 use std::collections::HashMap;
 
+use errhound_domain::alerts::WorkflowNotice;
 use serde_json::{Value, json};
 
 use crate::StoreError;
+use crate::alerts::notices::{self, Notice};
 use crate::db::Tx;
 use crate::query::{Conn, Query};
 use crate::workflow::WorkflowError;
@@ -364,8 +366,9 @@ fn check_text(text: &str) -> Result<&str, WorkflowError> {
     Ok(text)
 }
 
-/// Adds a comment by `user_id` to the issue. The same text by the same user within an hour is
-/// refused ([`WorkflowError::Conflict`]), as in Sentry.
+/// Adds a comment by `user_id` to the issue, with the workflow notice to everyone else who took
+/// part in it ([`notices::participants`]) in the same transaction. The same text by the same
+/// user within an hour is refused ([`WorkflowError::Conflict`]), as in Sentry.
 pub async fn add_comment(
     tx: &mut Tx,
     issue_id: i64,
@@ -374,7 +377,7 @@ pub async fn add_comment(
     now_ms: i64,
 ) -> Result<Activity, WorkflowError> {
     let text = check_text(text)?;
-    crate::workflow::load_issue(tx, issue_id).await?;
+    let issue = crate::workflow::load_issue(tx, issue_id).await?;
     let data = json!({ "text": text });
     let duplicate: Option<crate::query::Int> = Query::new(
         "SELECT id AS value FROM activity WHERE issue_id = $1 AND type = 'note' AND user_id = $2 \
@@ -400,6 +403,19 @@ pub async fn add_comment(
         now_ms,
     )
     .await?;
+    // The comment counts as taking part, but its author is never told about it.
+    let audience = notices::participants(&mut tx.conn(), issue_id).await?;
+    let cause = format!("activity:{id}:at:{now_ms}");
+    let notice = Notice {
+        kind: WorkflowNotice::Commented,
+        project_id: issue.project_id,
+        issue_id,
+        event_id: "",
+        actor: Some(user_id),
+        detail: Some(text),
+        cause: &cause,
+    };
+    notices::enqueue(&mut tx.conn(), &notice, &audience, now_ms).await?;
     get(&mut tx.conn(), issue_id, id)
         .await?
         .ok_or(WorkflowError::NotFound("comment"))

@@ -294,6 +294,25 @@ impl SmtpSink {
         (1..).take_while(|n| self.path(*n).exists()).count()
     }
 
+    /// Every mail not read yet, once no new one has arrived for `quiet` (a bounded wait for
+    /// "nothing more").
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<ReceivedMail> {
+        let mut seen = self.count();
+        loop {
+            tokio::time::sleep(quiet).await;
+            let now = self.count();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        let mut out = Vec::new();
+        while self.received < seen {
+            out.push(self.next_mail(quiet).await);
+        }
+        out
+    }
+
     /// Waits up to `timeout` for the next mail; panics when none arrives.
     pub async fn next_mail(&mut self, timeout: Duration) -> ReceivedMail {
         let path = self.path(self.received + 1);

@@ -2,8 +2,8 @@
 //! disabled and configured (values checked by [`Plugin::configure`], secrets sealed with the
 //! server key before the store, each change audited as Sentry's plugin endpoints audit it:
 //! `integration.add`, `integration.edit`, `integration.remove`); per user, alerts on or off for
-//! each project they can see, and for each notification plugin their switch and its declared
-//! user settings.
+//! each project they can see, workflow notices on or off, and for each notification plugin
+//! their switch and its declared user settings.
 //!
 //! Plugins come from the registry the server started with ([`AppState::alerting`]); a server
 //! state built without one (tests of the router alone) has no plugins.
@@ -338,17 +338,31 @@ async fn visible_projects(state: &AppState, user: &User) -> Result<Vec<ProjectCh
     Ok(choices)
 }
 
+/// What the account's notification page shows.
+#[derive(Debug, Clone)]
+pub struct UserChoices {
+    /// The projects the user can see, with their alerts switch.
+    pub projects: Vec<ProjectChoice>,
+    /// Whether they receive workflow notices (assigned, comments, regressions of what they
+    /// resolved).
+    pub workflow: bool,
+    /// Every notification plugin, with their switch and settings.
+    pub plugins: Vec<PluginChoice>,
+}
+
 /// What the account's notification page shows: the projects `user` can see with their alerts
-/// switch, and every notification plugin with their switch and settings.
-pub async fn user_choices(
-    state: &AppState,
-    user: &User,
-) -> Result<(Vec<ProjectChoice>, Vec<PluginChoice>), StoreError> {
+/// switch, their workflow switch, and every notification plugin with their switch and settings.
+pub async fn user_choices(state: &AppState, user: &User) -> Result<UserChoices, StoreError> {
     let projects = visible_projects(state, user).await?;
-    let Some((registry, _)) = registry(state) else {
-        return Ok((projects, Vec::new()));
-    };
     let mut conn = state.db.read_latest().await?;
+    let workflow = plugins::workflow_notices(&mut conn.conn(), user.id).await?;
+    let Some((registry, _)) = registry(state) else {
+        return Ok(UserChoices {
+            projects,
+            workflow,
+            plugins: Vec::new(),
+        });
+    };
     let rows: BTreeMap<String, plugins::UserPlugin> =
         plugins::plugins_of_user(&mut conn.conn(), user.id)
             .await?
@@ -369,7 +383,23 @@ pub async fn user_choices(
             }
         })
         .collect();
-    Ok((projects, choices))
+    Ok(UserChoices {
+        projects,
+        workflow,
+        plugins: choices,
+    })
+}
+
+/// Turns `user`'s workflow notices on or off.
+pub async fn set_workflow_notices(
+    state: &AppState,
+    user: &User,
+    enabled: bool,
+) -> Result<(), StoreError> {
+    let mut conn = state.db.write().await?;
+    plugins::set_workflow_notices(&mut conn.conn(), user.id, enabled).await?;
+    tracing::info!(user.id = user.id, enabled, "workflow notices switched");
+    Ok(())
 }
 
 /// Turns `user`'s alerts for a project they can see on or off (else not found).

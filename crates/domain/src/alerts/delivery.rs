@@ -1,4 +1,81 @@
-//! The life of one delivery in the notification outbox, and how long a failed one waits.
+//! The life of one delivery in the notification outbox: why it exists, where it is, and how long
+//! a failed one waits.
+
+use super::evaluate::Trigger;
+
+/// Something a person did to an issue that concerns another person (Sentry's workflow
+/// notifications). Sent by mail to one user each, never digested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkflowNotice {
+    /// The issue was assigned to them (or to a team of theirs).
+    Assigned,
+    /// Someone commented on an issue they took part in.
+    Commented,
+    /// An issue they resolved received an event again.
+    ResolvedRegressed,
+}
+
+impl WorkflowNotice {
+    /// Every notice.
+    pub const ALL: [WorkflowNotice; 3] = [
+        WorkflowNotice::Assigned,
+        WorkflowNotice::Commented,
+        WorkflowNotice::ResolvedRegressed,
+    ];
+
+    /// The stored name (a delivery's `reason`); distinct from every [`Trigger`]'s.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowNotice::Assigned => "assigned",
+            WorkflowNotice::Commented => "commented",
+            WorkflowNotice::ResolvedRegressed => "resolved_regressed",
+        }
+    }
+}
+
+/// Why a delivery exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A rule fired on what an event did to its issue.
+    Alert(Trigger),
+    /// A person did something that concerns the recipient.
+    Workflow(WorkflowNotice),
+}
+
+impl Reason {
+    /// The stored name: the trigger's (as deliveries were stored before workflow notices) or
+    /// the notice's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Alert(trigger) => trigger.as_str(),
+            Reason::Workflow(notice) => notice.as_str(),
+        }
+    }
+
+    /// The reason stored as `name`.
+    pub fn parse(name: &str) -> Option<Reason> {
+        Trigger::parse(name).map(Reason::Alert).or_else(|| {
+            WorkflowNotice::ALL
+                .into_iter()
+                .find(|n| n.as_str() == name)
+                .map(Reason::Workflow)
+        })
+    }
+
+    /// The workflow notice, if it is one.
+    pub fn notice(self) -> Option<WorkflowNotice> {
+        match self {
+            Reason::Workflow(notice) => Some(notice),
+            Reason::Alert(_) => None,
+        }
+    }
+}
+
+impl From<Trigger> for Reason {
+    fn from(trigger: Trigger) -> Reason {
+        Reason::Alert(trigger)
+    }
+}
 
 /// Where a delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +183,27 @@ mod tests {
             assert_eq!(AttemptOutcome::parse(outcome.as_str()), Some(outcome));
         }
         assert_eq!(DeliveryState::parse("lost"), None);
+    }
+
+    #[test]
+    fn reasons_read_back_and_old_rows_stay_readable() {
+        let reasons = Trigger::ALL
+            .into_iter()
+            .map(Reason::Alert)
+            .chain(WorkflowNotice::ALL.into_iter().map(Reason::Workflow));
+        for reason in reasons {
+            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
+        }
+        // Rows written before workflow notices hold a bare trigger name.
+        assert_eq!(
+            Reason::parse("regressed"),
+            Some(Reason::Alert(Trigger::Regressed))
+        );
+        assert_eq!(
+            Reason::parse("resolved_regressed"),
+            Some(Reason::Workflow(WorkflowNotice::ResolvedRegressed))
+        );
+        assert_eq!(Reason::parse("mentioned"), None);
     }
 
     #[test]

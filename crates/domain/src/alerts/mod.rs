@@ -15,7 +15,7 @@ pub mod event_facts;
 pub mod preview;
 pub mod rule;
 
-pub use delivery::{AttemptOutcome, DeliveryState, retry_delay_ms};
+pub use delivery::{AttemptOutcome, DeliveryState, Reason, WorkflowNotice, retry_delay_ms};
 pub use evaluate::{Assignee, Counted, Facts, Trigger, WindowCounts, decide};
 pub use event_facts::EventFacts;
 pub use preview::{IssueFires, IssueHistory, PastEvent, Simulation, simulate};

@@ -12,7 +12,7 @@ pub mod settings;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::alerts::Trigger;
+use crate::alerts::Reason;
 use crate::level::Level;
 pub use settings::{SettingErrors, SettingKind, SettingSpec, SettingValues};
 
@@ -118,8 +118,14 @@ pub struct NotifiedIssue {
     pub url: String,
     /// How often it has been seen.
     pub times_seen: u64,
-    /// What happened.
-    pub trigger: Trigger,
+    /// Why it is sent: what happened to the issue (an alert), or what a person did (a
+    /// workflow notice, sent by mail only).
+    pub reason: Reason,
+    /// Who did it (a workflow notice's actor, by name); `None` for alerts and the system.
+    pub actor: Option<String>,
+    /// A workflow notice's detail: the comment's text (`Commented`), the slug of the team
+    /// the issue went to (`Assigned` to a team).
+    pub detail: Option<String>,
     /// The names of the rules that fired.
     pub rules: Vec<String>,
     /// The event's id (32 hex digits).

@@ -27,6 +27,7 @@ mod startup;
 mod tickets;
 mod ui;
 mod workflow;
+mod workflow_notices;
 
 use std::path::Path;
 

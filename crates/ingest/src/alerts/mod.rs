@@ -4,11 +4,16 @@
 //! the job's project for the job's event ([`decide`]), claims each rule that fires for the issue
 //! once per its interval ([`rules::claim_fire`]) and writes one delivery per action
 //! ([`outbox::enqueue`]), then commits. A crash before the commit leaves the jobs in place; after
-//! it, the deliveries exist exactly once. Sending is the notifier's (`errhound-notify`).
+//! it, the deliveries exist exactly once. A regression also writes the workflow notice to whoever
+//! resolved the issue ([`notices`]). Sending is the notifier's (`errhound-notify`).
 
 use std::collections::{BTreeSet, HashMap};
 
-use errhound_domain::alerts::{AlertRule, EventFacts, Facts, Trigger, decide};
+use errhound_domain::JobKind;
+use errhound_domain::alerts::{
+    AlertRule, EventFacts, Facts, Reason, Trigger, WorkflowNotice, decide,
+};
+use errhound_store::alerts::notices::{self, Notice};
 use errhound_store::alerts::outbox::{self, Job, NewDelivery};
 use errhound_store::alerts::rules::{self, StoredRule};
 use errhound_store::payload::PayloadDictionaries;
@@ -126,6 +131,30 @@ async fn job_facts(
     Ok(Some((issue, event)))
 }
 
+/// The workflow notice of a regression: to whoever resolved the issue last, whatever the rules
+/// (their own alert, if a rule fires, comes besides). Written with the rules' deliveries, so
+/// the job turns into both exactly once.
+async fn regression_notice(conn: &mut Conn<'_>, job: &Job, now: i64) -> Result<usize, StoreError> {
+    let Some(issue) = issues::get(conn, job.issue_id).await? else {
+        return Ok(0);
+    };
+    if issue.project_id != job.project_id {
+        return Ok(0);
+    }
+    let resolver = notices::last_resolver(conn, issue.id).await?;
+    let cause = format!("event:{}", job.event_id);
+    let notice = Notice {
+        kind: WorkflowNotice::ResolvedRegressed,
+        project_id: job.project_id,
+        issue_id: issue.id,
+        event_id: &job.event_id,
+        actor: None,
+        detail: None,
+        cause: &cause,
+    };
+    notices::enqueue(conn, &notice, &resolver, now).await
+}
+
 /// What every job of one run shares.
 struct JobContext<'a> {
     rules: &'a [ProjectRule],
@@ -145,11 +174,15 @@ async fn evaluate_job(
         digest_delay_ms,
         now,
     } = *context;
+    let mut written = 0;
+    if job.kind == JobKind::IssueRegressed {
+        written += regression_notice(conn, job, now).await?;
+    }
     if rules.is_empty() {
-        return Ok(0);
+        return Ok(written);
     }
     let Some((issue, event)) = job_facts(conn, dictionaries, job).await? else {
-        return Ok(0);
+        return Ok(written);
     };
     let latest_release = releases::latest(conn, job.project_id).await?;
     let assignee = rules::assignee(conn, issue.id).await?;
@@ -171,7 +204,6 @@ async fn evaluate_job(
         assignee,
         now_ms: now,
     };
-    let mut written = 0;
     for ProjectRule { stored, rule } in rules {
         if !decide(rule, &facts, &counts) {
             continue;
@@ -206,7 +238,9 @@ async fn evaluate_job(
                 rule_id: Some(stored.id),
                 issue_id: issue.id,
                 event_id: &job.event_id,
-                reason: trigger,
+                reason: Reason::Alert(trigger),
+                actor: None,
+                detail: None,
                 target: &target,
                 digest_key: &digest_key,
                 due_at: now + digest_delay_ms,

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use errhound_domain::alerts::{AlertRule, DeliveryState, Trigger};
+use errhound_domain::alerts::{AlertRule, DeliveryState, Reason, Trigger};
 use errhound_store::alerts::outbox::{self, Scope};
 use errhound_store::alerts::rules;
 use errhound_store::ingest::{NewEvent, write_batch};
@@ -96,7 +96,7 @@ async fn a_new_issue_fires_the_default_rule_once_and_a_repeat_event_fires_nothin
             .unwrap();
         assert_eq!(deliveries.len(), 1, "{}", t.engine);
         let delivery = &deliveries[0];
-        assert_eq!(delivery.reason, Trigger::Created);
+        assert_eq!(delivery.reason, Reason::Alert(Trigger::Created));
         assert_eq!(delivery.state, DeliveryState::Pending);
         assert_eq!(delivery.due_at, now + DIGEST_DELAY_MS, "the digest window");
         assert!(

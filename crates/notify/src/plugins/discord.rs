@@ -104,7 +104,7 @@ fn embed(notification: &Notification, issue: &NotifiedIssue) -> Value {
         "description": truncate(&escape(&one_line(&issue.culprit)), 2000),
         "color": color(issue.level),
         "fields": fields,
-        "footer": {"text": format!("{} · {}", what_happened(issue.trigger), issue.short_id)},
+        "footer": {"text": format!("{} · {}", what_happened(issue.reason), issue.short_id)},
     })
 }
 

@@ -11,7 +11,12 @@
 //!   thread one issue's alerts (a digest, about several issues, starts no thread);
 //!   `Auto-Submitted: auto-generated`.
 //! * A user setting `email` sends to another address than the account's (Sentry's `mail:email`).
+//! * A workflow notice (one issue, one recipient) says what the person did instead:
+//!   "Ann assigned SHOP-1 to you", "New comment by Ann on SHOP-1" with the comment, "SHOP-1,
+//!   which you resolved, regressed", with the same link and headers (so it joins the issue's
+//!   thread).
 
+use errhound_domain::alerts::WorkflowNotice;
 use errhound_domain::plugin::{
     BoxFuture, Notification, NotificationPlugin, NotifiedIssue, PluginDescription, PluginError,
     PluginKind, Recipient, SettingKind, SettingValues,
@@ -137,21 +142,30 @@ pub fn compose(
         [issue] => Some(issue),
         _ => None,
     };
-    let subject = match single {
-        Some(issue) => format!("{prefix}[{}] {}", one_line(&project.name), headline(issue)),
-        None => format!("{prefix}{}", digest_title(notification)),
+    let notice = single.and_then(|issue| issue.reason.notice().map(|n| (issue, n)));
+    let subject = match (notice, single) {
+        (Some((issue, notice)), _) => format!(
+            "{prefix}[{}] {}",
+            one_line(&project.name),
+            notice_line(issue, notice)
+        ),
+        (None, Some(issue)) => {
+            format!("{prefix}[{}] {}", one_line(&project.name), headline(issue))
+        }
+        (None, None) => format!("{prefix}{}", digest_title(notification)),
     };
     let to = recipient
         .settings
         .text("email")
         .unwrap_or(&recipient.email)
         .to_owned();
-    let (text, html) = match single {
-        Some(issue) => (
+    let (text, html) = match (notice, single) {
+        (Some((issue, notice)), _) => (notice_text(issue, notice), notice_html(issue, notice)),
+        (None, Some(issue)) => (
             issue_text(notification, issue),
             issue_html(notification, issue),
         ),
-        None => (digest_text(notification), digest_html(notification)),
+        (None, None) => (digest_text(notification), digest_html(notification)),
     };
     let id_part: String = idempotency_key
         .chars()
@@ -181,6 +195,85 @@ pub fn compose(
     )
 }
 
+/// What the person did, in one line: the subject and the first line of a workflow notice.
+fn notice_line(issue: &NotifiedIssue, notice: WorkflowNotice) -> String {
+    let actor = one_line(issue.actor.as_deref().unwrap_or("Someone"));
+    match notice {
+        WorkflowNotice::Assigned => match &issue.detail {
+            Some(team) => format!("{actor} assigned {} to #{}", issue.short_id, one_line(team)),
+            None => format!("{actor} assigned {} to you", issue.short_id),
+        },
+        WorkflowNotice::Commented => format!("New comment by {actor} on {}", issue.short_id),
+        WorkflowNotice::ResolvedRegressed => {
+            format!("{}, which you resolved, regressed", issue.short_id)
+        }
+    }
+}
+
+/// Why the recipient gets it, and how to stop it.
+fn notice_footer(notice: WorkflowNotice) -> &'static str {
+    match notice {
+        WorkflowNotice::Assigned => {
+            "You receive this because the issue was assigned to you or your team."
+        }
+        WorkflowNotice::Commented => "You receive this because you took part in this issue.",
+        WorkflowNotice::ResolvedRegressed => "You receive this because you resolved this issue.",
+    }
+}
+
+fn notice_text(issue: &NotifiedIssue, notice: WorkflowNotice) -> String {
+    let mut out = format!("{}.\n", notice_line(issue, notice));
+    if let (WorkflowNotice::Commented, Some(comment)) = (notice, &issue.detail) {
+        out.push('\n');
+        for line in comment.lines() {
+            out.push_str(&format!("> {line}\n"));
+        }
+    }
+    out.push_str(&format!("\n{}\n", headline(issue)));
+    if !issue.culprit.is_empty() {
+        out.push_str(&format!("{}\n", one_line(&issue.culprit)));
+    }
+    out.push_str(&format!("\n{}: {}\n", issue.short_id, issue.url));
+    out.push_str(&format!(
+        "\n{} Workflow notifications can be turned off in your account's notification \
+         settings.\n",
+        notice_footer(notice)
+    ));
+    out
+}
+
+fn notice_html(issue: &NotifiedIssue, notice: WorkflowNotice) -> String {
+    let e = escape_html;
+    let mut out = String::from("<!DOCTYPE html>\n<html><body>\n");
+    out.push_str(&format!("<p>{}.</p>\n", e(&notice_line(issue, notice))));
+    if let (WorkflowNotice::Commented, Some(comment)) = (notice, &issue.detail) {
+        out.push_str(&format!(
+            "<blockquote style=\"white-space: pre-wrap\">{}</blockquote>\n",
+            e(comment)
+        ));
+    }
+    out.push_str(&format!(
+        "<h2><a href=\"{}\">{}</a></h2>\n",
+        e(&issue.url),
+        e(&headline(issue))
+    ));
+    if !issue.culprit.is_empty() {
+        out.push_str(&format!("<p><code>{}</code></p>\n", e(&issue.culprit)));
+    }
+    out.push_str(&format!(
+        "<p><a href=\"{}\">View {} in Errhound</a></p>\n",
+        e(&issue.url),
+        e(&issue.short_id)
+    ));
+    out.push_str(&format!(
+        "<p><small>{} Workflow notifications can be turned off in your account's notification \
+         settings.</small></p>\n",
+        e(notice_footer(notice))
+    ));
+    out.push_str("</body></html>\n");
+    out
+}
+
 fn context_line(notification: &Notification, issue: &NotifiedIssue) -> String {
     let mut parts = vec![format!("project {}", notification.project.name)];
     if let Some(env) = &issue.environment {
@@ -191,7 +284,7 @@ fn context_line(notification: &Notification, issue: &NotifiedIssue) -> String {
     }
     format!(
         "{} in {}. Seen {} time{}.",
-        what_happened(issue.trigger),
+        what_happened(issue.reason),
         parts.join(", "),
         issue.times_seen,
         if issue.times_seen == 1 { "" } else { "s" }
@@ -283,7 +376,7 @@ fn digest_text(notification: &Notification) -> String {
         out.push_str(&format!(
             "- {} ({}, seen {} times)\n  {}\n",
             headline(issue),
-            what_happened(issue.trigger),
+            what_happened(issue.reason),
             issue.times_seen,
             issue.url
         ));
@@ -305,7 +398,7 @@ fn digest_html(notification: &Notification) -> String {
             "<li><a href=\"{}\">{}</a> ({}, seen {} times)<br><code>{}</code></li>\n",
             e(&issue.url),
             e(&headline(issue)),
-            e(what_happened(issue.trigger)),
+            e(what_happened(issue.reason)),
             issue.times_seen,
             e(&issue.culprit)
         ));

@@ -8,7 +8,7 @@ pub mod signed_chat;
 pub mod slack;
 pub mod webhooks;
 
-use errhound_domain::alerts::Trigger;
+use errhound_domain::alerts::{Reason, Trigger, WorkflowNotice};
 use errhound_domain::plugin::{
     Notification, NotifiedIssue, PluginError, SettingKind, SettingSpec, SettingValues,
 };
@@ -54,12 +54,17 @@ pub(crate) fn headline(issue: &NotifiedIssue) -> String {
 }
 
 /// What happened, as a phrase.
-pub(crate) fn what_happened(trigger: Trigger) -> &'static str {
-    match trigger {
-        Trigger::Created => "New issue",
-        Trigger::Regressed => "Regression",
-        Trigger::Reappeared => "Issue came back",
-        Trigger::Seen => "Issue seen",
+pub(crate) fn what_happened(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Alert(Trigger::Created) => "New issue",
+        Reason::Alert(Trigger::Regressed) => "Regression",
+        Reason::Alert(Trigger::Reappeared) => "Issue came back",
+        Reason::Alert(Trigger::Seen) => "Issue seen",
+        Reason::Workflow(WorkflowNotice::Assigned) => "Assigned",
+        Reason::Workflow(WorkflowNotice::Commented) => "New comment",
+        Reason::Workflow(WorkflowNotice::ResolvedRegressed) => {
+            "Regression of an issue you resolved"
+        }
     }
 }
 

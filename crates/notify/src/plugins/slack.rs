@@ -73,7 +73,7 @@ fn issue_section(issue: &NotifiedIssue) -> Value {
 
 fn context(notification: &Notification, issue: &NotifiedIssue) -> Value {
     let mut parts = vec![
-        what_happened(issue.trigger).to_owned(),
+        what_happened(issue.reason).to_owned(),
         escape(&notification.project.name),
         escape(&issue.short_id),
         format!("seen {} times", issue.times_seen),

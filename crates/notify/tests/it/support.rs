@@ -1,7 +1,7 @@
 //! A notification as the sender builds it, with hostile text where event data goes.
 
 use errhound_domain::Level;
-use errhound_domain::alerts::Trigger;
+use errhound_domain::alerts::{Reason, Trigger};
 use errhound_domain::plugin::{
     FrameSummary, Notification, NotifiedIssue, ProjectSummary, Recipient, SettingValues,
 };
@@ -19,7 +19,9 @@ pub fn issue(id: i64) -> NotifiedIssue {
         level: Level::Error,
         url: ISSUE_URL.replace("42", &id.to_string()),
         times_seen: 3,
-        trigger: Trigger::Created,
+        reason: Reason::Alert(Trigger::Created),
+        actor: None,
+        detail: None,
         rules: vec!["New issue -> mail".to_owned()],
         event_id: "a".repeat(32),
         environment: Some("production".to_owned()),

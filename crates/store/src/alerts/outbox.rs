@@ -10,7 +10,7 @@
 //!    key, which the target drops.
 
 use errhound_domain::JobKind;
-use errhound_domain::alerts::{AttemptOutcome, DeliveryState, Trigger};
+use errhound_domain::alerts::{AttemptOutcome, DeliveryState, Reason};
 
 use crate::StoreError;
 use crate::db::{Engine, Tx};
@@ -96,11 +96,15 @@ pub struct NewDelivery<'a> {
     pub rule_id: Option<i64>,
     /// The issue.
     pub issue_id: i64,
-    /// The event that caused it.
+    /// The event that caused it (empty for a notice no event caused).
     pub event_id: &'a str,
-    /// What happened to the issue.
-    pub reason: Trigger,
-    /// Where it goes: the rule action's Sentry JSON.
+    /// Why it is sent: what happened to the issue, or a workflow notice.
+    pub reason: Reason,
+    /// Who did it, by name (workflow notices).
+    pub actor: Option<&'a str>,
+    /// A workflow notice's detail (the comment, the team assigned).
+    pub detail: Option<&'a str>,
+    /// Where it goes: the rule action's Sentry JSON (a workflow notice: mail to its user).
     pub target: &'a str,
     /// Deliveries with the same key are sent together (one digest).
     pub digest_key: &'a str,
@@ -116,8 +120,8 @@ pub async fn enqueue(
 ) -> Result<bool, StoreError> {
     let written = Query::new(
         "INSERT INTO deliveries (idempotency_key, project_id, rule_id, issue_id, event_id, reason, \
-         target, digest_key, state, due_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         target, digest_key, state, due_at, created_at, actor, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(delivery.idempotency_key)
@@ -131,6 +135,8 @@ pub async fn enqueue(
     .bind(DeliveryState::Pending.as_str())
     .bind(delivery.due_at)
     .bind(now_ms)
+    .bind(delivery.actor)
+    .bind(delivery.detail)
     .execute(conn)
     .await?;
     Ok(written > 0)
@@ -168,10 +174,14 @@ pub struct Delivery {
     pub rule_id: Option<i64>,
     /// The issue.
     pub issue_id: i64,
-    /// The event that caused it.
+    /// The event that caused it (empty for a notice no event caused).
     pub event_id: String,
-    /// What happened to the issue.
-    pub reason: Trigger,
+    /// Why it is sent.
+    pub reason: Reason,
+    /// Who did it, by name (workflow notices).
+    pub actor: Option<String>,
+    /// A workflow notice's detail (the comment, the team assigned).
+    pub detail: Option<String>,
     /// Where it goes (the rule action's Sentry JSON).
     pub target: String,
     /// Where it is.
@@ -196,6 +206,8 @@ struct DeliveryRow {
     issue_id: i64,
     event_id: String,
     reason: String,
+    actor: Option<String>,
+    detail: Option<String>,
     target: String,
     state: String,
     attempts: i64,
@@ -207,8 +219,8 @@ struct DeliveryRow {
 
 macro_rules! delivery_columns {
     () => {
-        "id, project_id, rule_id, issue_id, event_id, reason, target, state, attempts, due_at, \
-         last_error, created_at, finished_at"
+        "id, project_id, rule_id, issue_id, event_id, reason, actor, detail, target, state, \
+         attempts, due_at, last_error, created_at, finished_at"
     };
 }
 
@@ -220,13 +232,15 @@ impl TryFrom<DeliveryRow> for Delivery {
             StoreError::InvalidValue(format!("delivery {}: {what} {value:?}", row.id))
         };
         Ok(Delivery {
-            reason: Trigger::parse(&row.reason).ok_or_else(|| invalid("reason", &row.reason))?,
+            reason: Reason::parse(&row.reason).ok_or_else(|| invalid("reason", &row.reason))?,
             state: DeliveryState::parse(&row.state).ok_or_else(|| invalid("state", &row.state))?,
             id: row.id,
             project_id: row.project_id,
             rule_id: row.rule_id,
             issue_id: row.issue_id,
             event_id: row.event_id,
+            actor: row.actor,
+            detail: row.detail,
             target: row.target,
             attempts: row.attempts,
             due_at: row.due_at,

@@ -1,6 +1,6 @@
 //! Plugin settings: per project (enabled, and the values of its declared settings, secret ones
 //! sealed by the caller before they get here) and per user (their switch and own settings), and
-//! the projects a user muted.
+//! the projects a user muted, and whether a user receives workflow notices.
 
 use crate::StoreError;
 use crate::query::{Conn, Query};
@@ -188,6 +188,38 @@ pub async fn set_project_alerts(
     )
     .bind(user_id)
     .bind(project_id)
+    .bind(enabled)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Options {
+    workflow: bool,
+}
+
+/// Whether the user receives workflow notices (on without a row).
+pub async fn workflow_notices(conn: &mut Conn<'_>, user_id: i64) -> Result<bool, StoreError> {
+    let row: Option<Options> =
+        Query::new("SELECT workflow FROM user_notification_options WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.is_none_or(|r| r.workflow))
+}
+
+/// Turns the user's workflow notices on or off.
+pub async fn set_workflow_notices(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    enabled: bool,
+) -> Result<(), StoreError> {
+    Query::new(
+        "INSERT INTO user_notification_options (user_id, workflow) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET workflow = excluded.workflow",
+    )
+    .bind(user_id)
     .bind(enabled)
     .execute(conn)
     .await?;

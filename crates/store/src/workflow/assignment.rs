@@ -1,9 +1,11 @@
 //! Assigning an issue to a member or a team of its organization.
 
+use errhound_domain::alerts::WorkflowNotice;
 use serde_json::json;
 
 use super::{WorkflowError, load_issue, organization_of_project};
 use crate::activity::{self, ActivityType, UserRef};
+use crate::alerts::notices::{self, Notice};
 use crate::db::Tx;
 use crate::query::Query;
 use crate::teams;
@@ -58,7 +60,8 @@ struct AssigneeIds {
 
 /// Assigns the issue to a member or a team of its organization ([`WorkflowError::Invalid`] for
 /// anyone else). Records `assigned` (Sentry's `assignee`, `assigneeEmail`, `assigneeName`,
-/// `assigneeType`). Assigning the current assignee changes nothing.
+/// `assigneeType`) and, in the same transaction, the workflow notice to the assignee (a team's
+/// members), not to the actor. Assigning the current assignee changes nothing.
 pub async fn assign(
     tx: &mut Tx,
     issue_id: i64,
@@ -118,7 +121,7 @@ pub async fn assign(
     .bind(now_ms)
     .execute(&mut tx.conn())
     .await?;
-    activity::record(
+    let activity_id = activity::record(
         &mut tx.conn(),
         issue_id,
         ActivityType::Assigned,
@@ -127,6 +130,19 @@ pub async fn assign(
         now_ms,
     )
     .await?;
+    let audience = notices::assignees(&mut tx.conn(), user_id, team_id).await?;
+    let team_slug = team_id.and_then(|_| data["assigneeName"].as_str());
+    let cause = format!("activity:{activity_id}:at:{now_ms}");
+    let notice = Notice {
+        kind: WorkflowNotice::Assigned,
+        project_id: issue.project_id,
+        issue_id,
+        event_id: "",
+        actor,
+        detail: team_slug,
+        cause: &cause,
+    };
+    notices::enqueue(&mut tx.conn(), &notice, &audience, now_ms).await?;
     Ok(true)
 }
 

@@ -128,6 +128,11 @@ pub fn pages() -> Routes {
             notifications::set_project,
         )
         .post(
+            "/settings/account/notifications/workflow/",
+            Rule::Authenticated,
+            notifications::set_workflow,
+        )
+        .post(
             "/settings/account/notifications/plugins/{plugin}/",
             Rule::Authenticated,
             notifications::set_plugin,

@@ -1,6 +1,7 @@
 //! The account's notification choices (`/settings/account/notifications/`): for each project
-//! the user can see, alerts on or off; for each notification plugin, on or off for them and
-//! their own settings for it (a chat handle, another address). The rule is
+//! the user can see, alerts on or off; workflow notices (assigned to me, comments, regressions
+//! of what I resolved) on or off; for each notification plugin, on or off for them and their
+//! own settings for it (a chat handle, another address). The rule is
 //! [`crate::plugin_settings`]; each form posts and redirects back (PRG), an invalid value is
 //! shown next to its field.
 
@@ -37,6 +38,7 @@ pub struct PluginChoiceView {
 struct NotificationsPage {
     nav: Nav,
     projects: Vec<ProjectChoice>,
+    workflow: bool,
     plugins: Vec<PluginChoiceView>,
 }
 
@@ -48,8 +50,9 @@ async fn render(
     invalid: Option<(&str, &SettingValues, &SettingErrors)>,
 ) -> UiResult {
     let nav = Nav::outside_org(state, user, "account").await?;
-    let (projects, choices) = plugin_settings::user_choices(state, &user.user).await?;
+    let choices = plugin_settings::user_choices(state, &user.user).await?;
     let plugins = choices
+        .plugins
         .iter()
         .map(|choice| {
             let description = choice.plugin.describe();
@@ -74,7 +77,8 @@ async fn render(
         status,
         NotificationsPage {
             nav,
-            projects,
+            projects: choices.projects,
+            workflow: choices.workflow,
             plugins,
         },
     )
@@ -113,6 +117,18 @@ pub async fn set_project(State(state): State<AppState>, user: UiUser, body: Stri
     .await
 }
 
+/// `POST /settings/account/notifications/workflow/`: `workflow` (`on`/`off`).
+pub async fn set_workflow(State(state): State<AppState>, user: UiUser, body: String) -> UiResult {
+    let enabled = on_off(&FormData::parse(&body), "workflow")?;
+    plugin_settings::set_workflow_notices(&state, &user.user, enabled).await?;
+    let message = if enabled {
+        "Workflow notifications are on for you."
+    } else {
+        "Workflow notifications are off for you."
+    };
+    flash_redirect(&user.session, message, &format!("{PAGE}#workflow")).await
+}
+
 fn on_off(form: &FormData, name: &str) -> Result<bool, UiError> {
     match form.text(name) {
         Some("on") => Ok(true),
@@ -137,8 +153,12 @@ pub async fn set_plugin(
 ) -> UiResult {
     let form = FormData::parse(&body);
     let enabled = on_off(&form, "enabled")?;
-    let (_, choices) = plugin_settings::user_choices(&state, &user.user).await?;
-    let Some(choice) = choices.iter().find(|c| c.plugin.describe().id == plugin) else {
+    let choices = plugin_settings::user_choices(&state, &user.user).await?;
+    let Some(choice) = choices
+        .plugins
+        .iter()
+        .find(|c| c.plugin.describe().id == plugin)
+    else {
         return Err(UiError::not_found());
     };
     let options = form_body(&choice.plugin.describe().user_settings, &form);
