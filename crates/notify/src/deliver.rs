@@ -494,13 +494,41 @@ impl Sender {
             .map(|r| Recipient {
                 settings: choices
                     .get(&r.user_id)
-                    .map(|c| settings_of(&c.settings))
+                    .map(|c| self.opened_user_settings(plugin, r.user_id, &c.settings))
                     .unwrap_or_default(),
                 user_id: r.user_id,
                 email: r.email,
                 name: r.name,
             })
             .collect())
+    }
+
+    /// A user's saved settings for `plugin`, secrets opened. A secret that does not open (a
+    /// changed server key) is left out, with a warning: the user is still notified, as far as
+    /// the plugin can without it.
+    fn opened_user_settings(
+        &self,
+        plugin: &dyn NotificationPlugin,
+        user_id: i64,
+        stored: &str,
+    ) -> SettingValues {
+        let specs = &plugin.describe().user_settings;
+        let mut stored = settings_of(stored);
+        match self.key.open_settings(specs, &stored) {
+            Ok(opened) => opened,
+            Err(error) => {
+                tracing::warn!(
+                    user.id = user_id,
+                    plugin.id = %plugin.describe().id,
+                    %error,
+                    "a user's saved plugin secret does not open; their other settings are used"
+                );
+                stored
+                    .0
+                    .retain(|key, _| !specs.iter().any(|s| s.kind.is_secret() && &s.key == key));
+                stored
+            }
+        }
     }
 }
 

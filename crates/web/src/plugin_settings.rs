@@ -441,6 +441,9 @@ pub async fn set_user_plugin(
     if plugin.describe().kind != PluginKind::Notification {
         return Err(ChangeError::NotFound(NO_PLUGIN).into());
     }
+    let Some((_, key)) = registry(state) else {
+        return Err(ChangeError::NotFound(NO_PLUGIN).into());
+    };
     let specs = &plugin.describe().user_settings;
     let mut conn = state.db.write().await?;
     let current = plugins::plugins_of_user(&mut conn.conn(), user.id)
@@ -449,8 +452,11 @@ pub async fn set_user_plugin(
         .find(|row| row.plugin_id == plugin_id)
         .map(|row| settings_of(&row.settings))
         .unwrap_or_default();
+    // A user's secrets (an external plugin may declare some) are sealed as a project's are.
+    let current = key.open_settings(specs, &current)?;
     let values = settings::validate(specs, &current, body).map_err(PluginChangeError::Invalid)?;
-    let text = Value::Object(values.0.into_iter().collect()).to_string();
+    let sealed = key.seal_opened(specs, &values);
+    let text = Value::Object(sealed.0.into_iter().collect()).to_string();
     plugins::set_user_plugin(&mut conn.conn(), user.id, plugin_id, enabled, &text).await?;
     tracing::info!(
         user.id = user.id,

@@ -16,6 +16,7 @@ use errhound_store::alerts::plugins;
 use errhound_store::{Db, DbOptions, Engine};
 use errhound_test_utils::http_receiver::{HttpReceiver, Verify};
 use errhound_test_utils::sdk::run_python;
+use errhound_test_utils::server::ADMIN_EMAIL;
 use errhound_test_utils::smtp::SmtpSink;
 use errhound_test_utils::{ServerOptions, TestServer};
 use reqwest::Method;
@@ -72,6 +73,29 @@ async fn stored_settings(server: &TestServer, plugin_id: &str) -> Value {
     let row = plugins::project_plugin(&mut conn.conn(), project_id, plugin_id)
         .await
         .unwrap()
+        .expect("a stored row");
+    serde_json::from_str(&row.settings).unwrap()
+}
+
+/// The admin's stored settings of `plugin_id`, read from the database beside the running server.
+async fn stored_user_settings(server: &TestServer, plugin_id: &str) -> Value {
+    let db = Db::connect(&DbOptions {
+        url: server.database_url(),
+        replica_urls: vec![],
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    let mut conn = db.read_latest().await.unwrap();
+    let admin = errhound_store::users::find_by_email(&mut conn.conn(), ADMIN_EMAIL)
+        .await
+        .unwrap()
+        .expect("the admin");
+    let row = plugins::plugins_of_user(&mut conn.conn(), admin.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|row| row.plugin_id == plugin_id)
         .expect("a stored row");
     serde_json::from_str(&row.settings).unwrap()
 }
@@ -354,6 +378,27 @@ async fn an_external_plugin_on_the_plugin_path_is_configured_and_receives_the_no
         page.body
     );
 
+    // The admin gives their own settings on their notification page, a secret among them.
+    let user_pin = "pin-4711-of-the-admin";
+    let saved = ui
+        .post(
+            "/settings/account/notifications/plugins/recorder/",
+            &[("enabled", "on"), ("nick", "ann"), ("pin", user_pin)],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = ui.get("/settings/account/notifications/").await;
+    assert!(
+        !page.body.contains(user_pin),
+        "a secret is never shown back"
+    );
+    let stored = stored_user_settings(&server, "recorder").await;
+    assert_eq!(stored["nick"], "ann", "{stored}");
+    let sealed = stored["pin"].as_str().expect("a stored pin");
+    assert!(!sealed.contains(user_pin), "sealed at rest: {stored}");
+    let key = ServerKey::load_or_create(&server.data_dir().join("server.key")).unwrap();
+    assert_eq!(key.open(sealed).unwrap().expose(), user_pin);
+
     run_python("send_events.py", &[&server.dsn, "burst", "1"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let written = loop {
@@ -375,6 +420,16 @@ async fn an_external_plugin_on_the_plugin_path_is_configured_and_receives_the_no
     assert_eq!(
         request["settings"]["token"], "t0k",
         "the plugin is given its secret opened"
+    );
+    let admin = request["recipients"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["settings"]["nick"] == "ann")
+        .unwrap_or_else(|| panic!("the admin among the recipients: {request}"));
+    assert_eq!(
+        admin["settings"]["pin"], user_pin,
+        "the plugin is given the user's secret opened"
     );
     let issue_id = server.issues().await[0]["id"].as_str().unwrap().to_owned();
     assert!(
