@@ -253,6 +253,18 @@ impl TestServer {
         })
     }
 
+    /// A connection pool (one connection) to the server's database, for a test that reads or
+    /// writes rows beside the running server.
+    pub async fn db(&self) -> errhound_store::Db {
+        errhound_store::Db::connect(&errhound_store::DbOptions {
+            url: self.database_url(),
+            replica_urls: vec![],
+            max_connections: 1,
+        })
+        .await
+        .expect("the server's database")
+    }
+
     /// Kills the process with SIGKILL (no shutdown of any kind).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -4,7 +4,7 @@
 //! refused, changes applied to the next envelope, and the real Python SDK against a limited
 //! key.
 
-use errhound_store::{Db, DbOptions, Engine, now_ms, orgs, projects};
+use errhound_store::{Engine, now_ms, orgs, projects};
 use errhound_test_utils::TestServer;
 use errhound_test_utils::sdk::run_python;
 use reqwest::Method;
@@ -229,13 +229,7 @@ async fn a_key_of_another_project_is_404(#[case] engine: Engine) {
     let server = TestServer::start_on(binary(), engine).await;
     // Another project in the same organization and one in another organization, written
     // beside the running server (the API cannot create projects yet).
-    let db = Db::connect(&DbOptions {
-        url: server.database_url(),
-        replica_urls: vec![],
-        max_connections: 1,
-    })
-    .await
-    .unwrap();
+    let db = server.db().await;
     let mut conn = db.write().await.unwrap();
     let errhound = orgs::find_by_slug(&mut conn.conn(), "errhound")
         .await

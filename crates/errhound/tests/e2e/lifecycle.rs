@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use errhound_domain::Role;
 use errhound_store::query::{Int, Query};
-use errhound_store::{Db, DbOptions, Engine};
+use errhound_store::{Db, Engine};
 use errhound_test_utils::TestServer;
 use errhound_test_utils::server::ServerOptions;
 use reqwest::Method;
@@ -35,16 +35,6 @@ async fn server_with_deletions(engine: Engine, period: u64) -> TestServer {
         },
     )
     .await
-}
-
-async fn db(server: &TestServer) -> Db {
-    Db::connect(&DbOptions {
-        url: server.database_url(),
-        replica_urls: vec![],
-        max_connections: 1,
-    })
-    .await
-    .unwrap()
 }
 
 /// A count the test reads beside the running server.
@@ -263,7 +253,7 @@ async fn a_deleted_project_is_gone_at_once_its_dsn_refused_and_its_rows_removed(
     assert_eq!(removed[0]["targetObject"], json!(project_id));
 
     // The task removes its rows; its slug is free at once.
-    let db = db(&server).await;
+    let db = server.db().await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let live = "SELECT COUNT(*) AS value FROM projects WHERE id = $1 AND purged_at IS NULL";
     while count(&db, live, project_id).await > 0 {
@@ -367,7 +357,7 @@ async fn only_an_owner_deletes_an_organization_which_disappears_with_its_dsns(
     answer.assert_error(403, "unknown DSN key");
 
     // The entry was written with the change (it goes with the organization's data).
-    let db = db(&server).await;
+    let db = server.db().await;
     assert_eq!(
         count(
             &db,

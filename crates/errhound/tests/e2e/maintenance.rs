@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use errhound_store::{Db, DbOptions, sessions};
+use errhound_store::sessions;
 use errhound_test_utils::{ServerOptions, TestServer};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
@@ -84,16 +84,7 @@ async fn an_issue_ignored_until_a_time_reopens_when_the_time_has_passed() {
 async fn expired_sessions_are_deleted_and_live_ones_kept() {
     let server = server().await;
     // The test writes rows as the server's own session store would, beside the running server.
-    let db = Db::connect(&DbOptions {
-        url: format!(
-            "sqlite://{}",
-            server.data_dir().join("errhound.db").display()
-        ),
-        replica_urls: vec![],
-        max_connections: 1,
-    })
-    .await
-    .unwrap();
+    let db = server.db().await;
     let mut conn = db.write().await.unwrap();
     let now = now_ms();
     sessions::insert(

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use errhound_domain::alerts::DeliveryState;
 use errhound_store::alerts::outbox::{self, Attempt, Delivery, Depth, Scope};
-use errhound_store::{Db, DbOptions};
 use errhound_test_utils::http_receiver::{HttpReceiver, Verify};
 use errhound_test_utils::{ServerOptions, TestServer};
 use reqwest::Method;
@@ -33,13 +32,7 @@ const NOTIFY_SERVICE: &str = "sentry.rules.actions.notify_event_service.NotifyEv
 /// The rule's deliveries, their recorded attempts and the whole outbox's depth, read beside the
 /// running server.
 async fn outbox_state(server: &TestServer, rule_id: i64) -> (Vec<Delivery>, Vec<Attempt>, Depth) {
-    let db = Db::connect(&DbOptions {
-        url: server.database_url(),
-        replica_urls: vec![],
-        max_connections: 1,
-    })
-    .await
-    .unwrap();
+    let db = server.db().await;
     let mut conn = db.read_latest().await.unwrap();
     let deliveries = outbox::list(&mut conn.conn(), Scope::Rule(rule_id), 10)
         .await

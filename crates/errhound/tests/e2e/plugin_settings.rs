@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use errhound_notify::ServerKey;
+use errhound_store::Engine;
 use errhound_store::alerts::plugins;
-use errhound_store::{Db, DbOptions, Engine};
 use errhound_test_utils::http_receiver::{HttpReceiver, Verify};
 use errhound_test_utils::sdk::run_python;
 use errhound_test_utils::server::ADMIN_EMAIL;
@@ -62,13 +62,7 @@ fn plugin<'a>(list: &'a Value, id: &str) -> &'a Value {
 async fn stored_settings(server: &TestServer, plugin_id: &str) -> Value {
     let (_, project) = server.api_get("projects/errhound/default/").await;
     let project_id: i64 = project["id"].as_str().unwrap().parse().unwrap();
-    let db = Db::connect(&DbOptions {
-        url: server.database_url(),
-        replica_urls: vec![],
-        max_connections: 1,
-    })
-    .await
-    .unwrap();
+    let db = server.db().await;
     let mut conn = db.read_latest().await.unwrap();
     let row = plugins::project_plugin(&mut conn.conn(), project_id, plugin_id)
         .await
@@ -79,13 +73,7 @@ async fn stored_settings(server: &TestServer, plugin_id: &str) -> Value {
 
 /// The admin's stored settings of `plugin_id`, read from the database beside the running server.
 async fn stored_user_settings(server: &TestServer, plugin_id: &str) -> Value {
-    let db = Db::connect(&DbOptions {
-        url: server.database_url(),
-        replica_urls: vec![],
-        max_connections: 1,
-    })
-    .await
-    .unwrap();
+    let db = server.db().await;
     let mut conn = db.read_latest().await.unwrap();
     let admin = errhound_store::users::find_by_email(&mut conn.conn(), ADMIN_EMAIL)
         .await

@@ -242,6 +242,19 @@ fn notice_text(issue: &NotifiedIssue, notice: WorkflowNotice) -> String {
     out
 }
 
+/// The issue's title, linked to its page, and its culprit: the head of both kinds of mail.
+fn issue_heading_html(out: &mut String, issue: &NotifiedIssue) {
+    let e = escape_html;
+    out.push_str(&format!(
+        "<h2><a href=\"{}\">{}</a></h2>\n",
+        e(&issue.url),
+        e(&headline(issue))
+    ));
+    if !issue.culprit.is_empty() {
+        out.push_str(&format!("<p><code>{}</code></p>\n", e(&issue.culprit)));
+    }
+}
+
 fn notice_html(issue: &NotifiedIssue, notice: WorkflowNotice) -> String {
     let e = escape_html;
     let mut out = String::from("<!DOCTYPE html>\n<html><body>\n");
@@ -252,14 +265,7 @@ fn notice_html(issue: &NotifiedIssue, notice: WorkflowNotice) -> String {
             e(comment)
         ));
     }
-    out.push_str(&format!(
-        "<h2><a href=\"{}\">{}</a></h2>\n",
-        e(&issue.url),
-        e(&headline(issue))
-    ));
-    if !issue.culprit.is_empty() {
-        out.push_str(&format!("<p><code>{}</code></p>\n", e(&issue.culprit)));
-    }
+    issue_heading_html(&mut out, issue);
     out.push_str(&format!(
         "<p><a href=\"{}\">View {} in Errhound</a></p>\n",
         e(&issue.url),
@@ -328,14 +334,7 @@ fn issue_text(notification: &Notification, issue: &NotifiedIssue) -> String {
 fn issue_html(notification: &Notification, issue: &NotifiedIssue) -> String {
     let e = escape_html;
     let mut out = String::from("<!DOCTYPE html>\n<html><body>\n");
-    out.push_str(&format!(
-        "<h2><a href=\"{}\">{}</a></h2>\n",
-        e(&issue.url),
-        e(&headline(issue))
-    ));
-    if !issue.culprit.is_empty() {
-        out.push_str(&format!("<p><code>{}</code></p>\n", e(&issue.culprit)));
-    }
+    issue_heading_html(&mut out, issue);
     out.push_str(&format!(
         "<p>{}</p>\n",
         e(&context_line(notification, issue))
