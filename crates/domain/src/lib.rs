@@ -21,6 +21,7 @@ pub mod search;
 pub mod settings;
 pub mod short_id;
 pub mod slug;
+pub mod sso;
 pub mod tags;
 pub mod time;
 pub mod trim;
