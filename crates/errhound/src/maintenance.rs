@@ -81,7 +81,7 @@ async fn clear_expired_snoozes(db: Db) -> anyhow::Result<()> {
     }
 }
 
-/// Deletes the UI sessions and the sign-up links that have expired.
+/// Deletes the UI sessions, sign-up links and single sign-on attempts that have expired.
 async fn delete_expired_sessions(db: Db) -> anyhow::Result<()> {
     for table in Expiring::ALL {
         loop {

@@ -11,17 +11,24 @@ pub enum Expiring {
     Sessions,
     /// Sign-up links ([`crate::registrations`]).
     Registrations,
+    /// Single sign-on attempts ([`crate::sso_attempts`]).
+    SsoAttempts,
 }
 
 impl Expiring {
     /// Every such table.
-    pub const ALL: [Expiring; 2] = [Expiring::Sessions, Expiring::Registrations];
+    pub const ALL: [Expiring; 3] = [
+        Expiring::Sessions,
+        Expiring::Registrations,
+        Expiring::SsoAttempts,
+    ];
 
     /// The table's name (for logs).
     pub fn table(self) -> &'static str {
         match self {
             Expiring::Sessions => "web_sessions",
             Expiring::Registrations => "registrations",
+            Expiring::SsoAttempts => "sso_attempts",
         }
     }
 
@@ -34,6 +41,10 @@ impl Expiring {
             Expiring::Registrations => {
                 "DELETE FROM registrations WHERE id IN \
                  (SELECT id FROM registrations WHERE expires_at <= $1 LIMIT $2)"
+            }
+            Expiring::SsoAttempts => {
+                "DELETE FROM sso_attempts WHERE id IN \
+                 (SELECT id FROM sso_attempts WHERE expires_at <= $1 LIMIT $2)"
             }
         }
     }

@@ -36,6 +36,7 @@ pub mod registrations;
 pub mod releases;
 pub mod schema;
 pub mod sessions;
+pub mod sso_attempts;
 pub mod tag_values;
 pub mod teams;
 pub mod tickets;

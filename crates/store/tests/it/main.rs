@@ -10,6 +10,7 @@ mod migrations;
 mod preview;
 mod queries;
 mod routing;
+mod sso;
 mod tickets;
 mod viewer;
 mod workflow;
