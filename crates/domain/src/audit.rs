@@ -62,11 +62,17 @@ pub enum AuditAction {
     IntegrationEdit,
     /// `integration.remove`: a plugin disabled in a project.
     IntegrationRemove,
+    /// `sso.enable`: single sign-on set up for the organization.
+    SsoEnable,
+    /// `sso.edit`: its provider's configuration or policy changed.
+    SsoEdit,
+    /// `sso.disable`: single sign-on removed.
+    SsoDisable,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::OrgCreate,
         AuditAction::OrgEdit,
         AuditAction::OrgRemove,
@@ -96,6 +102,9 @@ impl AuditAction {
         AuditAction::IntegrationAdd,
         AuditAction::IntegrationEdit,
         AuditAction::IntegrationRemove,
+        AuditAction::SsoEnable,
+        AuditAction::SsoEdit,
+        AuditAction::SsoDisable,
     ];
 
     /// Sentry's event name (stored, and shown by the API).
@@ -130,6 +139,9 @@ impl AuditAction {
             AuditAction::IntegrationAdd => "integration.add",
             AuditAction::IntegrationEdit => "integration.edit",
             AuditAction::IntegrationRemove => "integration.remove",
+            AuditAction::SsoEnable => "sso.enable",
+            AuditAction::SsoEdit => "sso.edit",
+            AuditAction::SsoDisable => "sso.disable",
         }
     }
 

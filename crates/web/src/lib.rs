@@ -15,6 +15,7 @@ pub mod password;
 pub mod plugin_settings;
 pub mod routes;
 pub mod rule_preview;
+pub mod sso_settings;
 pub mod tickets;
 pub mod ui;
 

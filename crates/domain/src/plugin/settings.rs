@@ -63,6 +63,25 @@ pub struct SettingSpec {
     pub help: String,
 }
 
+impl SettingSpec {
+    /// A setting `key` shown as `label`, of `kind`, `required` or not, with a line of `help`.
+    pub fn new(
+        key: &str,
+        label: &str,
+        kind: SettingKind,
+        required: bool,
+        help: &str,
+    ) -> SettingSpec {
+        SettingSpec {
+            key: key.to_owned(),
+            label: label.to_owned(),
+            kind,
+            required,
+            help: help.to_owned(),
+        }
+    }
+}
+
 /// Longest value of a setting, in bytes (a URL list or a key fits easily).
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 /// Most URLs in a [`SettingKind::UrlList`].

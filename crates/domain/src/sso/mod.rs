@@ -13,6 +13,7 @@
 pub mod groups;
 pub mod linking;
 pub mod pipeline;
+pub mod providers;
 
 use std::collections::BTreeMap;
 

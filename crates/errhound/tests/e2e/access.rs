@@ -383,6 +383,9 @@ fn sentry_rule(method: &Method, path: &str) -> Rule {
         // the owner role, which the superuser's tokens stand in for).
         "/organizations/{org}/" if *method == Method::DELETE => Rule::Scoped(Scope::OrgAdmin),
         "/organizations/{org}/" => pick(Scope::OrgRead, Scope::OrgWrite),
+        // The organization's single sign-on provider: owners only, reading included (its
+        // configuration names the identity provider's client).
+        "/organizations/{org}/auth-provider/" => Rule::Scoped(Scope::OrgAdmin),
         "/organizations/{org}/projects/" | "/teams/{org}/{team}/projects/" => {
             pick(Scope::OrgRead, Scope::ProjectWrite)
         }

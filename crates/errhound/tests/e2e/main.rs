@@ -23,6 +23,7 @@ mod rust_sdk;
 mod scrubbing;
 mod sentry_cli;
 mod sessions;
+mod sso;
 mod startup;
 mod tickets;
 mod ui;

@@ -24,13 +24,7 @@ pub(crate) fn spec(
     required: bool,
     help: &str,
 ) -> SettingSpec {
-    SettingSpec {
-        key: key.to_owned(),
-        label: label.to_owned(),
-        kind,
-        required,
-        help: help.to_owned(),
-    }
+    SettingSpec::new(key, label, kind, required, help)
 }
 
 /// The text value of a required setting, or a configuration error naming it.

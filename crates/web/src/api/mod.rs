@@ -8,6 +8,7 @@ pub mod access;
 mod activity;
 mod audit;
 mod auth;
+mod auth_provider;
 mod events;
 mod grouping;
 pub mod issue_extras;
@@ -100,6 +101,7 @@ pub fn routes() -> Routes {
         .merge(releases::routes())
         .merge(rules::routes())
         .merge(plugins::routes())
+        .merge(auth_provider::routes())
         .merge(issue_plugins::routes())
         .merge(audit::routes())
         .merge(keys::routes())
