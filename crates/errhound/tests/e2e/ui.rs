@@ -422,6 +422,35 @@ async fn ui_browser_a_session_revoked_from_another_browser_is_logged_out() {
     );
 }
 
+/// `path` of the UI route table with its placeholders filled: for `target`'s resources, and
+/// ids that exist nowhere for the rest.
+fn ui_path(path: &str, target: Option<&crate::access::Target>) -> String {
+    match target {
+        Some(t) => path
+            .replace("{org}", t.org)
+            .replace("{project}", t.project)
+            .replace("{team}", t.team)
+            .replace("{issue}", &t.issue_id)
+            .replace("{event}", &t.event_id)
+            .replace("{note}", "999999")
+            .replace("{key}", "999999")
+            .replace("{member}", "999999")
+            .replace("{token}", "999999")
+            .replace("{plugin}", "webhooks"),
+        None => path
+            .replace("{version}", "0")
+            .replace("{file}", "app.css")
+            .replace("{invite}", "1")
+            .replace("{reset}", "1")
+            .replace("{registration}", "1")
+            .replace("{secret}", &"0".repeat(64))
+            .replace("{session}", &"0".repeat(64))
+            .replace("{user}", "999999")
+            .replace("{token}", "999999")
+            .replace("{plugin}", "webhooks"),
+    }
+}
+
 /// The authorization matrix of the UI: every page of the route table, opened (GET) or posted to
 /// (refused callers only: a POST that gets through would change the world) by the superuser, a
 /// member whose team owns only `default`, and a member of another organization, for the
@@ -456,32 +485,7 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
             vec![None]
         };
         for target in fills {
-            let path = match target {
-                Some(t) => route
-                    .path
-                    .replace("{org}", t.org)
-                    .replace("{project}", t.project)
-                    .replace("{team}", t.team)
-                    .replace("{issue}", &t.issue_id)
-                    .replace("{event}", &t.event_id)
-                    .replace("{note}", "999999")
-                    .replace("{key}", "999999")
-                    .replace("{member}", "999999")
-                    .replace("{token}", "999999")
-                    .replace("{plugin}", "webhooks"),
-                None => route
-                    .path
-                    .replace("{version}", "0")
-                    .replace("{file}", "app.css")
-                    .replace("{invite}", "1")
-                    .replace("{reset}", "1")
-                    .replace("{registration}", "1")
-                    .replace("{secret}", &"0".repeat(64))
-                    .replace("{session}", &"0".repeat(64))
-                    .replace("{user}", "999999")
-                    .replace("{token}", "999999")
-                    .replace("{plugin}", "webhooks"),
-            };
+            let path = ui_path(&route.path, target);
             for (session, who, home, sees_secret, superuser) in &sessions {
                 // What the page needs, and whether this session has it.
                 let expect: Option<u16> = match (route.rule, target) {
@@ -552,6 +556,63 @@ async fn every_ui_page_answers_each_session_what_its_scopes_and_teams_allow() {
         failures.join("\n")
     );
     assert!(checked > 100, "{checked}");
+}
+
+/// CSRF on every state-changing page of the route table, not only the ones a test happens to
+/// post to: the superuser (whom every handler would obey) posts to each with the right token but
+/// from a foreign origin, and from the right origin without the token; each is refused by the
+/// CSRF layer, before any handler runs.
+#[tokio::test]
+async fn every_ui_post_refuses_a_foreign_origin_and_a_missing_token() {
+    let server = TestServer::start(binary()).await;
+    let targets = crate::access::world(&server).await;
+    let own = targets.iter().find(|t| t.org == "errhound");
+    let session = UiSession::login(&server).await;
+    let table = errhound_web::ui::pages().table();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    // Logging out goes last: were it let through, the session would end and every later post
+    // be refused for that alone.
+    let mut posts: Vec<_> = table.iter().filter(|r| r.method == Method::POST).collect();
+    posts.sort_by_key(|r| r.path == "/auth/logout/");
+    for route in posts {
+        let path = ui_path(
+            &route.path,
+            route.path.contains("{org}").then_some(own).flatten(),
+        );
+        let with_token = format!("csrf={}", session.csrf);
+        for (what, body, headers) in [
+            (
+                "a foreign Origin",
+                with_token.as_str(),
+                vec![("origin", "http://evil.example")],
+            ),
+            (
+                "a cross-site fetch",
+                with_token.as_str(),
+                vec![("sec-fetch-site", "cross-site")],
+            ),
+            ("no token", "", vec![]),
+        ] {
+            let page = session.post_raw(&path, body, &headers).await;
+            checked += 1;
+            if page.status != 403 || !page.body.contains("<h1>403") {
+                failures.push(format!("POST {path} with {what}: {}", page.status));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} posts were not refused:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 90, "{checked}");
+    // The session still works: nothing above logged it out.
+    assert_eq!(
+        session.get("/organizations/errhound/issues/").await.status,
+        200
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
