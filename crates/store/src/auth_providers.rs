@@ -111,19 +111,17 @@ pub async fn create(
     settings: &ProviderSettings<'_>,
     now_ms: i64,
 ) -> Result<AuthProvider, StoreError> {
-    let row: Row = Query::new(concat!(
-        "INSERT INTO auth_providers (organization_id, provider, config, default_role, \
+    let row: Row = with_settings(
+        Query::new(concat!(
+            "INSERT INTO auth_providers (organization_id, provider, config, default_role, \
          require_sso, allowed_domains, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
-        columns!()
-    ))
-    .bind(organization_id)
-    .bind(settings.provider)
-    .bind(settings.config)
-    .bind(settings.default_role.as_str())
-    .bind(settings.require_sso)
-    .bind(domains_json(settings.allowed_domains))
-    .bind(now_ms)
+            columns!()
+        )),
+        organization_id,
+        settings,
+        now_ms,
+    )
     .fetch_one(conn)
     .await
     .map_err(StoreError::taken(
@@ -139,19 +137,17 @@ pub async fn update(
     settings: &ProviderSettings<'_>,
     now_ms: i64,
 ) -> Result<Option<AuthProvider>, StoreError> {
-    let row: Option<Row> = Query::new(concat!(
-        "UPDATE auth_providers SET provider = $2, config = $3, default_role = $4, \
+    let row: Option<Row> = with_settings(
+        Query::new(concat!(
+            "UPDATE auth_providers SET provider = $2, config = $3, default_role = $4, \
          require_sso = $5, allowed_domains = $6, updated_at = $7 \
          WHERE organization_id = $1 RETURNING ",
-        columns!()
-    ))
-    .bind(organization_id)
-    .bind(settings.provider)
-    .bind(settings.config)
-    .bind(settings.default_role.as_str())
-    .bind(settings.require_sso)
-    .bind(domains_json(settings.allowed_domains))
-    .bind(now_ms)
+            columns!()
+        )),
+        organization_id,
+        settings,
+        now_ms,
+    )
     .fetch_optional(conn)
     .await?;
     row.map(AuthProvider::try_from).transpose()
@@ -166,6 +162,19 @@ pub async fn delete(conn: &mut Conn<'_>, organization_id: i64) -> Result<bool, S
     Ok(deleted > 0)
 }
 
-fn domains_json(domains: &[String]) -> String {
-    serde_json::Value::from(domains.to_vec()).to_string()
+/// `query` with `$1`..`$7`: the organization, the settings' five columns, the time.
+fn with_settings(
+    query: Query,
+    organization_id: i64,
+    settings: &ProviderSettings<'_>,
+    now_ms: i64,
+) -> Query {
+    query
+        .bind(organization_id)
+        .bind(settings.provider)
+        .bind(settings.config)
+        .bind(settings.default_role.as_str())
+        .bind(settings.require_sso)
+        .bind(serde_json::Value::from(settings.allowed_domains.to_vec()).to_string())
+        .bind(now_ms)
 }

@@ -330,6 +330,18 @@ impl TestServer {
         (status, body)
     }
 
+    /// The event names of the `errhound` organization's audit log, newest first.
+    pub async fn audit_events(&self) -> Vec<String> {
+        let (status, log) = self.api_get("organizations/errhound/audit-logs/").await;
+        assert_eq!(status, 200, "{log}");
+        log["rows"]
+            .as_array()
+            .expect("audit rows")
+            .iter()
+            .filter_map(|row| row["event"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// `PUT /api/0/{path}` with the admin token.
     pub async fn api_put(&self, path: &str, body: &Value) -> (u16, Value) {
         self.api_send(reqwest::Method::PUT, path, body, None).await
