@@ -13,11 +13,11 @@
 
 use errhound_domain::plugin::{
     BoxFuture, IssueTrackingPlugin, Notification, PluginDescription, PluginError, PluginKind,
-    SettingErrors, SettingKind, SettingValues, Ticket,
+    SettingErrors, SettingKind, SettingSpec, SettingValues, Ticket,
 };
 use serde_json::{Value, json};
 
-use super::{VERSION, required, spec, truncate};
+use super::{VERSION, required, truncate};
 use crate::http::{HttpClient, Request, Response};
 
 /// The plugin's id.
@@ -41,42 +41,42 @@ impl JiraPlugin {
                 version: VERSION.to_owned(),
                 kind: PluginKind::IssueTracking,
                 project_settings: vec![
-                    spec(
+                    SettingSpec::new(
                         "instance_url",
                         "Jira URL",
                         SettingKind::Url,
                         true,
                         "Your Jira, e.g. https://acme.atlassian.net.",
                     ),
-                    spec(
+                    SettingSpec::new(
                         "username",
                         "User",
                         SettingKind::Email,
                         true,
                         "The e-mail of the Jira account that creates issues.",
                     ),
-                    spec(
+                    SettingSpec::new(
                         "api_token",
                         "API token",
                         SettingKind::Secret,
                         true,
                         "An API token of that account (stored encrypted).",
                     ),
-                    spec(
+                    SettingSpec::new(
                         "project_key",
                         "Project key",
                         SettingKind::Text,
                         true,
                         "The Jira project new issues go to, e.g. OPS.",
                     ),
-                    spec(
+                    SettingSpec::new(
                         "issue_type",
                         "Issue type",
                         SettingKind::Text,
                         false,
                         "Default Bug.",
                     ),
-                    spec(
+                    SettingSpec::new(
                         "api_version",
                         "REST API version",
                         SettingKind::Choice(vec!["2".to_owned(), "3".to_owned()]),

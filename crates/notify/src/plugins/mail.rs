@@ -19,12 +19,11 @@
 use errhound_domain::alerts::WorkflowNotice;
 use errhound_domain::plugin::{
     BoxFuture, Notification, NotificationPlugin, NotifiedIssue, PluginDescription, PluginError,
-    PluginKind, Recipient, SettingKind, SettingValues,
+    PluginKind, Recipient, SettingKind, SettingSpec, SettingValues,
 };
 
 use super::{
-    VERSION, combine, digest_title, escape_html, frame_line, headline, one_line, spec,
-    what_happened,
+    VERSION, combine, digest_title, escape_html, frame_line, headline, one_line, what_happened,
 };
 use crate::{Mail, MailError, MailHeaders, Mailer};
 
@@ -49,14 +48,14 @@ impl MailPlugin {
                 title: "Mail".to_owned(),
                 version: VERSION.to_owned(),
                 kind: PluginKind::Notification,
-                project_settings: vec![spec(
+                project_settings: vec![SettingSpec::new(
                     "subject_prefix",
                     "Subject prefix",
                     SettingKind::Text,
                     false,
                     "Put before every subject, e.g. [Production].",
                 )],
-                user_settings: vec![spec(
+                user_settings: vec![SettingSpec::new(
                     "email",
                     "Send to",
                     SettingKind::Email,

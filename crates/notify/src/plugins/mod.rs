@@ -9,23 +9,10 @@ pub mod slack;
 pub mod webhooks;
 
 use errhound_domain::alerts::{Reason, Trigger, WorkflowNotice};
-use errhound_domain::plugin::{
-    Notification, NotifiedIssue, PluginError, SettingKind, SettingSpec, SettingValues,
-};
+use errhound_domain::plugin::{Notification, NotifiedIssue, PluginError, SettingValues};
 
 /// The version of every built-in plugin: Errhound's own.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// A declared setting.
-pub(crate) fn spec(
-    key: &str,
-    label: &str,
-    kind: SettingKind,
-    required: bool,
-    help: &str,
-) -> SettingSpec {
-    SettingSpec::new(key, label, kind, required, help)
-}
 
 /// The text value of a required setting, or a configuration error naming it.
 pub(crate) fn required<'a>(

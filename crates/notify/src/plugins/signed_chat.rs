@@ -28,13 +28,11 @@
 
 use errhound_domain::plugin::{
     BoxFuture, Notification, NotificationPlugin, PluginDescription, PluginError, PluginKind,
-    Recipient, SettingErrors, SettingKind, SettingValues,
+    Recipient, SettingErrors, SettingKind, SettingSpec, SettingValues,
 };
 use serde_json::json;
 
-use super::{
-    VERSION, combine, digest_title, headline, one_line, part_key, required, spec, unix_now,
-};
+use super::{VERSION, combine, digest_title, headline, one_line, part_key, required, unix_now};
 use crate::http::{HttpClient, Request, hmac_sha256_hex, target_name};
 
 /// The plugin's id.
@@ -59,21 +57,21 @@ impl SignedChatPlugin {
     /// The plugin over the shared client.
     pub fn new(http: HttpClient) -> SignedChatPlugin {
         let mut project_settings = vec![
-            spec(
+            SettingSpec::new(
                 "url",
                 "API URL",
                 SettingKind::Url,
                 true,
                 "Where messages are POSTed.",
             ),
-            spec(
+            SettingSpec::new(
                 "app_key",
                 "App key",
                 SettingKind::Text,
                 true,
                 "Sent in the app key header.",
             ),
-            spec(
+            SettingSpec::new(
                 "app_secret",
                 "App secret",
                 SettingKind::Secret,
@@ -88,7 +86,7 @@ impl SignedChatPlugin {
                 "nonce_header" => "Nonce header",
                 _ => "Signature header",
             };
-            project_settings.push(spec(
+            project_settings.push(SettingSpec::new(
                 key,
                 label,
                 SettingKind::Text,
@@ -104,7 +102,7 @@ impl SignedChatPlugin {
                 version: VERSION.to_owned(),
                 kind: PluginKind::Notification,
                 project_settings,
-                user_settings: vec![spec(
+                user_settings: vec![SettingSpec::new(
                     "handle",
                     "Chat handle",
                     SettingKind::Text,

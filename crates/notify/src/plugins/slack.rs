@@ -7,11 +7,11 @@
 
 use errhound_domain::plugin::{
     BoxFuture, Notification, NotificationPlugin, NotifiedIssue, PluginDescription, PluginError,
-    PluginKind, Recipient, SettingKind, SettingValues,
+    PluginKind, Recipient, SettingKind, SettingSpec, SettingValues,
 };
 use serde_json::{Value, json};
 
-use super::{VERSION, digest_title, headline, one_line, required, spec, truncate, what_happened};
+use super::{VERSION, digest_title, headline, one_line, required, truncate, what_happened};
 use crate::http::{HttpClient, Request, target_name};
 
 /// The plugin's id.
@@ -36,7 +36,7 @@ impl SlackPlugin {
                 title: "Slack".to_owned(),
                 version: VERSION.to_owned(),
                 kind: PluginKind::Notification,
-                project_settings: vec![spec(
+                project_settings: vec![SettingSpec::new(
                     "webhook",
                     "Webhook URL",
                     SettingKind::Url,

@@ -18,11 +18,11 @@
 
 use errhound_domain::plugin::{
     BoxFuture, Notification, NotificationPlugin, NotifiedIssue, PluginDescription, PluginError,
-    PluginKind, Recipient, SettingKind, SettingValues,
+    PluginKind, Recipient, SettingKind, SettingSpec, SettingValues,
 };
 use serde_json::{Value, json};
 
-use super::{VERSION, combine, part_key, spec, unix_now};
+use super::{VERSION, combine, part_key, unix_now};
 use crate::http::{HttpClient, Request, hmac_sha256_hex};
 
 /// The plugin's id.
@@ -48,14 +48,14 @@ impl WebhooksPlugin {
                 version: VERSION.to_owned(),
                 kind: PluginKind::Notification,
                 project_settings: vec![
-                    spec(
+                    SettingSpec::new(
                         "urls",
                         "Callback URLs",
                         SettingKind::UrlList,
                         true,
                         "One URL per line; each gets a POST with Sentry's webhook JSON.",
                     ),
-                    spec(
+                    SettingSpec::new(
                         "secret",
                         "Signing secret",
                         SettingKind::Secret,
