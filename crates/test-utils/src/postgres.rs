@@ -107,7 +107,37 @@ fn start_private_cluster() -> String {
             "start",
         ],
     );
+    reap_when_done(&bin, &dir);
     format!("postgres://postgres@127.0.0.1:{port}/postgres")
+}
+
+/// Stops the private cluster and removes its directory once this test process has exited: a
+/// detached shell polls for the process and then runs `pg_ctl stop`, so neither servers nor
+/// their data pile up run after run (a test process has no exit hook for statics).
+fn reap_when_done(bin: &Path, dir: &Path) {
+    let pg_ctl = bin.join("pg_ctl");
+    let stop = format!(
+        "{} -D {}/data stop -m immediate",
+        pg_ctl.display(),
+        dir.display()
+    );
+    let stop = if is_root() {
+        format!("runuser -u postgres -- {stop}")
+    } else {
+        stop
+    };
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+        pid = std::process::id(),
+        dir = dir.display(),
+    );
+    // Detached: its own session, no inherited pipes (nextest waits on a test's pipes).
+    let _ = Command::new("setsid")
+        .args(["sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }
 
 fn is_root() -> bool {
