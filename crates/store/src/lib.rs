@@ -14,6 +14,7 @@ pub mod activity;
 pub mod admin;
 pub mod alerts;
 pub mod audit;
+pub mod auth_identities;
 pub mod auth_providers;
 mod db;
 pub mod deletion;

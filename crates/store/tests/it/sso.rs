@@ -1,12 +1,15 @@
 //! Single sign-on attempts on both engines: a state value continues its attempt once, only in
 //! the browser that began it and only before it expires; concurrent callbacks with the same
-//! state continue it once; expired rows are deleted.
+//! state continue it once; expired rows are deleted. Identities: one account per identity and
+//! one identity per account at a provider, and they go with their provider.
 
 use std::collections::BTreeMap;
 
+use errhound_domain::Role;
 use errhound_domain::sso::{Attempt, Flow};
+use errhound_store::auth_providers::{self, ProviderSettings};
 use errhound_store::expired::{self, Expiring};
-use errhound_store::{Db, orgs, sso_attempts};
+use errhound_store::{Db, auth_identities, orgs, sso_attempts, users};
 use errhound_test_utils::engines;
 
 #[derive(sqlx::FromRow)]
@@ -129,6 +132,91 @@ async fn expired_attempts_are_deleted() {
         assert_eq!(deleted, 1, "{}", t.engine);
         assert!(
             take(&t.db, &fresh, BROWSER, T).await.is_some(),
+            "{}",
+            t.engine
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_identity_links_one_account_and_goes_with_its_provider() {
+    for t in engines().await {
+        let org_id = org(&t.db).await;
+        // Statement by statement: on PostgreSQL a refused link would abort a transaction.
+        let mut conn = t.db.write().await.unwrap();
+        let mut c = conn.conn();
+        let settings = ProviderSettings {
+            provider: "oidc",
+            config: "{}",
+            default_role: Role::Member,
+            require_sso: false,
+            allowed_domains: &[],
+        };
+        let provider = auth_providers::create(&mut c, org_id, &settings, T)
+            .await
+            .unwrap();
+        let ann = users::create(&mut c, "ann@corp.test", "Ann", None, false, T)
+            .await
+            .unwrap();
+        let bob = users::create(&mut c, "bob@corp.test", "Bob", None, false, T)
+            .await
+            .unwrap();
+
+        let linked = auth_identities::link(&mut c, provider.id, ann.id, "sub-1", "{}", T)
+            .await
+            .unwrap();
+        assert_eq!(
+            auth_identities::find(&mut c, provider.id, "sub-1")
+                .await
+                .unwrap(),
+            Some(linked.clone())
+        );
+        assert_eq!(
+            auth_identities::of_user(&mut c, provider.id, ann.id)
+                .await
+                .unwrap(),
+            Some(linked.clone())
+        );
+        // The identity is Ann's, and Ann has one: neither can be linked again.
+        for (user, ident) in [(bob.id, "sub-1"), (ann.id, "sub-2")] {
+            let err = auth_identities::link(&mut c, provider.id, user, ident, "{}", T)
+                .await
+                .unwrap_err();
+            assert!(err.is_unique_violation(), "{err} on {}", t.engine);
+        }
+
+        auth_identities::verified(&mut c, linked.id, r#"{"groups":["eng"]}"#, T + 5)
+            .await
+            .unwrap();
+        let again = auth_identities::find(&mut c, provider.id, "sub-1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (again.last_verified, again.data.as_str()),
+            (T + 5, r#"{"groups":["eng"]}"#)
+        );
+
+        assert!(
+            auth_identities::unlink(&mut c, provider.id, ann.id)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !auth_identities::unlink(&mut c, provider.id, ann.id)
+                .await
+                .unwrap()
+        );
+        auth_identities::link(&mut c, provider.id, bob.id, "sub-1", "{}", T)
+            .await
+            .unwrap();
+        // Removing the provider removes its links.
+        assert!(auth_providers::delete(&mut c, org_id).await.unwrap());
+        assert_eq!(
+            auth_identities::find(&mut c, provider.id, "sub-1")
+                .await
+                .unwrap(),
+            None,
             "{}",
             t.engine
         );
