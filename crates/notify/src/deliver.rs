@@ -169,27 +169,13 @@ impl Sender {
         let mut outcomes = Vec::with_capacity(actions.len());
         for (index, action) in actions.iter().enumerate() {
             let target = action.to_json();
-            let batch = Batch {
+            let batch = unsent_batch(
                 // Unique per test, so a receiver that drops repeated keys still shows each test.
-                id: format!("test:{}:{now_ms}:{index}", test.project_id),
-                deliveries: vec![Delivery {
-                    id: 0,
-                    project_id: test.project_id,
-                    rule_id: None,
-                    issue_id: test.issue_id,
-                    event_id: test.event_id.to_owned(),
-                    reason: Reason::Alert(Trigger::Created),
-                    actor: None,
-                    detail: None,
-                    target: target.to_string(),
-                    state: DeliveryState::Pending,
-                    attempts: 0,
-                    due_at: now_ms,
-                    last_error: None,
-                    created_at: now_ms,
-                    finished_at: None,
-                }],
-            };
+                format!("test:{}:{now_ms}:{index}", test.project_id),
+                (test.project_id, test.issue_id, test.event_id),
+                target.to_string(),
+                now_ms,
+            );
             let sent = self.send(&batch, Some(&label)).await;
             let action_name = target
                 .get("name")
@@ -363,26 +349,12 @@ impl Sender {
         event_id: &str,
         now_ms: i64,
     ) -> Result<Option<Notification>, StoreError> {
-        let batch = Batch {
-            id: String::new(),
-            deliveries: vec![Delivery {
-                id: 0,
-                project_id,
-                rule_id: None,
-                issue_id,
-                event_id: event_id.to_owned(),
-                reason: Reason::Alert(Trigger::Created),
-                actor: None,
-                detail: None,
-                target: String::new(),
-                state: DeliveryState::Pending,
-                attempts: 0,
-                due_at: now_ms,
-                last_error: None,
-                created_at: now_ms,
-                finished_at: None,
-            }],
-        };
+        let batch = unsent_batch(
+            String::new(),
+            (project_id, issue_id, event_id),
+            String::new(),
+            now_ms,
+        );
         self.notification(conn, &batch, None).await
     }
 
@@ -529,6 +501,33 @@ impl Sender {
                 stored
             }
         }
+    }
+}
+
+/// A batch of one delivery that is not in the outbox, about the issue and event of `about`
+/// (project, issue, event), to `target`: what a test notification sends and a ticket is made
+/// of.
+fn unsent_batch(id: String, about: (i64, i64, &str), target: String, now_ms: i64) -> Batch {
+    let (project_id, issue_id, event_id) = about;
+    Batch {
+        id,
+        deliveries: vec![Delivery {
+            id: 0,
+            project_id,
+            rule_id: None,
+            issue_id,
+            event_id: event_id.to_owned(),
+            reason: Reason::Alert(Trigger::Created),
+            actor: None,
+            detail: None,
+            target,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            due_at: now_ms,
+            last_error: None,
+            created_at: now_ms,
+            finished_at: None,
+        }],
     }
 }
 

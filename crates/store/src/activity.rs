@@ -104,6 +104,13 @@ pub struct UserRef {
     pub name: String,
 }
 
+impl UserRef {
+    /// See [`crate::users::display_name`].
+    pub fn display_name(&self) -> &str {
+        crate::users::display_name(&self.name, &self.email)
+    }
+}
+
 /// One timeline entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {

@@ -22,6 +22,18 @@ pub struct User {
     pub created_at: i64,
 }
 
+/// How a person is named to others: their display name, or their address when they gave none.
+pub fn display_name<'a>(name: &'a str, email: &'a str) -> &'a str {
+    if name.trim().is_empty() { email } else { name }
+}
+
+impl User {
+    /// See [`display_name`].
+    pub fn display_name(&self) -> &str {
+        display_name(&self.name, &self.email)
+    }
+}
+
 /// Creates a user.
 pub async fn create(
     conn: &mut Conn<'_>,

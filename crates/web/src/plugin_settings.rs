@@ -26,23 +26,24 @@ use crate::AppState;
 use crate::api::access::{self, Grant};
 use crate::lifecycle::ChangeError;
 
-/// Why a plugin change was not made.
+/// Why a change of typed settings was not made: a plugin's here, an SSO provider's in
+/// [`crate::sso_settings`].
 #[derive(Debug, thiserror::Error)]
-pub enum PluginChangeError {
+pub enum SettingsChangeError {
     /// Values are invalid: Sentry's `{"errors": {"option": "message"}}`.
     #[error("{0}")]
     Invalid(SettingErrors),
     /// The saved secrets do not open with this server's key (another key, or altered).
-    #[error("the saved secrets of the plugin cannot be opened: {0}")]
+    #[error("the saved secrets cannot be opened: {0}")]
     Sealed(#[from] SecretError),
     /// Anything else (not found, the database).
     #[error(transparent)]
     Change(#[from] ChangeError),
 }
 
-impl From<StoreError> for PluginChangeError {
-    fn from(error: StoreError) -> PluginChangeError {
-        PluginChangeError::Change(ChangeError::Store(error))
+impl From<StoreError> for SettingsChangeError {
+    fn from(error: StoreError) -> SettingsChangeError {
+        SettingsChangeError::Change(ChangeError::Store(error))
     }
 }
 
@@ -151,14 +152,14 @@ pub async fn get(
     state: &AppState,
     project_id: i64,
     plugin_id: &str,
-) -> Result<PluginState, PluginChangeError> {
+) -> Result<PluginState, SettingsChangeError> {
     let (plugin, source) = find(state, plugin_id)?;
     let mut conn = state.db.read_latest().await?;
     let stored = plugins::project_plugin(&mut conn.conn(), project_id, plugin_id).await?;
     Ok(state_of(&plugin, &source, stored.as_ref()))
 }
 
-fn find(state: &AppState, plugin_id: &str) -> Result<(Plugin, PluginSource), PluginChangeError> {
+fn find(state: &AppState, plugin_id: &str) -> Result<(Plugin, PluginSource), SettingsChangeError> {
     registry(state)
         .and_then(|(registry, _)| {
             registry
@@ -173,7 +174,9 @@ fn find(state: &AppState, plugin_id: &str) -> Result<(Plugin, PluginSource), Plu
                         .map(|p| (p.clone(), entry.source.clone()))
                 })
         })
-        .ok_or(PluginChangeError::Change(ChangeError::NotFound(NO_PLUGIN)))
+        .ok_or(SettingsChangeError::Change(ChangeError::NotFound(
+            NO_PLUGIN,
+        )))
 }
 
 fn path_project(grant: &Grant) -> Result<&errhound_store::projects::Project, ChangeError> {
@@ -190,7 +193,7 @@ pub async fn set_enabled(
     grant: &Grant,
     plugin_id: &str,
     enabled: bool,
-) -> Result<(), PluginChangeError> {
+) -> Result<(), SettingsChangeError> {
     let project = path_project(grant)?;
     find(state, plugin_id)?;
     let mut tx = state.db.begin().await?;
@@ -219,7 +222,7 @@ pub async fn configure(
     grant: &Grant,
     plugin_id: &str,
     body: &Map<String, Value>,
-) -> Result<PluginState, PluginChangeError> {
+) -> Result<PluginState, SettingsChangeError> {
     let project = path_project(grant)?;
     let (plugin, source) = find(state, plugin_id)?;
     let Some((_, key)) = registry(state) else {
@@ -240,8 +243,8 @@ pub async fn configure(
         .configure(&opened, body)
         .await
         .map_err(|invalid| match invalid {
-            InvalidSettings::Values(errors) => PluginChangeError::Invalid(errors),
-            InvalidSettings::Plugin(error) => PluginChangeError::Invalid(SettingErrors(
+            InvalidSettings::Values(errors) => SettingsChangeError::Invalid(errors),
+            InvalidSettings::Plugin(error) => SettingsChangeError::Invalid(SettingErrors(
                 BTreeMap::from([("__all__".to_owned(), error.to_string())]),
             )),
         })?;
@@ -408,7 +411,7 @@ pub async fn set_project_alerts(
     user: &User,
     project_id: i64,
     enabled: bool,
-) -> Result<ProjectChoice, PluginChangeError> {
+) -> Result<ProjectChoice, SettingsChangeError> {
     let Some(mut project) = visible_projects(state, user)
         .await?
         .into_iter()
@@ -436,7 +439,7 @@ pub async fn set_user_plugin(
     plugin_id: &str,
     enabled: bool,
     body: &Map<String, Value>,
-) -> Result<(), PluginChangeError> {
+) -> Result<(), SettingsChangeError> {
     let (plugin, _) = find(state, plugin_id)?;
     if plugin.describe().kind != PluginKind::Notification {
         return Err(ChangeError::NotFound(NO_PLUGIN).into());
@@ -454,7 +457,7 @@ pub async fn set_user_plugin(
         .unwrap_or_default();
     // A user's secrets (an external plugin may declare some) are sealed as a project's are.
     let current = key.open_settings(specs, &current)?;
-    let values = settings::validate(specs, &current, body).map_err(PluginChangeError::Invalid)?;
+    let values = settings::validate(specs, &current, body).map_err(SettingsChangeError::Invalid)?;
     let sealed = key.seal_opened(specs, &values);
     let text = Value::Object(sealed.0.into_iter().collect()).to_string();
     plugins::set_user_plugin(&mut conn.conn(), user.id, plugin_id, enabled, &text).await?;

@@ -8,8 +8,8 @@
 use errhound_domain::plugin::settings::{self, SettingErrors, SettingValues};
 use errhound_domain::sso::providers::{self, ProviderDescription};
 use errhound_domain::{AuditAction, Role};
+use errhound_notify::ServerKey;
 use errhound_notify::deliver::settings_of;
-use errhound_notify::{SecretError, ServerKey};
 use errhound_store::auth_providers::{self, AuthProvider, ProviderSettings};
 use errhound_store::{StoreError, audit, now_ms};
 use serde_json::{Map, Value, json};
@@ -17,26 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::AppState;
 use crate::api::access::Grant;
 use crate::lifecycle::ChangeError;
-
-/// Why a change of the provider was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum SsoChangeError {
-    /// Fields are invalid, by name (Sentry's `{"errors": {...}}`).
-    #[error("invalid single sign-on settings")]
-    Invalid(SettingErrors),
-    /// The saved secrets do not open with this server's key.
-    #[error("the saved secrets of the provider cannot be opened: {0}")]
-    Sealed(#[from] SecretError),
-    /// Not found, conflicting, or the database failed.
-    #[error(transparent)]
-    Change(#[from] ChangeError),
-}
-
-impl From<StoreError> for SsoChangeError {
-    fn from(error: StoreError) -> SsoChangeError {
-        SsoChangeError::Change(ChangeError::Store(error))
-    }
-}
+use crate::plugin_settings::SettingsChangeError;
 
 /// The organization's provider with its description.
 #[derive(Debug, Clone)]
@@ -64,12 +45,12 @@ const NO_PROVIDER: &str = "This organization has no single sign-on provider.";
 /// gives, to someone they know.
 const DEFAULT_ROLES: [Role; 3] = [Role::Member, Role::Admin, Role::Manager];
 
-fn server_key(state: &AppState) -> Result<&ServerKey, SsoChangeError> {
+fn server_key(state: &AppState) -> Result<&ServerKey, SettingsChangeError> {
     state
         .alerting
         .as_ref()
         .map(|sender| sender.key.as_ref())
-        .ok_or(SsoChangeError::Change(ChangeError::NotFound(
+        .ok_or(SettingsChangeError::Change(ChangeError::NotFound(
             "Single sign-on needs the server key, which this server has not loaded.",
         )))
 }
@@ -204,7 +185,7 @@ pub async fn set_up(
     state: &AppState,
     grant: &Grant,
     body: &Map<String, Value>,
-) -> Result<SsoSetup, SsoChangeError> {
+) -> Result<SsoSetup, SettingsChangeError> {
     let key = server_key(state)?;
     let mut errors = SettingErrors::default();
     let provider = match body.get("provider").and_then(Value::as_str) {
@@ -217,12 +198,12 @@ pub async fn set_up(
             "provider".to_owned(),
             format!("Must be one of {}.", known.join(", ")),
         );
-        return Err(SsoChangeError::Invalid(errors));
+        return Err(SettingsChangeError::Invalid(errors));
     };
     let policy = policy_of(body, &mut errors);
     let values = config_of(&provider, &SettingValues::default(), body, &mut errors);
     let (Some(values), true) = (values, errors.0.is_empty()) else {
-        return Err(SsoChangeError::Invalid(errors));
+        return Err(SettingsChangeError::Invalid(errors));
     };
     let config = sealed_json(key, &provider, &values);
     let domains = policy.allowed_domains.unwrap_or_default();
@@ -262,7 +243,7 @@ pub async fn change(
     state: &AppState,
     grant: &Grant,
     body: &Map<String, Value>,
-) -> Result<SsoSetup, SsoChangeError> {
+) -> Result<SsoSetup, SettingsChangeError> {
     let key = server_key(state)?;
     let Some(current) = get(state, grant.org.id).await? else {
         return Err(ChangeError::NotFound(NO_PROVIDER).into());
@@ -281,7 +262,7 @@ pub async fn change(
     let opened = key.open_settings(&provider.settings, &settings_of(&current.stored.config))?;
     let values = config_of(provider, &opened, body, &mut errors);
     let (Some(values), true) = (values, errors.0.is_empty()) else {
-        return Err(SsoChangeError::Invalid(errors));
+        return Err(SettingsChangeError::Invalid(errors));
     };
     let config = sealed_json(key, provider, &values);
     let domains = policy
@@ -314,7 +295,7 @@ pub async fn change(
 }
 
 /// Removes the organization's provider (`DELETE`): members log in with their passwords again.
-pub async fn remove(state: &AppState, grant: &Grant) -> Result<(), SsoChangeError> {
+pub async fn remove(state: &AppState, grant: &Grant) -> Result<(), SettingsChangeError> {
     let mut tx = state.db.begin().await?;
     let Some(stored) = auth_providers::get(&mut tx.conn(), grant.org.id).await? else {
         return Err(ChangeError::NotFound(NO_PROVIDER).into());

@@ -209,7 +209,11 @@ fn notice_line(issue: &NotifiedIssue, notice: WorkflowNotice) -> String {
     }
 }
 
-/// Why the recipient gets it, and how to stop it.
+/// How to stop workflow notices, at the end of each.
+const OPT_OUT: &str =
+    "Workflow notifications can be turned off in your account's notification settings.";
+
+/// Why the recipient gets it.
 fn notice_footer(notice: WorkflowNotice) -> &'static str {
     match notice {
         WorkflowNotice::Assigned => {
@@ -233,11 +237,7 @@ fn notice_text(issue: &NotifiedIssue, notice: WorkflowNotice) -> String {
         out.push_str(&format!("{}\n", one_line(&issue.culprit)));
     }
     out.push_str(&format!("\n{}: {}\n", issue.short_id, issue.url));
-    out.push_str(&format!(
-        "\n{} Workflow notifications can be turned off in your account's notification \
-         settings.\n",
-        notice_footer(notice)
-    ));
+    out.push_str(&format!("\n{} {OPT_OUT}\n", notice_footer(notice)));
     out
 }
 
@@ -271,8 +271,7 @@ fn notice_html(issue: &NotifiedIssue, notice: WorkflowNotice) -> String {
         e(&issue.short_id)
     ));
     out.push_str(&format!(
-        "<p><small>{} Workflow notifications can be turned off in your account's notification \
-         settings.</small></p>\n",
+        "<p><small>{} {OPT_OUT}</small></p>\n",
         e(notice_footer(notice))
     ));
     out.push_str("</body></html>\n");

@@ -17,6 +17,7 @@ use super::outbox::{self, NewDelivery};
 use crate::StoreError;
 use crate::activity::ActivityType;
 use crate::query::{Conn, Query};
+use crate::{teams, users};
 
 /// One notice to write.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +48,9 @@ pub async fn enqueue(
     now_ms: i64,
 ) -> Result<usize, StoreError> {
     let actor_name = match notice.actor {
-        Some(id) => display_name(conn, id).await?,
+        Some(id) => users::get(conn, id)
+            .await?
+            .map(|user| user.display_name().to_owned()),
         None => None,
     };
     let mut written = 0;
@@ -83,27 +86,6 @@ pub async fn enqueue(
 }
 
 #[derive(sqlx::FromRow)]
-struct Named {
-    name: String,
-    email: String,
-}
-
-/// How a user is named in a notice: their name, else their address.
-async fn display_name(conn: &mut Conn<'_>, user_id: i64) -> Result<Option<String>, StoreError> {
-    let row: Option<Named> = Query::new("SELECT name, email FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|r| {
-        if r.name.trim().is_empty() {
-            r.email
-        } else {
-            r.name
-        }
-    }))
-}
-
-#[derive(sqlx::FromRow)]
 struct UserId {
     user_id: i64,
 }
@@ -116,12 +98,7 @@ pub async fn assignees(
 ) -> Result<BTreeSet<i64>, StoreError> {
     let mut out: BTreeSet<i64> = user_id.into_iter().collect();
     if let Some(team_id) = team_id {
-        let rows: Vec<UserId> =
-            Query::new("SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY user_id")
-                .bind(team_id)
-                .fetch_all(conn)
-                .await?;
-        out.extend(rows.into_iter().map(|r| r.user_id));
+        out.extend(teams::members(conn, team_id).await?.iter().map(|u| u.id));
     }
     Ok(out)
 }

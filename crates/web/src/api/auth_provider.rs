@@ -14,9 +14,8 @@ use serde_json::{Value, json};
 use super::access::Grant;
 use super::request::{Reply, json_response, parse_body};
 use crate::AppState;
-use crate::error::ApiError;
 use crate::routes::{Routes, Surface};
-use crate::sso_settings::{self, SsoChangeError, SsoSetup};
+use crate::sso_settings::{self, SsoSetup};
 
 /// Routes of this module: owners only.
 pub fn routes() -> Routes {
@@ -26,16 +25,6 @@ pub fn routes() -> Routes {
         .post(path, Scope::OrgAdmin, set_up)
         .put(path, Scope::OrgAdmin, change)
         .delete(path, Scope::OrgAdmin, remove)
-}
-
-impl From<SsoChangeError> for ApiError {
-    fn from(error: SsoChangeError) -> ApiError {
-        match error {
-            SsoChangeError::Invalid(errors) => ApiError::invalid_fields(errors.to_json()),
-            SsoChangeError::Sealed(error) => ApiError::internal(error),
-            SsoChangeError::Change(change) => ApiError::from(change),
-        }
-    }
 }
 
 /// The provider as Sentry's `AuthProviderSerializer` shows it, with its `config`, the e-mail

@@ -17,7 +17,7 @@ use super::access::Grant;
 use super::request::{Reply, json_response, parse_body};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::plugin_settings::{self, PluginChangeError, PluginState};
+use crate::plugin_settings::{self, PluginState, SettingsChangeError};
 use crate::routes::{Routes, Surface};
 
 /// Routes of this module: Sentry's `ProjectPermission` (reads `project:read`, enabling and
@@ -33,12 +33,12 @@ pub fn routes() -> Routes {
         .delete(plugin_path, Scope::ProjectAdmin, disable)
 }
 
-impl From<PluginChangeError> for ApiError {
-    fn from(error: PluginChangeError) -> ApiError {
+impl From<SettingsChangeError> for ApiError {
+    fn from(error: SettingsChangeError) -> ApiError {
         match error {
-            PluginChangeError::Invalid(errors) => ApiError::invalid_fields(errors.to_json()),
-            PluginChangeError::Sealed(error) => ApiError::internal(error),
-            PluginChangeError::Change(change) => ApiError::from(change),
+            SettingsChangeError::Invalid(errors) => ApiError::invalid_fields(errors.to_json()),
+            SettingsChangeError::Sealed(error) => ApiError::internal(error),
+            SettingsChangeError::Change(change) => ApiError::from(change),
         }
     }
 }

@@ -414,8 +414,7 @@ fn activity_views(list: &[Activity], viewer: i64, now: i64) -> Vec<ActivityView>
         .map(|a| ActivityView {
             id: a.id,
             who: match &a.user {
-                Some(u) if !u.name.trim().is_empty() => u.name.clone(),
-                Some(u) => u.email.clone(),
+                Some(u) => u.display_name().to_owned(),
                 None => "Errhound".to_owned(),
             },
             text: describe(a),

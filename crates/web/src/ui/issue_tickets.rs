@@ -11,15 +11,10 @@ use super::error::{UiError, UiResult};
 use super::form::FormData;
 use super::issue::flash_redirect;
 use super::login::UiUser;
+use super::plugins::PluginPath;
 use crate::AppState;
 use crate::api::access::Grant;
 use crate::tickets::{self, TicketError, TicketRequest};
-
-/// The `{plugin}` of a ticket form's path.
-#[derive(serde::Deserialize)]
-pub struct PluginPath {
-    plugin: String,
-}
 
 /// The message of a refusal the user can act on; other errors stay errors.
 fn refusal(error: TicketError, doing: &str) -> UiResult<String> {

@@ -226,8 +226,7 @@ pub fn badges(issue: &Issue, state: Option<&IssueState>) -> Vec<(&'static str, S
 /// Who an issue is assigned to, as text.
 pub fn assignee_name(assignee: Option<&Assignee>) -> String {
     match assignee {
-        Some(Assignee::User(u)) if !u.name.trim().is_empty() => u.name.clone(),
-        Some(Assignee::User(u)) => u.email.clone(),
+        Some(Assignee::User(u)) => u.display_name().to_owned(),
         Some(Assignee::Team { slug, .. }) => format!("#{slug}"),
         None => String::new(),
     }

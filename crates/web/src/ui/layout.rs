@@ -58,11 +58,7 @@ impl Nav {
             Some(access) => access::visible_projects(&mut conn.conn(), &access, org).await?,
             None => Vec::new(),
         };
-        let user_name = if user.user.name.trim().is_empty() {
-            user.user.email.clone()
-        } else {
-            user.user.name.clone()
-        };
+        let user_name = user.user.display_name().to_owned();
         // Read first: removing marks the session modified, and a save per page view would be
         // a database write per page view.
         let flash = user.session.get::<String>(FLASH).await.unwrap_or_default();

@@ -17,9 +17,9 @@ use super::form::FormData;
 use super::issue::flash_redirect;
 use super::layout::Nav;
 use super::login::UiUser;
-use super::plugins::{FieldView, fields, form_body};
+use super::plugins::{FieldView, PluginPath, fields, form_body};
 use crate::AppState;
-use crate::plugin_settings::{self, PluginChangeError, ProjectChoice};
+use crate::plugin_settings::{self, ProjectChoice, SettingsChangeError};
 
 /// A notification plugin with the user's choice.
 pub struct PluginChoiceView {
@@ -137,12 +137,6 @@ fn on_off(form: &FormData, name: &str) -> Result<bool, UiError> {
     }
 }
 
-/// The `{plugin}` of the path.
-#[derive(serde::Deserialize)]
-pub struct PluginPath {
-    plugin: String,
-}
-
 /// `POST /settings/account/notifications/plugins/{plugin}/`: `enabled` (`on`/`off`) and the
 /// plugin's user settings.
 pub async fn set_plugin(
@@ -172,7 +166,7 @@ pub async fn set_plugin(
             };
             flash_redirect(&user.session, &message, &format!("{PAGE}#plugin-{plugin}")).await
         }
-        Err(PluginChangeError::Invalid(errors)) => {
+        Err(SettingsChangeError::Invalid(errors)) => {
             let submitted = SettingValues(options.into_iter().collect());
             render(&state, &user, Some((&plugin, &submitted, &errors))).await
         }

@@ -21,14 +21,14 @@ use super::layout::Nav;
 use super::login::UiUser;
 use crate::AppState;
 use crate::api::access::Grant;
-use crate::plugin_settings::{self, PluginChangeError, PluginState};
+use crate::plugin_settings::{self, PluginState, SettingsChangeError};
 
-impl From<PluginChangeError> for UiError {
-    fn from(error: PluginChangeError) -> UiError {
+impl From<SettingsChangeError> for UiError {
+    fn from(error: SettingsChangeError) -> UiError {
         match error {
-            PluginChangeError::Invalid(errors) => UiError::bad_request(errors.to_string()),
-            PluginChangeError::Sealed(error) => UiError::internal(error),
-            PluginChangeError::Change(change) => UiError::from(change),
+            SettingsChangeError::Invalid(errors) => UiError::bad_request(errors.to_string()),
+            SettingsChangeError::Sealed(error) => UiError::internal(error),
+            SettingsChangeError::Change(change) => UiError::from(change),
         }
     }
 }
@@ -234,10 +234,11 @@ struct PluginPage {
     can_disable: bool,
 }
 
-/// The `{plugin}` of a plugin page's path.
+/// The `{plugin}` of a path (a plugin's settings page, a user's switch for it, an issue's
+/// ticket forms).
 #[derive(serde::Deserialize)]
 pub struct PluginPath {
-    plugin: String,
+    pub(super) plugin: String,
 }
 
 async fn render(
@@ -325,7 +326,7 @@ pub async fn configure(
             )
             .await
         }
-        Err(PluginChangeError::Invalid(errors)) => {
+        Err(SettingsChangeError::Invalid(errors)) => {
             let submitted = SettingValues(options.into_iter().collect());
             render(&state, &user, &grant, &current, &submitted, &errors).await
         }
