@@ -1,6 +1,6 @@
 //! Single sign-on attempts between their steps ([`Attempt`]), kept server-side.
 //!
-//! [`begin`] stores an attempt under a new random `state` value (it goes into the identity
+//! [`begin`] stores an attempt under a new random `state` value ([`new_state`]) (it goes into the identity
 //! provider's redirect and comes back in the callback) and a browser binding (the value of a
 //! cookie the web layer set in the browser that started it). [`take`] deletes the row it reads:
 //! each state value continues its attempt once, so a replayed or concurrent second callback
@@ -23,14 +23,21 @@ struct AttemptRow {
     expires_at: i64,
 }
 
-/// Stores `attempt`, continued by the browser holding `binding`; returns its new single-use
-/// state value.
+/// A new single-use state value for an attempt (256 random bits in hex). The caller mints it
+/// before running a step, because the step puts it in its redirect to the identity provider.
+pub fn new_state() -> String {
+    link_secret::mint().0
+}
+
+/// Stores `attempt` under `state` (from [`new_state`]), continued by the browser holding
+/// `binding`.
 pub async fn begin(
     conn: &mut Conn<'_>,
     attempt: &Attempt,
+    state: &str,
     binding: &str,
-) -> Result<String, StoreError> {
-    let (state, id) = link_secret::mint();
+) -> Result<(), StoreError> {
+    let id = link_secret::hash(state);
     let data = serde_json::to_string(attempt)
         .map_err(|e| StoreError::InvalidValue(format!("an SSO attempt: {e}")))?;
     Query::new(
@@ -44,7 +51,7 @@ pub async fn begin(
     .bind(attempt.expires_at)
     .execute(conn)
     .await?;
-    Ok(state)
+    Ok(())
 }
 
 /// Takes the attempt of `state` for the browser holding `binding` at `now_ms`: the row is gone

@@ -15,6 +15,7 @@ pub mod password;
 pub mod plugin_settings;
 pub mod routes;
 pub mod rule_preview;
+pub mod sso;
 pub mod sso_settings;
 pub mod tickets;
 pub mod ui;
@@ -57,6 +58,8 @@ pub struct AppState {
     /// The notification sender, with the plugin registry and the server key (plugin settings,
     /// test notifications); `None` in tests that build the state without it.
     pub alerting: Option<errhound_notify::deliver::Sender>,
+    /// The single sign-on providers this server runs.
+    pub sso: sso::Registry,
 }
 
 /// See [`AppState::settings_changed`].
@@ -84,6 +87,7 @@ impl AppState {
             settings_changed: Arc::new(|_| {}),
             mailer: None,
             alerting: None,
+            sso: sso::Registry::standard(),
         }
     }
 

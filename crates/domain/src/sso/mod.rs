@@ -48,6 +48,11 @@ pub struct CallbackRequest {
     pub params: BTreeMap<String, String>,
     /// Whether it came as a POST.
     pub is_post: bool,
+    /// The `state` value the attempt resumes under when this step sends the browser away: a
+    /// provider passes it through the identity provider (OAuth's `state`, SAML's
+    /// `RelayState`), and the callback finds the attempt by it. The web layer mints a new one
+    /// for every request, so each value resumes the attempt once.
+    pub resume_state: String,
 }
 
 impl CallbackRequest {

@@ -208,10 +208,11 @@ mod tests {
             Box::pin(async move {
                 match index {
                     0 if request.param("code").is_none() => {
-                        attempt.bind("state", "s-1");
-                        Ok(StepOutcome::Redirect(
-                            "https://idp.test/authorize?state=s-1".into(),
-                        ))
+                        attempt.bind("state", &request.resume_state);
+                        Ok(StepOutcome::Redirect(format!(
+                            "https://idp.test/authorize?state={}",
+                            request.resume_state
+                        )))
                     }
                     0 => Ok(StepOutcome::Next),
                     _ => {
@@ -255,6 +256,7 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             is_post,
+            resume_state: "s-1".to_owned(),
         }
     }
 

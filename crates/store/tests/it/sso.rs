@@ -36,9 +36,11 @@ fn attempt(organization_id: i64) -> Attempt {
 
 async fn begin(db: &Db, attempt: &Attempt) -> String {
     let mut conn = db.write().await.unwrap();
-    sso_attempts::begin(&mut conn.conn(), attempt, BROWSER)
+    let state = sso_attempts::new_state();
+    sso_attempts::begin(&mut conn.conn(), attempt, &state, BROWSER)
         .await
-        .unwrap()
+        .unwrap();
+    state
 }
 
 async fn take(db: &Db, state: &str, binding: &str, now: i64) -> Option<Attempt> {
