@@ -68,11 +68,18 @@ pub enum AuditAction {
     SsoEdit,
     /// `sso.disable`: single sign-on removed.
     SsoDisable,
+    /// `sso-identity.link`: an identity at the provider was linked to an account.
+    SsoIdentityLink,
+    /// `sso-identity.unlink`: a member unlinked their identity.
+    SsoIdentityUnlink,
+    /// `sso.recovery-login`: a superuser used the organization without its single sign-on
+    /// (a lock-out recovery).
+    SsoRecoveryLogin,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 35] = [
         AuditAction::OrgCreate,
         AuditAction::OrgEdit,
         AuditAction::OrgRemove,
@@ -105,6 +112,9 @@ impl AuditAction {
         AuditAction::SsoEnable,
         AuditAction::SsoEdit,
         AuditAction::SsoDisable,
+        AuditAction::SsoIdentityLink,
+        AuditAction::SsoIdentityUnlink,
+        AuditAction::SsoRecoveryLogin,
     ];
 
     /// Sentry's event name (stored, and shown by the API).
@@ -142,6 +152,9 @@ impl AuditAction {
             AuditAction::SsoEnable => "sso.enable",
             AuditAction::SsoEdit => "sso.edit",
             AuditAction::SsoDisable => "sso.disable",
+            AuditAction::SsoIdentityLink => "sso-identity.link",
+            AuditAction::SsoIdentityUnlink => "sso-identity.unlink",
+            AuditAction::SsoRecoveryLogin => "sso.recovery-login",
         }
     }
 

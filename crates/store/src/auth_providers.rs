@@ -2,6 +2,7 @@
 //! JSON object whose secrets the caller sealed) and the policy that goes with it.
 
 use errhound_domain::Role;
+use errhound_domain::sso::GroupMapping;
 
 use crate::StoreError;
 use crate::query::{Conn, Query};
@@ -23,6 +24,8 @@ pub struct AuthProvider {
     pub require_sso: bool,
     /// E-mail domains it admits (lowercase); empty: any.
     pub allowed_domains: Vec<String>,
+    /// The provider's groups whose members belong to teams.
+    pub group_mappings: Vec<GroupMapping>,
     /// When set up, epoch ms.
     pub created_at: i64,
     /// When last changed, epoch ms.
@@ -42,6 +45,8 @@ pub struct ProviderSettings<'a> {
     pub require_sso: bool,
     /// See [`AuthProvider::allowed_domains`].
     pub allowed_domains: &'a [String],
+    /// See [`AuthProvider::group_mappings`].
+    pub group_mappings: &'a [GroupMapping],
 }
 
 #[derive(sqlx::FromRow)]
@@ -53,6 +58,7 @@ struct Row {
     default_role: String,
     require_sso: bool,
     allowed_domains: String,
+    group_mappings: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -66,6 +72,8 @@ impl TryFrom<Row> for AuthProvider {
         })?;
         let allowed_domains = serde_json::from_str(&row.allowed_domains)
             .map_err(|e| StoreError::InvalidValue(format!("auth provider domains: {e}")))?;
+        let group_mappings = serde_json::from_str(&row.group_mappings)
+            .map_err(|e| StoreError::InvalidValue(format!("auth provider groups: {e}")))?;
         Ok(AuthProvider {
             id: row.id,
             organization_id: row.organization_id,
@@ -74,6 +82,7 @@ impl TryFrom<Row> for AuthProvider {
             default_role,
             require_sso: row.require_sso,
             allowed_domains,
+            group_mappings,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -84,7 +93,7 @@ impl TryFrom<Row> for AuthProvider {
 macro_rules! columns {
     () => {
         "id, organization_id, provider, config, default_role, require_sso, allowed_domains, \
-         created_at, updated_at"
+         group_mappings, created_at, updated_at"
     };
 }
 
@@ -114,8 +123,8 @@ pub async fn create(
     let row: Row = with_settings(
         Query::new(concat!(
             "INSERT INTO auth_providers (organization_id, provider, config, default_role, \
-         require_sso, allowed_domains, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
+         require_sso, allowed_domains, group_mappings, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ",
             columns!()
         )),
         organization_id,
@@ -140,7 +149,7 @@ pub async fn update(
     let row: Option<Row> = with_settings(
         Query::new(concat!(
             "UPDATE auth_providers SET provider = $2, config = $3, default_role = $4, \
-         require_sso = $5, allowed_domains = $6, updated_at = $7 \
+         require_sso = $5, allowed_domains = $6, group_mappings = $7, updated_at = $8 \
          WHERE organization_id = $1 RETURNING ",
             columns!()
         )),
@@ -162,7 +171,7 @@ pub async fn delete(conn: &mut Conn<'_>, organization_id: i64) -> Result<bool, S
     Ok(deleted > 0)
 }
 
-/// `query` with `$1`..`$7`: the organization, the settings' five columns, the time.
+/// `query` with `$1`..`$8`: the organization, the settings' six columns, the time.
 fn with_settings(
     query: Query,
     organization_id: i64,
@@ -176,5 +185,6 @@ fn with_settings(
         .bind(settings.default_role.as_str())
         .bind(settings.require_sso)
         .bind(serde_json::Value::from(settings.allowed_domains.to_vec()).to_string())
+        .bind(serde_json::to_string(settings.group_mappings).unwrap_or_else(|_| "[]".to_owned()))
         .bind(now_ms)
 }

@@ -12,6 +12,10 @@ use errhound_notify::ServerKey;
 use errhound_notify::deliver::settings_of;
 use errhound_store::auth_providers::{self, AuthProvider, ProviderSettings};
 use errhound_store::{StoreError, audit, now_ms};
+use std::collections::BTreeMap;
+
+use errhound_domain::sso::GroupMapping;
+use errhound_store::teams;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -26,6 +30,8 @@ pub struct SsoSetup {
     pub stored: AuthProvider,
     /// The provider's description.
     pub description: ProviderDescription,
+    /// The organization's teams by id (the group mappings name them by slug).
+    pub team_slugs: BTreeMap<i64, String>,
 }
 
 impl SsoSetup {
@@ -37,6 +43,81 @@ impl SsoSetup {
             &settings_of(&self.stored.config),
         )
     }
+
+    /// The group mappings as the API shows and takes them: `[{"group", "team"}]`, the team by
+    /// slug (a mapping of a deleted team is left out; it joins nobody).
+    pub fn group_mappings(&self) -> Value {
+        self.stored
+            .group_mappings
+            .iter()
+            .filter_map(|m| {
+                let team = self.team_slugs.get(&m.team_id)?;
+                Some(json!({"group": m.group, "team": team}))
+            })
+            .collect()
+    }
+}
+
+/// Most group mappings a provider may have.
+const MAX_GROUP_MAPPINGS: usize = 200;
+/// Longest group name.
+const MAX_GROUP_CHARS: usize = 256;
+
+async fn team_slugs(
+    state: &AppState,
+    organization_id: i64,
+) -> Result<BTreeMap<i64, String>, StoreError> {
+    let mut conn = state.db.read_latest().await?;
+    let teams = teams::list_for_org(&mut conn.conn(), organization_id).await?;
+    Ok(teams.into_iter().map(|t| (t.id, t.slug)).collect())
+}
+
+/// The `group_mappings` of a body (`[{"group": "...", "team": "<slug>"}]`), the teams resolved
+/// among `team_slugs`.
+fn group_mappings_of(
+    body: &Map<String, Value>,
+    team_slugs: &BTreeMap<i64, String>,
+    errors: &mut SettingErrors,
+) -> Option<Vec<GroupMapping>> {
+    let items = match body.get("group_mappings")? {
+        Value::Array(items) if items.len() <= MAX_GROUP_MAPPINGS => items,
+        _ => {
+            errors.0.insert(
+                "group_mappings".to_owned(),
+                format!("Must be a list of at most {MAX_GROUP_MAPPINGS} {{\"group\", \"team\"}} objects."),
+            );
+            return None;
+        }
+    };
+    let mut mappings = Vec::with_capacity(items.len());
+    for item in items {
+        let group = item.get("group").and_then(Value::as_str).map(str::trim);
+        let team = item.get("team").and_then(Value::as_str);
+        let problem = match (group, team) {
+            (Some(group), Some(team))
+                if !group.is_empty() && group.chars().count() <= MAX_GROUP_CHARS =>
+            {
+                match team_slugs.iter().find(|(_, slug)| slug.as_str() == team) {
+                    Some((id, _)) => {
+                        mappings.push(GroupMapping {
+                            group: group.to_owned(),
+                            team_id: *id,
+                        });
+                        continue;
+                    }
+                    None => format!("This organization has no team \"{team}\"."),
+                }
+            }
+            _ => format!(
+                "Each needs a \"group\" (1 to {MAX_GROUP_CHARS} characters) and a \"team\" slug."
+            ),
+        };
+        errors.0.insert("group_mappings".to_owned(), problem);
+        return None;
+    }
+    mappings.sort_by(|a, b| (&a.group, a.team_id).cmp(&(&b.group, b.team_id)));
+    mappings.dedup();
+    Some(mappings)
 }
 
 const NO_PROVIDER: &str = "This organization has no single sign-on provider.";
@@ -59,12 +140,17 @@ fn server_key(state: &AppState) -> Result<&ServerKey, SettingsChangeError> {
 pub async fn get(state: &AppState, organization_id: i64) -> Result<Option<SsoSetup>, StoreError> {
     let mut conn = state.db.read_latest().await?;
     let stored = auth_providers::get(&mut conn.conn(), organization_id).await?;
-    Ok(stored.and_then(|stored| {
+    drop(conn);
+    let Some((stored, description)) = stored.and_then(|stored| {
         let description = providers::find(&stored.provider)?;
-        Some(SsoSetup {
-            stored,
-            description,
-        })
+        Some((stored, description))
+    }) else {
+        return Ok(None);
+    };
+    Ok(Some(SsoSetup {
+        stored,
+        description,
+        team_slugs: team_slugs(state, organization_id).await?,
     }))
 }
 
@@ -201,6 +287,8 @@ pub async fn set_up(
         return Err(SettingsChangeError::Invalid(errors));
     };
     let policy = policy_of(body, &mut errors);
+    let team_slugs = team_slugs(state, grant.org.id).await?;
+    let mappings = group_mappings_of(body, &team_slugs, &mut errors).unwrap_or_default();
     let values = config_of(&provider, &SettingValues::default(), body, &mut errors);
     let (Some(values), true) = (values, errors.0.is_empty()) else {
         return Err(SettingsChangeError::Invalid(errors));
@@ -213,6 +301,7 @@ pub async fn set_up(
         default_role: policy.default_role.unwrap_or(Role::Member),
         require_sso: policy.require_sso.unwrap_or(false),
         allowed_domains: &domains,
+        group_mappings: &mappings,
     };
     let mut tx = state.db.begin().await?;
     let stored = auth_providers::create(&mut tx.conn(), grant.org.id, &settings, now_ms())
@@ -233,6 +322,7 @@ pub async fn set_up(
     Ok(SsoSetup {
         stored,
         description: provider,
+        team_slugs,
     })
 }
 
@@ -259,6 +349,8 @@ pub async fn change(
         );
     }
     let policy = policy_of(body, &mut errors);
+    let mappings = group_mappings_of(body, &current.team_slugs, &mut errors)
+        .unwrap_or_else(|| current.stored.group_mappings.clone());
     let opened = key.open_settings(&provider.settings, &settings_of(&current.stored.config))?;
     let values = config_of(provider, &opened, body, &mut errors);
     let (Some(values), true) = (values, errors.0.is_empty()) else {
@@ -274,6 +366,7 @@ pub async fn change(
         default_role: policy.default_role.unwrap_or(current.stored.default_role),
         require_sso: policy.require_sso.unwrap_or(current.stored.require_sso),
         allowed_domains: &domains,
+        group_mappings: &mappings,
     };
     let mut tx = state.db.begin().await?;
     let Some(stored) =
@@ -291,6 +384,7 @@ pub async fn change(
     Ok(SsoSetup {
         stored,
         description: current.description,
+        team_slugs: current.team_slugs,
     })
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 /// One mapping: members of `group` at the provider belong to `team_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupMapping {
     /// The group's name as the provider sends it (compared exactly, after trimming).
     pub group: String,

@@ -24,7 +24,7 @@ pub use pipeline::{Advance, Attempt, AttemptError, Flow, advance};
 use crate::plugin::BoxFuture;
 
 /// Who the identity provider says the person is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// The provider's stable id for the person (OIDC `sub`, a GitHub user id, a SAML NameID).
     pub id: String,

@@ -153,6 +153,7 @@ async fn an_identity_links_one_account_and_goes_with_its_provider() {
             default_role: Role::Member,
             require_sso: false,
             allowed_domains: &[],
+            group_mappings: &[],
         };
         let provider = auth_providers::create(&mut c, org_id, &settings, T)
             .await

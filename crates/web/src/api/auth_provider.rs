@@ -39,6 +39,7 @@ fn view(state: &AppState, grant: &Grant, setup: &SsoSetup) -> Value {
         "default_role": stored.default_role.as_str(),
         "require_link": stored.require_sso,
         "allowed_domains": stored.allowed_domains,
+        "group_mappings": setup.group_mappings(),
         "scim_enabled": false,
         "pending_links_count": 0,
         "config": setup.config(),

@@ -5,6 +5,9 @@
 //! The pipeline itself (steps, attempts, linking) is `domain::sso`; the routes are `ui::sso`.
 //! A new provider is a new [`ProviderKind`] in [`Registry::standard`]: nothing else changes.
 
+pub mod accounts;
+pub mod flow;
+
 use std::sync::Arc;
 use std::time::Duration;
 

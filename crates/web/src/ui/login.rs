@@ -250,7 +250,7 @@ struct LoginPage {
 }
 
 /// A safe place to go after logging in: a path on this server, nothing else.
-fn safe_next(next: Option<&str>) -> Option<String> {
+pub(crate) fn safe_next(next: Option<&str>) -> Option<String> {
     let next = next?.trim();
     let ok = next.starts_with('/')
         && !next.starts_with("//")

@@ -50,6 +50,7 @@ mod releases;
 pub mod session;
 mod sessions;
 mod settings;
+pub mod sso;
 mod teams;
 
 use axum::Router;
@@ -79,6 +80,8 @@ pub fn pages() -> Routes {
         .get("/auth/login/", Rule::Public, login::login_page)
         .post("/auth/login/", Rule::Public, login::login)
         .post("/auth/logout/", Rule::Public, login::logout)
+        .get("/auth/login/{org}/", Rule::Public, sso::login_page)
+        .post("/auth/login/{org}/", Rule::Public, sso::login_start)
         .get("/auth/register/", Rule::Public, register::page)
         .post("/auth/register/", Rule::Public, register::request)
         .get(
@@ -375,6 +378,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             state.clone(),
             csrf::protect,
         ))
+        // The single sign-on callback checks its single-use state instead (see `sso`).
+        .merge(sso::callback_routes().into_router(state))
         .layer(session::layer(state))
         .layer(axum::Extension(login::LoginThrottle::default()))
         // Pages show private data: never stored by shared caches, revalidated by browsers.

@@ -1,0 +1,368 @@
+//! A login through an organization's provider, over the store: starting an attempt, resuming it
+//! at the callback, and what the identity it ends with does (`domain::sso::linking` decides;
+//! [`super::accounts`] applies). The UI handlers (`ui::sso`) only extract and render.
+//!
+//! The browser is bound to its attempt by a random value in a cookie of its own (`binding`):
+//! the session cookie is `SameSite=Lax` and so absent from the identity provider's cross-site
+//! form POST, while the binding cookie is sent with it (see `ui::sso`). The `state` value the
+//! identity provider echoes finds the attempt; both must match, once.
+
+use std::sync::Arc;
+
+use errhound_domain::sso::{
+    Advance, Attempt, CallbackRequest, Flow, Identity, SsoError, SsoProvider, advance,
+};
+use errhound_notify::deliver::settings_of;
+use errhound_store::auth_providers::{self, AuthProvider};
+use errhound_store::users::User;
+use errhound_store::{StoreError, now_ms, orgs, sso_attempts, users};
+
+use super::ProviderContext;
+use super::accounts::{self, LoggedIn};
+use crate::AppState;
+use crate::password::verify_password;
+
+/// Attempt state keys the pipeline itself uses (providers bind theirs without this prefix).
+const NEXT: &str = "errhound.next";
+/// The identity waiting for its account's password (JSON), and that account.
+const PENDING_IDENTITY: &str = "errhound.identity";
+const PENDING_USER: &str = "errhound.user";
+/// Wrong passwords so far on the confirmation page.
+const PASSWORD_FAILURES: &str = "errhound.failures";
+/// Wrong passwords after which the attempt ends (the login page's throttle still applies to a
+/// new one).
+const MAX_PASSWORD_FAILURES: u32 = 5;
+
+/// Why a login through a provider did not happen: every variant is shown on a page that says
+/// what to do, and logged.
+#[derive(Debug, thiserror::Error)]
+pub enum SsoFailure {
+    /// The organization does not exist or has no provider (or none this server runs).
+    #[error("this organization has no single sign-on")]
+    NoProvider,
+    /// No open attempt has this state in this browser (tampered, replayed, expired, or started
+    /// in another browser).
+    #[error(
+        "this login is not valid any more: it was used already, it expired, or it was started \
+         in another browser. Start the login again."
+    )]
+    AttemptLost,
+    /// The provider or its answer failed.
+    #[error(transparent)]
+    Sso(#[from] SsoError),
+    /// The identity may not log in.
+    #[error("single sign-on refused: {0}")]
+    Refused(#[from] errhound_domain::sso::LinkRefusal),
+    /// The server cannot open the provider's secrets.
+    #[error("single sign-on needs the server key, which this server has not loaded")]
+    NoServerKey,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where a request of the login leaves the browser.
+#[derive(Debug)]
+pub enum Step {
+    /// Go there (the identity provider); the attempt waits under a new state.
+    Redirect(String),
+    /// An account has the identity's e-mail: its password must be given to link it. The form
+    /// posts `state` and `password` to the callback.
+    ConfirmPassword {
+        /// The state the form resumes the attempt under.
+        state: String,
+        /// The account's e-mail.
+        email: String,
+        /// Whether a wrong password was given just now.
+        failed: bool,
+    },
+    /// Logged in: the UI starts the session and goes to `next`.
+    LoggedIn {
+        /// Who, and what changed.
+        login: LoggedIn,
+        /// Where to go (a path on this server), when the login was started from a page.
+        next: Option<String>,
+    },
+    /// A configuration test ended: who the provider says the person is (nobody logged in).
+    Tested {
+        /// The organization's slug.
+        organization: String,
+        /// The identity.
+        identity: Identity,
+    },
+}
+
+/// The organization's provider, configured, with what is stored of it.
+struct Configured {
+    stored: AuthProvider,
+    provider: Arc<dyn SsoProvider>,
+    organization: String,
+}
+
+/// The context providers of `organization` run in.
+fn context(state: &AppState, organization: &str) -> ProviderContext {
+    let public_url = state.config.public_url().trim_end_matches('/').to_owned();
+    ProviderContext {
+        callback_url: format!("{public_url}/auth/sso/"),
+        public_url,
+        organization: organization.to_owned(),
+        http: state.sso.http().clone(),
+    }
+}
+
+async fn configured(
+    state: &AppState,
+    organization_id: i64,
+    slug: &str,
+) -> Result<Configured, SsoFailure> {
+    let stored = {
+        let mut conn = state.db.read_latest().await?;
+        auth_providers::get(&mut conn.conn(), organization_id).await?
+    };
+    let stored = stored.ok_or(SsoFailure::NoProvider)?;
+    let kind = state
+        .sso
+        .find(&stored.provider)
+        .ok_or(SsoFailure::NoProvider)?;
+    let description =
+        errhound_domain::sso::providers::find(&stored.provider).ok_or(SsoFailure::NoProvider)?;
+    let key = state
+        .alerting
+        .as_ref()
+        .map(|sender| sender.key.clone())
+        .ok_or(SsoFailure::NoServerKey)?;
+    let opened = key
+        .open_settings(&description.settings, &settings_of(&stored.config))
+        .map_err(|e| SsoError::Unavailable(format!("its saved secrets do not open: {e}")))?;
+    let provider = kind.build(&opened, &context(state, slug))?;
+    Ok(Configured {
+        stored,
+        provider,
+        organization: slug.to_owned(),
+    })
+}
+
+/// Starts a login (or, for an owner, a configuration test) through the provider of the
+/// organization `slug`, in the browser holding `binding`. `user` is who is logged in there.
+pub async fn start(
+    state: &AppState,
+    slug: &str,
+    flow: Flow,
+    user: Option<&User>,
+    next: Option<String>,
+    binding: &str,
+    client_addr: Option<&str>,
+) -> Result<Step, SsoFailure> {
+    let org = {
+        let mut conn = state.db.read_latest().await?;
+        orgs::find_by_slug(&mut conn.conn(), slug).await?
+    };
+    let org = org.ok_or(SsoFailure::NoProvider)?;
+    let configured = configured(state, org.id, &org.slug).await?;
+    let now = now_ms();
+    let mut attempt = Attempt::start(
+        configured.provider.as_ref(),
+        org.id,
+        flow,
+        user.map(|u| u.id),
+        now,
+    );
+    if let Some(next) = next {
+        attempt.bind(NEXT, next);
+    }
+    run(
+        state,
+        &configured,
+        attempt,
+        CallbackRequest::default(),
+        binding,
+        client_addr,
+    )
+    .await
+}
+
+/// Resumes the attempt the callback `request` names (its `state`, or SAML's `RelayState`) for
+/// the browser holding `binding`.
+pub async fn resume(
+    state: &AppState,
+    request: CallbackRequest,
+    binding: &str,
+    client_addr: Option<&str>,
+) -> Result<Step, SsoFailure> {
+    let named = request
+        .param("state")
+        .or_else(|| request.param("RelayState"))
+        .unwrap_or_default()
+        .to_owned();
+    if named.is_empty() || binding.is_empty() {
+        return Err(SsoFailure::AttemptLost);
+    }
+    let attempt = {
+        let mut conn = state.db.write().await?;
+        sso_attempts::take(&mut conn.conn(), &named, binding, now_ms()).await?
+    };
+    let attempt = attempt.ok_or(SsoFailure::AttemptLost)?;
+    let org = {
+        let mut conn = state.db.read_latest().await?;
+        orgs::get(&mut conn.conn(), attempt.organization_id).await?
+    };
+    let org = org.ok_or(SsoFailure::NoProvider)?;
+    let configured = configured(state, org.id, &org.slug).await?;
+    if attempt.fetch(PENDING_IDENTITY).is_some() {
+        return confirm_password(state, &configured, attempt, &request, binding, client_addr).await;
+    }
+    run(state, &configured, attempt, request, binding, client_addr).await
+}
+
+/// Runs the attempt's steps for `request` and stores it again when a step sends the browser away.
+async fn run(
+    state: &AppState,
+    configured: &Configured,
+    mut attempt: Attempt,
+    mut request: CallbackRequest,
+    binding: &str,
+    client_addr: Option<&str>,
+) -> Result<Step, SsoFailure> {
+    request.resume_state = sso_attempts::new_state();
+    match advance(
+        configured.provider.as_ref(),
+        &mut attempt,
+        &request,
+        now_ms(),
+    )
+    .await
+    {
+        Ok(Advance::Redirect(url)) => {
+            let mut conn = state.db.write().await?;
+            sso_attempts::begin(&mut conn.conn(), &attempt, &request.resume_state, binding).await?;
+            Ok(Step::Redirect(url))
+        }
+        Ok(Advance::Finished(identity)) => {
+            finish(state, configured, attempt, identity, binding, client_addr).await
+        }
+        Err(error) => {
+            tracing::warn!(
+                organization.id = attempt.organization_id,
+                provider = %attempt.provider,
+                error = %error,
+                "single sign-on failed"
+            );
+            Err(error.into())
+        }
+    }
+}
+
+/// What the identity an attempt ended with does.
+async fn finish(
+    state: &AppState,
+    configured: &Configured,
+    mut attempt: Attempt,
+    identity: Identity,
+    binding: &str,
+    client_addr: Option<&str>,
+) -> Result<Step, SsoFailure> {
+    let next = attempt.fetch(NEXT).map(str::to_owned);
+    if attempt.flow == Flow::Setup {
+        tracing::info!(
+            organization.id = attempt.organization_id,
+            provider = %attempt.provider,
+            "single sign-on configuration tested"
+        );
+        return Ok(Step::Tested {
+            organization: configured.organization.clone(),
+            identity,
+        });
+    }
+    match accounts::sign_in(
+        state,
+        &configured.stored,
+        &identity,
+        attempt.user_id,
+        client_addr,
+    )
+    .await?
+    {
+        accounts::SignIn::Done(login) => Ok(Step::LoggedIn { login, next }),
+        accounts::SignIn::NeedsPassword(user) => {
+            let pending = serde_json::to_string(&identity)
+                .map_err(|e| StoreError::InvalidValue(format!("an SSO identity: {e}")))?;
+            attempt.bind(PENDING_IDENTITY, pending);
+            attempt.bind(PENDING_USER, user.id.to_string());
+            let state_value = sso_attempts::new_state();
+            let mut conn = state.db.write().await?;
+            sso_attempts::begin(&mut conn.conn(), &attempt, &state_value, binding).await?;
+            Ok(Step::ConfirmPassword {
+                state: state_value,
+                email: user.email,
+                failed: false,
+            })
+        }
+    }
+}
+
+/// The confirmation form came back: the password of the account with the identity's e-mail
+/// links the identity to it.
+async fn confirm_password(
+    state: &AppState,
+    configured: &Configured,
+    mut attempt: Attempt,
+    request: &CallbackRequest,
+    binding: &str,
+    client_addr: Option<&str>,
+) -> Result<Step, SsoFailure> {
+    let now = now_ms();
+    if now >= attempt.expires_at {
+        return Err(SsoFailure::AttemptLost);
+    }
+    let identity: Identity = attempt
+        .fetch(PENDING_IDENTITY)
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or(SsoFailure::AttemptLost)?;
+    let user_id: i64 = attempt
+        .fetch(PENDING_USER)
+        .and_then(|id| id.parse().ok())
+        .ok_or(SsoFailure::AttemptLost)?;
+    let user = {
+        let mut conn = state.db.read_latest().await?;
+        users::get(&mut conn.conn(), user_id).await?
+    };
+    let user = user.ok_or(SsoFailure::AttemptLost)?;
+    let password = if request.is_post {
+        request.param("password").unwrap_or_default().to_owned()
+    } else {
+        String::new()
+    };
+    let hash = user.password_hash.clone();
+    let proven = match hash {
+        Some(hash) if !password.is_empty() && user.is_active => {
+            tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    if !proven {
+        let failures = attempt
+            .fetch(PASSWORD_FAILURES)
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0)
+            + u32::from(request.is_post);
+        tracing::warn!(user.email = %user.email, "single sign-on link: wrong password");
+        if failures >= MAX_PASSWORD_FAILURES {
+            return Err(SsoFailure::AttemptLost);
+        }
+        attempt.bind(PASSWORD_FAILURES, failures.to_string());
+        let state_value = sso_attempts::new_state();
+        let mut conn = state.db.write().await?;
+        sso_attempts::begin(&mut conn.conn(), &attempt, &state_value, binding).await?;
+        return Ok(Step::ConfirmPassword {
+            state: state_value,
+            email: user.email,
+            failed: request.is_post,
+        });
+    }
+    let next = attempt.fetch(NEXT).map(str::to_owned);
+    let login =
+        accounts::link_proven(state, &configured.stored, &identity, &user, client_addr).await?;
+    Ok(Step::LoggedIn { login, next })
+}
