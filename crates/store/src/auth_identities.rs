@@ -112,3 +112,44 @@ pub async fn unlink(
             .await?;
     Ok(deleted > 0)
 }
+
+/// An identity of a user as their account page lists it, with its organization.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LinkedIdentity {
+    /// The link's id.
+    pub id: i64,
+    /// The provider's key (`oidc`, `github`, `saml2`).
+    pub provider: String,
+    /// The provider's row.
+    pub auth_provider_id: i64,
+    /// The organization.
+    pub organization_id: i64,
+    /// Its slug.
+    pub organization_slug: String,
+    /// Its name.
+    pub organization_name: String,
+    /// What the provider said at the last login (JSON: e-mail, name, groups).
+    pub data: String,
+    /// When linked, epoch ms.
+    pub created_at: i64,
+    /// The last login through it, epoch ms.
+    pub last_verified: i64,
+}
+
+/// Every identity linked to `user_id`, by organization name.
+pub async fn list_for_user(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+) -> Result<Vec<LinkedIdentity>, StoreError> {
+    Ok(Query::new(
+        "SELECT ai.id, ap.provider, ap.id AS auth_provider_id, o.id AS organization_id, \
+         o.slug AS organization_slug, o.name AS organization_name, ai.data, ai.created_at, \
+         ai.last_verified \
+         FROM auth_identities ai JOIN auth_providers ap ON ap.id = ai.auth_provider_id \
+         JOIN organizations o ON o.id = ap.organization_id \
+         WHERE ai.user_id = $1 ORDER BY o.name, ai.id",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?)
+}

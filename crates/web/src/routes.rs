@@ -234,6 +234,9 @@ async fn check(guard: &Guard, parts: &mut Parts) -> Result<(), Response> {
             if !grant.access.has(scope) {
                 return Err(refuse(AccessError::MissingScope(scope)));
             }
+            if guard.surface == Surface::Ui {
+                crate::ui::sso::require_sso(&guard.state, parts, &grant).await?;
+            }
             parts.extensions.insert(grant);
             Ok(())
         }

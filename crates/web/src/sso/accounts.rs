@@ -333,3 +333,36 @@ async fn follow_groups(
     }
     Ok(sync)
 }
+
+/// Unlinks the identity `identity_id` of `user` (their own, from their account page); `false`
+/// when they have no such identity. Audited in its organization.
+pub async fn unlink(
+    state: &AppState,
+    user: &User,
+    identity_id: i64,
+    client_addr: Option<&str>,
+) -> Result<bool, StoreError> {
+    let mut tx = state.db.begin().await?;
+    let linked = auth_identities::list_for_user(&mut tx.conn(), user.id).await?;
+    let Some(identity) = linked.into_iter().find(|i| i.id == identity_id) else {
+        return Ok(false);
+    };
+    auth_identities::unlink(&mut tx.conn(), identity.auth_provider_id, user.id).await?;
+    audit::record(
+        &mut tx.conn(),
+        identity.organization_id,
+        &actor(user, client_addr),
+        AuditAction::SsoIdentityUnlink,
+        Some(identity.id),
+        &json!({"provider": identity.provider, "email": user.email}),
+        now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        user.id = user.id,
+        organization.id = identity.organization_id,
+        "single sign-on identity unlinked"
+    );
+    Ok(true)
+}

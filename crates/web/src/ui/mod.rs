@@ -34,6 +34,7 @@ mod error;
 mod event;
 mod form;
 mod format;
+mod identities;
 mod issue;
 mod issue_tickets;
 mod issues;
@@ -364,6 +365,16 @@ pub fn pages() -> Routes {
             "/settings/account/api/auth-tokens/{token}/revoke/",
             Rule::Authenticated,
             account::revoke_token,
+        )
+        .get(
+            "/settings/account/identities/",
+            Rule::Authenticated,
+            identities::page,
+        )
+        .post(
+            "/settings/account/identities/{identity}/unlink/",
+            Rule::Authenticated,
+            identities::unlink,
         )
         .get("/manage/", Rule::Superuser, admin::page)
         .post("/manage/users/{user}/", Rule::Superuser, admin::user_action)

@@ -35,6 +35,102 @@ pub const CALLBACK_PATH: &str = "/auth/sso/";
 /// (an organization that requires single sign-on asks for it again otherwise).
 pub const SSO_ORGANIZATIONS: &str = "sso_orgs";
 
+/// The session key listing the organizations a superuser entered without their single
+/// sign-on (the lock-out recovery), each audited once per session.
+const RECOVERY_ORGANIZATIONS: &str = "sso_recovery_orgs";
+
+/// An organization that requires single sign-on lets a session in only when it logged in
+/// through the organization's provider; others are sent there (a GET) or refused. A superuser
+/// gets in regardless, so an organization whose identity provider is broken can be repaired;
+/// that recovery is audited (`sso.recovery-login`). API tokens never come here: this is the
+/// UI's route guard.
+pub(crate) async fn require_sso(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    grant: &crate::api::access::Grant,
+) -> Result<(), axum::response::Response> {
+    let internal = |e: &dyn std::fmt::Display| UiError::internal(e).into_response();
+    let provider = {
+        let mut conn = state.db.read().await.map_err(|e| internal(&e))?;
+        auth_providers::get(&mut conn.conn(), grant.org.id)
+            .await
+            .map_err(|e| internal(&e))?
+    };
+    if !provider.is_some_and(|p| p.require_sso) {
+        return Ok(());
+    }
+    let Some(session) = parts.extensions.get::<Session>() else {
+        return Err(internal(&"the session layer is missing"));
+    };
+    let entered = |key: &'static str| async move {
+        session
+            .get::<Vec<i64>>(key)
+            .await
+            .map(Option::unwrap_or_default)
+    };
+    let through_sso = entered(SSO_ORGANIZATIONS).await.map_err(|e| internal(&e))?;
+    if through_sso.contains(&grant.org.id) {
+        return Ok(());
+    }
+    let user = grant.caller.user();
+    if let Some(user) = user.filter(|u| u.is_superuser) {
+        let mut recovered = entered(RECOVERY_ORGANIZATIONS)
+            .await
+            .map_err(|e| internal(&e))?;
+        if !recovered.contains(&grant.org.id) {
+            record_recovery(state, grant, user)
+                .await
+                .map_err(|e| internal(&e))?;
+            recovered.push(grant.org.id);
+            session
+                .insert(RECOVERY_ORGANIZATIONS, recovered)
+                .await
+                .map_err(|e| internal(&e))?;
+        }
+        return Ok(());
+    }
+    if parts.method == Method::GET {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
+        let target = super::form::url(
+            &format!("/auth/login/{}/", grant.org.slug),
+            &[("next", next)],
+        );
+        return Err(Redirect::to(&target).into_response());
+    }
+    Err(
+        UiError::forbidden("This organization requires single sign-on: log in through it first.")
+            .into_response(),
+    )
+}
+
+async fn record_recovery(
+    state: &AppState,
+    grant: &crate::api::access::Grant,
+    user: &errhound_store::users::User,
+) -> Result<(), errhound_store::StoreError> {
+    let mut conn = state.db.write().await?;
+    errhound_store::audit::record(
+        &mut conn.conn(),
+        grant.org.id,
+        &grant.audit_actor(),
+        errhound_domain::AuditAction::SsoRecoveryLogin,
+        Some(user.id),
+        &serde_json::json!({"email": user.email}),
+        errhound_store::now_ms(),
+    )
+    .await?;
+    tracing::warn!(
+        organization.id = grant.org.id,
+        user.email = %user.email,
+        "a superuser entered an organization that requires single sign-on without it (recovery)"
+    );
+    Ok(())
+}
+
 /// The callback route, mounted with the session layer but outside the CSRF layer (see the
 /// module documentation).
 pub fn callback_routes() -> Routes {
