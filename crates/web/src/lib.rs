@@ -60,6 +60,9 @@ pub struct AppState {
     pub alerting: Option<errhound_notify::deliver::Sender>,
     /// The single sign-on providers this server runs.
     pub sso: sso::Registry,
+    /// Seals and opens secret settings (plugins', single sign-on's); `None` in tests that build
+    /// the state without it.
+    pub server_key: Option<Arc<errhound_notify::ServerKey>>,
 }
 
 /// See [`AppState::settings_changed`].
@@ -88,6 +91,7 @@ impl AppState {
             mailer: None,
             alerting: None,
             sso: sso::Registry::standard(),
+            server_key: None,
         }
     }
 
@@ -99,7 +103,21 @@ impl AppState {
 
     /// Sets the notification sender (see [`AppState::alerting`]).
     pub fn with_alerting(mut self, sender: errhound_notify::deliver::Sender) -> AppState {
+        self.server_key = Some(sender.key.clone());
         self.alerting = Some(sender);
+        self
+    }
+
+    /// Sets the server key (see [`AppState::server_key`]); [`AppState::with_alerting`] sets
+    /// the sender's.
+    pub fn with_server_key(mut self, key: Arc<errhound_notify::ServerKey>) -> AppState {
+        self.server_key = Some(key);
+        self
+    }
+
+    /// Sets the single sign-on providers (tests add their own).
+    pub fn with_sso(mut self, registry: sso::Registry) -> AppState {
+        self.sso = registry;
         self
     }
 

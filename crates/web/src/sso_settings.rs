@@ -128,9 +128,8 @@ const DEFAULT_ROLES: [Role; 3] = [Role::Member, Role::Admin, Role::Manager];
 
 fn server_key(state: &AppState) -> Result<&ServerKey, SettingsChangeError> {
     state
-        .alerting
-        .as_ref()
-        .map(|sender| sender.key.as_ref())
+        .server_key
+        .as_deref()
         .ok_or(SettingsChangeError::Change(ChangeError::NotFound(
             "Single sign-on needs the server key, which this server has not loaded.",
         )))
@@ -142,7 +141,7 @@ pub async fn get(state: &AppState, organization_id: i64) -> Result<Option<SsoSet
     let stored = auth_providers::get(&mut conn.conn(), organization_id).await?;
     drop(conn);
     let Some((stored, description)) = stored.and_then(|stored| {
-        let description = providers::find(&stored.provider)?;
+        let description = state.sso.description(&stored.provider)?;
         Some((stored, description))
     }) else {
         return Ok(None);
@@ -275,11 +274,11 @@ pub async fn set_up(
     let key = server_key(state)?;
     let mut errors = SettingErrors::default();
     let provider = match body.get("provider").and_then(Value::as_str) {
-        Some(name) => providers::find(name),
+        Some(name) => state.sso.description(name),
         None => None,
     };
     let Some(provider) = provider else {
-        let known: Vec<&str> = providers::all().iter().map(|p| p.key).collect();
+        let known = state.sso.keys();
         errors.0.insert(
             "provider".to_owned(),
             format!("Must be one of {}.", known.join(", ")),

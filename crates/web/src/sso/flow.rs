@@ -124,13 +124,8 @@ async fn configured(
         .sso
         .find(&stored.provider)
         .ok_or(SsoFailure::NoProvider)?;
-    let description =
-        errhound_domain::sso::providers::find(&stored.provider).ok_or(SsoFailure::NoProvider)?;
-    let key = state
-        .alerting
-        .as_ref()
-        .map(|sender| sender.key.clone())
-        .ok_or(SsoFailure::NoServerKey)?;
+    let description = kind.description().ok_or(SsoFailure::NoProvider)?;
+    let key = state.server_key.clone().ok_or(SsoFailure::NoServerKey)?;
     let opened = key
         .open_settings(&description.settings, &settings_of(&stored.config))
         .map_err(|e| SsoError::Unavailable(format!("its saved secrets do not open: {e}")))?;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use errhound_domain::plugin::settings::SettingValues;
+use errhound_domain::sso::providers::{self, ProviderDescription};
 use errhound_domain::sso::{SsoError, SsoProvider};
 
 /// What a provider needs to know about this server and the organization it logs in to.
@@ -33,6 +34,11 @@ pub struct ProviderContext {
 pub trait ProviderKind: Send + Sync {
     /// Its key, the `provider` of the `auth-provider` API (`domain::sso::providers`).
     fn key(&self) -> &'static str;
+
+    /// Its title and configuration; the standard providers' are in `domain::sso::providers`.
+    fn description(&self) -> Option<ProviderDescription> {
+        providers::find(self.key())
+    }
 
     /// The provider for `config` (the organization's settings with their secrets opened).
     fn build(
@@ -69,6 +75,25 @@ impl Registry {
     /// The kind of `key`.
     pub fn find(&self, key: &str) -> Option<&Arc<dyn ProviderKind>> {
         self.kinds.iter().find(|kind| kind.key() == key)
+    }
+
+    /// The description of the provider `key`: of its kind here, else of the standard list (a
+    /// provider can be set up before this server runs it).
+    pub fn description(&self, key: &str) -> Option<ProviderDescription> {
+        self.find(key)
+            .and_then(|kind| kind.description())
+            .or_else(|| providers::find(key))
+    }
+
+    /// The keys of every provider that can be set up.
+    pub fn keys(&self) -> Vec<&'static str> {
+        let mut keys: Vec<&'static str> = providers::all().iter().map(|p| p.key).collect();
+        for kind in &self.kinds {
+            if !keys.contains(&kind.key()) {
+                keys.push(kind.key());
+            }
+        }
+        keys
     }
 
     /// The client providers use.

@@ -45,7 +45,9 @@ pub async fn page(State(state): State<AppState>, user: UiUser) -> UiResult {
             IdentityRow {
                 id: i.id,
                 organization: i.organization_name,
-                provider: errhound_domain::sso::providers::find(&i.provider)
+                provider: state
+                    .sso
+                    .description(&i.provider)
                     .map_or(i.provider.clone(), |p| p.title.to_owned()),
                 email: data["email"].as_str().unwrap_or("").to_owned(),
                 linked: format::short_datetime(i.created_at),

@@ -187,8 +187,10 @@ pub async fn login_page(
         .await?
         .ok_or_else(no_sso)?;
     drop(conn);
-    let description =
-        errhound_domain::sso::providers::find(&provider.provider).ok_or_else(no_sso)?;
+    let description = state
+        .sso
+        .description(&provider.provider)
+        .ok_or_else(no_sso)?;
     if session.id().is_none() {
         session.set_expiry(Some(Expiry::OnInactivity(session::ANONYMOUS_FOR)));
     }
