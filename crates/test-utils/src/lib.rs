@@ -9,6 +9,8 @@
 //!   signatures (webhooks, signed chat); [`JiraStandIn`] follows Jira's REST API shapes.
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
+pub mod browser;
+pub mod github;
 pub mod http_receiver;
 pub mod postgres;
 pub mod sdk;

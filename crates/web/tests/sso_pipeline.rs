@@ -7,7 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -22,9 +21,9 @@ use errhound_queue::{Spool, SpoolOptions};
 use errhound_store::auth_providers::{self, ProviderSettings};
 use errhound_store::payload::PayloadDictionaries;
 use errhound_store::{Db, audit, orgs, teams, users};
+use errhound_test_utils::browser::{Browser, Page, field_of};
 use errhound_web::AppState;
 use errhound_web::sso::{ProviderContext, ProviderKind, Registry};
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 
 /// Where the test's "identity provider" lives: never contacted, the test plays it.
 const IDP: &str = "http://idp.invalid/form";
@@ -174,74 +173,15 @@ async fn world(
     }
 }
 
-/// A browser: its cookies, no redirects followed.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-    cookies: HashMap<String, String>,
-}
-
-/// A response read completely.
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-}
-
-impl Browser {
-    fn new(world: &World) -> Browser {
-        Browser {
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .build()
-                .unwrap(),
-            base: world.base.clone(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let response = request.header(COOKIE, cookie).send().await.unwrap();
-        for set in response.headers().get_all(SET_COOKIE) {
-            let pair = set.to_str().unwrap().split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.insert(name.to_owned(), value.to_owned());
-        }
-        Page {
-            status: response.status().as_u16(),
-            location: response
-                .headers()
-                .get(LOCATION)
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default(),
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let request = self.client.get(format!("{}{path}", self.base));
-        self.send(request).await
-    }
-
-    /// A form POST from `origin` (our own pages' origin unless given).
-    async fn post(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
-        let origin = origin.map_or(self.base.clone(), str::to_owned);
-        let request = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header(ORIGIN, origin)
-            .form(form);
-        self.send(request).await
-    }
-
+/// The steps of a login through the form provider.
+trait FormLogin {
     /// Starts the SSO login of `acme`: the state the identity provider got.
+    async fn start_login(&mut self) -> String;
+    /// The identity provider's answer: a cross-site form POST to the callback.
+    async fn answer(&mut self, state: &str, identity: &[(&str, &str)]) -> Page;
+}
+
+impl FormLogin for Browser {
     async fn start_login(&mut self) -> String {
         let page = self.get("/auth/login/acme/").await;
         assert_eq!(page.status, 200, "{}", page.body);
@@ -260,7 +200,6 @@ impl Browser {
         state
     }
 
-    /// The identity provider's answer: a cross-site form POST to the callback.
     async fn answer(&mut self, state: &str, identity: &[(&str, &str)]) -> Page {
         let mut form = vec![("state", state)];
         form.extend_from_slice(identity);
@@ -270,8 +209,7 @@ impl Browser {
 }
 
 fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..at + html[at..].find('"').unwrap()].to_owned()
+    field_of(html, "csrf").expect("a CSRF field")
 }
 
 async fn audit_actions(db: &Db, org_id: i64) -> Vec<String> {
@@ -302,12 +240,12 @@ async fn a_new_person_is_provisioned_and_the_state_continues_once_in_its_browser
 
 async fn provisioned_once(database: errhound_test_utils::TestDb) {
     let world = world(database, false, &[]).await;
-    let mut browser = Browser::new(&world);
+    let mut browser = Browser::new(&world.base);
     let state = browser.start_login().await;
 
     // Another browser with the same state (leaked, or forged) continues nothing, and the
     // attempt is gone for the right browser too.
-    let mut thief = Browser::new(&world);
+    let mut thief = Browser::new(&world.base);
     let stolen = thief.answer(&state, &ANN).await;
     assert_eq!(stolen.status, 400, "{}", stolen.body);
     assert!(
@@ -348,7 +286,7 @@ async fn provisioned_once(database: errhound_test_utils::TestDb) {
     );
 
     // The same callback again (a replay) logs nobody in.
-    let mut replayer = Browser::new(&world);
+    let mut replayer = Browser::new(&world.base);
     replayer.cookies = browser.cookies.clone();
     replayer.cookies.remove("errhound_session");
     let replayed = replayer.answer(&state, &ANN).await;
@@ -360,7 +298,7 @@ async fn provisioned_once(database: errhound_test_utils::TestDb) {
     );
 
     // The next login finds the link: nothing new is made.
-    let mut again = Browser::new(&world);
+    let mut again = Browser::new(&world.base);
     let state = again.start_login().await;
     assert_eq!(again.answer(&state, &ANN).await.status, 303);
     assert_eq!(
@@ -382,7 +320,7 @@ async fn an_existing_account_links_only_with_its_password_or_a_verified_allowed_
     drop(conn);
 
     // An unverified address: the account's password is asked for.
-    let mut browser = Browser::new(&world);
+    let mut browser = Browser::new(&world.base);
     let state = browser.start_login().await;
     let bob = [
         ("sub", "bob-1"),
@@ -396,7 +334,7 @@ async fn an_existing_account_links_only_with_its_password_or_a_verified_allowed_
         "{}",
         confirm.body
     );
-    let form_state = field_of(&confirm.body, "state");
+    let form_state = field_of(&confirm.body, "state").unwrap();
     let wrong = browser
         .post(
             "/auth/sso/",
@@ -416,7 +354,7 @@ async fn an_existing_account_links_only_with_its_password_or_a_verified_allowed_
     assert_eq!(stale.status, 400);
     let state = browser.start_login().await;
     let confirm = browser.answer(&state, &bob).await;
-    let form_state = field_of(&confirm.body, "state");
+    let form_state = field_of(&confirm.body, "state").unwrap();
     let linked = browser
         .post(
             "/auth/sso/",
@@ -428,7 +366,7 @@ async fn an_existing_account_links_only_with_its_password_or_a_verified_allowed_
     assert_eq!(browser.get("/organizations/acme/issues/").await.status, 200);
 
     // A verified address in an allowed domain links by itself.
-    let mut browser = Browser::new(&world);
+    let mut browser = Browser::new(&world.base);
     let state = browser.start_login().await;
     let cy = [
         ("sub", "cy-1"),
@@ -438,7 +376,7 @@ async fn an_existing_account_links_only_with_its_password_or_a_verified_allowed_
     assert_eq!(browser.answer(&state, &cy).await.status, 303);
 
     // Another domain is refused.
-    let mut browser = Browser::new(&world);
+    let mut browser = Browser::new(&world.base);
     let state = browser.start_login().await;
     let eve = [
         ("sub", "eve-1"),
@@ -483,7 +421,7 @@ async fn an_existing_account_links_only_with_its_password_or_a_verified_allowed_
 }
 
 async fn browser_logged_in_as_cy(world: &World) -> (Browser, String) {
-    let mut browser = Browser::new(world);
+    let mut browser = Browser::new(&world.base);
     let state = browser.start_login().await;
     let cy = [
         ("sub", "cy-1"),
@@ -495,12 +433,6 @@ async fn browser_logged_in_as_cy(world: &World) -> (Browser, String) {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Acme"), "{}", page.body);
     (browser, page.body)
-}
-
-fn field_of(html: &str, name: &str) -> String {
-    let needle = format!("name=\"{name}\" value=\"");
-    let at = html.find(&needle).expect("the field") + needle.len();
-    html[at..at + html[at..].find('"').unwrap()].to_owned()
 }
 
 #[tokio::test]
@@ -553,7 +485,7 @@ async fn a_required_sso_sends_password_sessions_to_it_and_teams_follow_the_group
     assert_eq!(world.provider_id, stored.id);
 
     // A password session is sent to the organization's login.
-    let mut browser = Browser::new(&world);
+    let mut browser = Browser::new(&world.base);
     let page = browser.get("/auth/login/").await;
     let csrf = csrf_of(&page.body);
     let login = browser
@@ -599,7 +531,7 @@ async fn a_required_sso_sends_password_sessions_to_it_and_teams_follow_the_group
     joined.sort();
     assert_eq!(joined, [eng.id, ops.id]);
 
-    let mut browser = Browser::new(&world);
+    let mut browser = Browser::new(&world.base);
     let state = browser.start_login().await;
     assert_eq!(
         browser.answer(&state, &dan_in("engineers")).await.status,

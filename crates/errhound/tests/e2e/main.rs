@@ -24,6 +24,7 @@ mod scrubbing;
 mod sentry_cli;
 mod sessions;
 mod sso;
+mod sso_github;
 mod startup;
 mod tickets;
 mod ui;

@@ -1,0 +1,177 @@
+//! Logging in through GitHub (against a stand-in that follows GitHub's OAuth flow and API
+//! shapes): members of the configured GitHub organization get in, provisioned as members with
+//! their GitHub teams mapped to teams; people outside it, a denial at GitHub and a replayed
+//! callback log nobody in.
+
+use errhound_test_utils::TestServer;
+use errhound_test_utils::browser::{Browser, field_of};
+use errhound_test_utils::github::{GithubStandIn, GithubUser};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::binary;
+
+fn account(login: &str, id: i64, orgs: &[&str], teams: &[(&str, &str)]) -> GithubUser {
+    GithubUser {
+        id,
+        login: login.to_owned(),
+        email: format!("{login}@corp.test"),
+        verified: true,
+        orgs: orgs.iter().map(|o| (*o).to_owned()).collect(),
+        teams: teams
+            .iter()
+            .map(|(o, t)| ((*o).to_owned(), (*t).to_owned()))
+            .collect(),
+    }
+}
+
+/// Starts the login of `errhound` and follows it to GitHub as `login`: GitHub's redirect back.
+async fn through_github(browser: &mut Browser, login: &str) -> String {
+    let page = browser.get("/auth/login/errhound/").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Continue with GitHub"), "{}", page.body);
+    let csrf = field_of(&page.body, "csrf").expect("a CSRF field");
+    let started = browser
+        .post("/auth/login/errhound/", &[("csrf", &csrf)], None)
+        .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    assert!(
+        started.location.contains("/login/oauth/authorize?"),
+        "{}",
+        started.location
+    );
+    assert!(
+        started
+            .location
+            .contains("scope=read%3Auser%20user%3Aemail%20read%3Aorg")
+    );
+    let at_github = browser
+        .get(&format!("{}&login={login}", started.location))
+        .await;
+    assert_eq!(at_github.status, 303, "{}", at_github.body);
+    assert!(
+        at_github
+            .location
+            .starts_with(&format!("{}/auth/sso/?", browser.base)),
+        "{}",
+        at_github.location
+    );
+    at_github.location
+}
+
+#[tokio::test]
+async fn members_of_the_github_organization_log_in_and_others_do_not() {
+    let server = TestServer::start(binary()).await;
+    let github = GithubStandIn::start().await;
+    github.set_user(account(
+        "octo",
+        101,
+        &["acme-gh"],
+        &[("acme-gh", "backend"), ("other", "x")],
+    ));
+    github.set_user(account("stranger", 102, &["elsewhere"], &[]));
+    let (status, team) = server
+        .api_send(
+            Method::POST,
+            "organizations/errhound/teams/",
+            &json!({"slug": "backend-team", "name": "Backend"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{team}");
+    let (status, body) = server
+        .api_send(
+            Method::POST,
+            "organizations/errhound/auth-provider/",
+            &json!({
+                "provider": "github",
+                "config": {
+                    "client_id": github.client_id,
+                    "client_secret": github.client_secret,
+                    "organization": "acme-gh",
+                    "base_url": github.url,
+                    "api_url": github.url,
+                },
+                "allowed_domains": ["corp.test"],
+                "group_mappings": [{"group": "backend", "team": "backend-team"}],
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["group_mappings"],
+        json!([{"group": "backend", "team": "backend-team"}])
+    );
+
+    // A member of the GitHub organization: provisioned, logged in, in the mapped team.
+    let mut browser = Browser::new(&server.base_url);
+    let back = through_github(&mut browser, "octo").await;
+    let done = browser.get(&back).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location, "/organizations/errhound/issues/");
+    assert_eq!(
+        browser.get("/organizations/errhound/issues/").await.status,
+        200
+    );
+    let (_, members) = server.api_get("organizations/errhound/members/").await;
+    let octo = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "octo@corp.test")
+        .unwrap_or_else(|| panic!("octo is no member: {members}"));
+    assert_eq!(octo["role"], "member");
+    let octo_id: i64 = octo["user"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("a user id in {octo}"));
+    let team_id: i64 = team["id"].as_str().unwrap().parse().unwrap();
+    let db = server.db().await;
+    let mut conn = db.read_latest().await.unwrap();
+    let in_team = errhound_store::teams::members(&mut conn.conn(), team_id)
+        .await
+        .unwrap();
+    drop(conn);
+    assert!(
+        in_team.iter().any(|m| m.id == octo_id),
+        "the GitHub team maps to backend-team"
+    );
+    let events = server.audit_events().await;
+    for action in ["sso-identity.link", "member.add", "member.join-team"] {
+        assert!(events.iter().any(|e| e == action), "{action} in {events:?}");
+    }
+
+    // The same callback again logs nobody in.
+    let mut replayer = Browser::new(&server.base_url);
+    replayer.cookies = browser.cookies.clone();
+    replayer.cookies.remove("errhound_session");
+    let replayed = replayer.get(&back).await;
+    assert_eq!(replayed.status, 400, "{}", replayed.body);
+    assert!(!replayer.cookies.contains_key("errhound_session"));
+
+    // Someone outside the GitHub organization is refused, with the reason.
+    let mut browser = Browser::new(&server.base_url);
+    let back = through_github(&mut browser, "stranger").await;
+    let refused = browser.get(&back).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("not a member of the GitHub organization acme-gh"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        !browser.cookies.contains_key("errhound_session") || {
+            browser.get("/organizations/errhound/issues/").await.status != 200
+        }
+    );
+
+    // Denied at GitHub: a clear page, nobody logged in.
+    let mut browser = Browser::new(&server.base_url);
+    let back = through_github(&mut browser, "deny").await;
+    let denied = browser.get(&back).await;
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    assert!(denied.body.contains("denied"), "{}", denied.body);
+}

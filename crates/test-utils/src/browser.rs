@@ -1,0 +1,122 @@
+//! A browser over raw HTTP for the login tests: it keeps every cookie it is given (the session
+//! and single sign-on's binding cookie), sends them back, follows no redirects (the test follows
+//! them, to see each hop), and says where a POST comes from with `Origin` as browsers do.
+
+use std::collections::HashMap;
+
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+
+/// A browser's cookies against one server.
+pub struct Browser {
+    client: reqwest::Client,
+    /// The server, `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The cookies it holds, by name.
+    pub cookies: HashMap<String, String>,
+}
+
+/// A response read completely.
+#[derive(Debug)]
+pub struct Page {
+    /// The status.
+    pub status: u16,
+    /// The `Location` header, or empty.
+    pub location: String,
+    /// The body.
+    pub body: String,
+}
+
+impl Browser {
+    /// A browser without cookies, against `base`.
+    pub fn new(base: &str) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .build()
+                .expect("an HTTP client"),
+            base: base.trim_end_matches('/').to_owned(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let response = request
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .expect("a response");
+        for set in response.headers().get_all(SET_COOKIE) {
+            let text = set.to_str().unwrap_or("");
+            let pair = text.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page {
+            status: response.status().as_u16(),
+            location: response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned(),
+            body: response.text().await.unwrap_or_default(),
+        }
+    }
+
+    /// `url` if absolute, else `path` on the server.
+    fn target(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    /// A GET of `path` (or an absolute URL, e.g. a redirect's), with the cookies of this
+    /// server: a browser does not send them elsewhere, and nor does this one.
+    pub async fn get(&mut self, path: &str) -> Page {
+        let url = self.target(path);
+        if !url.starts_with(&self.base) {
+            let response = self.client.get(url).send().await.expect("a response");
+            return Page {
+                status: response.status().as_u16(),
+                location: response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned(),
+                body: response.text().await.unwrap_or_default(),
+            };
+        }
+        let request = self.client.get(url);
+        self.send(request).await
+    }
+
+    /// A form POST from `origin` (this server's own pages when `None`).
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
+        let origin = origin.map_or(self.base.clone(), str::to_owned);
+        let request = self
+            .client
+            .post(self.target(path))
+            .header(ORIGIN, origin)
+            .form(form);
+        self.send(request).await
+    }
+}
+
+/// The value of the hidden field `name` in `html`.
+pub fn field_of(html: &str, name: &str) -> Option<String> {
+    let needle = format!("name=\"{name}\" value=\"");
+    let at = html.find(&needle)? + needle.len();
+    let end = html[at..].find('"')?;
+    Some(html[at..at + end].to_owned())
+}
