@@ -185,7 +185,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// The account of the request's bearer token.
-fn caller(shared: &Shared, headers: &HeaderMap) -> Result<GithubUser, Response> {
+fn caller(shared: &Shared, headers: &HeaderMap) -> Result<GithubUser, (StatusCode, &'static str)> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -196,7 +196,7 @@ fn caller(shared: &Shared, headers: &HeaderMap) -> Result<GithubUser, Response> 
         .unwrap_or("");
     if headers.get("user-agent").is_none() {
         // GitHub refuses API requests without a User-Agent.
-        return Err((StatusCode::FORBIDDEN, "a User-Agent is required").into_response());
+        return Err((StatusCode::FORBIDDEN, "a User-Agent is required"));
     }
     let inner = shared.inner.lock().expect("the stand-in's state");
     inner
@@ -204,13 +204,10 @@ fn caller(shared: &Shared, headers: &HeaderMap) -> Result<GithubUser, Response> 
         .get(token)
         .and_then(|login| inner.users.get(login))
         .cloned()
-        .ok_or_else(|| {
-            (
-                StatusCode::UNAUTHORIZED,
-                axum::Json(json!({"message": "Bad credentials"})),
-            )
-                .into_response()
-        })
+        .ok_or((
+            StatusCode::UNAUTHORIZED,
+            r#"{"message": "Bad credentials"}"#,
+        ))
 }
 
 async fn user(State(shared): State<Shared>, headers: HeaderMap) -> Response {
@@ -220,7 +217,7 @@ async fn user(State(shared): State<Shared>, headers: HeaderMap) -> Response {
             "email": Value::Null,
         }))
         .into_response(),
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -231,7 +228,7 @@ async fn emails(State(shared): State<Shared>, headers: HeaderMap) -> Response {
             {"email": u.email, "primary": true, "verified": u.verified, "visibility": "private"},
         ]))
         .into_response(),
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -245,7 +242,7 @@ async fn orgs(State(shared): State<Shared>, headers: HeaderMap) -> Response {
                 .collect::<Vec<_>>(),
         ))
         .into_response(),
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -258,6 +255,6 @@ async fn teams(State(shared): State<Shared>, headers: HeaderMap) -> Response {
                 .collect::<Vec<_>>(),
         ))
         .into_response(),
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }
