@@ -7,17 +7,22 @@
 //! * [`SmtpSink`] is a real SMTP server (aiosmtpd) on loopback that records what it receives.
 //! * [`HttpReceiver`] is an HTTP server on loopback that records requests and checks their
 //!   signatures (webhooks, signed chat); [`JiraStandIn`] follows Jira's REST API shapes.
+//! * [`OidcIdp`] is a real OpenID provider (oidc-provider on node) for the single-sign-on tests:
+//!   clients and accounts registered at run time, login by `login_hint` or an HTML form, and
+//!   per-client ID token faults.
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 pub mod browser;
 pub mod github;
 pub mod http_receiver;
+pub mod oidc_idp;
 pub mod postgres;
 pub mod sdk;
 pub mod server;
 pub mod smtp;
 
 pub use http_receiver::{HttpReceiver, JiraStandIn, ReceivedRequest, Verify};
+pub use oidc_idp::OidcIdp;
 pub use server::{ServerOptions, TestServer};
 pub use smtp::{SinkTls, SmtpSink, SmtpSinkOptions};
 
