@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod flow;
 pub mod github;
+pub mod oidc;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use std::time::Duration;
 use errhound_domain::plugin::settings::SettingValues;
 use errhound_domain::sso::providers::{self, ProviderDescription};
 use errhound_domain::sso::{SsoError, SsoProvider};
+
+pub use oidc::OidcKind;
 
 /// What a provider needs to know about this server and the organization it logs in to.
 #[derive(Clone)]
@@ -62,7 +65,10 @@ const IDP_TIMEOUT: Duration = Duration::from_secs(10);
 impl Registry {
     /// The providers Errhound ships.
     pub fn standard() -> Registry {
-        Registry::with_kinds(vec![Arc::new(github::GithubKind)])
+        Registry::with_kinds(vec![
+            Arc::new(OidcKind::new()),
+            Arc::new(github::GithubKind),
+        ])
     }
 
     /// A registry of `kinds` (tests add their own).
