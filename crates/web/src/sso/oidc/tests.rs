@@ -109,6 +109,8 @@ struct IdpState {
     published: Vec<Value>,
     /// A JWKS body served instead of `published`.
     raw_jwks: Option<String>,
+    /// Whether `raw_jwks` is streamed in chunks, with no Content-Length.
+    stream_jwks: bool,
     auth_methods: Vec<&'static str>,
     /// Codes handed out, with the PKCE challenge they were asked with and their ID token.
     grants: HashMap<String, (String, String)>,
@@ -136,6 +138,7 @@ impl Idp {
             published: vec![signer.jwk.clone()],
             signer,
             raw_jwks: None,
+            stream_jwks: false,
             auth_methods: vec!["client_secret_basic", "client_secret_post"],
             grants: HashMap::new(),
             userinfo: None,
@@ -202,6 +205,14 @@ async fn jwks(State(state): State<Shared>) -> Response {
     let mut idp = state.lock().unwrap();
     idp.jwks_fetches += 1;
     match &idp.raw_jwks {
+        Some(body) if idp.stream_jwks => {
+            let chunks: Vec<Result<String, std::io::Error>> = body
+                .as_bytes()
+                .chunks(64 * 1024)
+                .map(|chunk| Ok(String::from_utf8_lossy(chunk).into_owned()))
+                .collect();
+            axum::body::Body::from_stream(futures_util::stream::iter(chunks)).into_response()
+        }
         Some(body) => body.clone().into_response(),
         None => Json(json!({ "keys": idp.published })).into_response(),
     }
@@ -851,19 +862,23 @@ async fn hostile_answers_end_in_clear_errors() {
         refused("the ID token is signed with an unknown key")
     );
 
-    // A JWKS over the size limit.
-    let idp = Idp::start(TestKey::p256("ec-1")).await;
-    idp.lock().raw_jwks = Some(format!(
-        "{{\"keys\":[],\"padding\":\"{}\"}}",
-        "x".repeat(MAX_ANSWER_BYTES)
-    ));
-    let provider = build(&OidcKind::new(), &idp, &[]);
-    assert_eq!(
-        login(&*provider, &idp, json!({})).await,
-        Err(SsoError::Unavailable(
-            "its key set (JWKS) sent an answer larger than 1024 KiB".into()
-        ))
-    );
+    // A JWKS over the size limit, announced by its Content-Length or streamed without one.
+    for streamed in [false, true] {
+        let idp = Idp::start(TestKey::p256("ec-1")).await;
+        idp.lock().raw_jwks = Some(format!(
+            "{{\"keys\":[],\"padding\":\"{}\"}}",
+            "x".repeat(MAX_ANSWER_BYTES)
+        ));
+        idp.lock().stream_jwks = streamed;
+        let provider = build(&OidcKind::new(), &idp, &[]);
+        assert_eq!(
+            login(&*provider, &idp, json!({})).await,
+            Err(SsoError::Unavailable(
+                "its key set (JWKS) sent an answer larger than 1024 KiB".into()
+            )),
+            "streamed: {streamed}"
+        );
+    }
 
     // A JWKS that is not JSON.
     let idp = Idp::start(TestKey::p256("ec-1")).await;
