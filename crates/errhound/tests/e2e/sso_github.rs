@@ -43,7 +43,7 @@ async fn through_github(browser: &mut Browser, login: &str) -> String {
     assert!(
         started
             .location
-            .contains("scope=read%3Auser%20user%3Aemail%20read%3Aorg")
+            .contains("scope=read%3Auser+user%3Aemail+read%3Aorg")
     );
     let at_github = browser
         .get(&format!("{}&login={login}", started.location))

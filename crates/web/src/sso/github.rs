@@ -18,7 +18,8 @@ use errhound_domain::sso::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ProviderContext, ProviderKind, fetch_json};
+use super::http::{fetch_json, query_string};
+use super::{ProviderContext, ProviderKind};
 
 /// The scopes asked for: the profile, the e-mail addresses, and organization membership.
 const SCOPES: &str = "read:user user:email read:org";
@@ -115,7 +116,7 @@ impl Github {
             ("state", state),
             ("allow_signup", "false"),
         ];
-        url.push_str(&super::query_string(&query));
+        url.push_str(&query_string(&query));
         url
     }
 
@@ -130,7 +131,7 @@ impl Github {
                 ("code", code),
                 ("redirect_uri", self.callback_url.as_str()),
             ]);
-        let answer = fetch_json(request, "GitHub's token endpoint").await?;
+        let answer: Value = fetch_json(request, "token endpoint").await?;
         if let Some(error) = answer.get("error").and_then(Value::as_str) {
             let detail = answer
                 .get("error_description")
@@ -159,10 +160,7 @@ impl Github {
             .bearer_auth(token)
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
             .header(reqwest::header::USER_AGENT, "errhound");
-        let value = fetch_json(request, "GitHub's API").await?;
-        serde_json::from_value(value).map_err(|e| {
-            SsoError::Unavailable(format!("GitHub's {path} answered an unexpected shape: {e}"))
-        })
+        fetch_json(request, &format!("API {path}")).await
     }
 
     async fn callback(

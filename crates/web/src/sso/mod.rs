@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod flow;
 pub mod github;
+pub mod http;
 pub mod oidc;
 
 use std::sync::Arc;
@@ -118,69 +119,4 @@ fn idp_client() -> reqwest::Client {
         .timeout(IDP_TIMEOUT)
         .build()
         .unwrap_or_default()
-}
-
-/// Largest answer read from an identity provider (a discovery document, a JWKS, a token
-/// response, an API answer, metadata).
-pub const MAX_IDP_RESPONSE_BYTES: usize = 1024 * 1024;
-
-/// Sends `request` to an identity provider and reads its JSON answer (at most
-/// [`MAX_IDP_RESPONSE_BYTES`]); `what` names the endpoint in errors.
-pub async fn fetch_json(
-    request: reqwest::RequestBuilder,
-    what: &str,
-) -> Result<serde_json::Value, SsoError> {
-    let body = fetch_bytes(request, what).await?;
-    serde_json::from_slice(&body).map_err(|e| {
-        SsoError::Unavailable(format!("{what} answered something that is not JSON: {e}"))
-    })
-}
-
-/// Sends `request` and reads the answer's body, at most [`MAX_IDP_RESPONSE_BYTES`]; a non-2xx
-/// status (other than a 400/401 with a body, which OAuth error answers use) is an error.
-pub async fn fetch_bytes(
-    request: reqwest::RequestBuilder,
-    what: &str,
-) -> Result<Vec<u8>, SsoError> {
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| SsoError::Unavailable(format!("{what} could not be reached: {e}")))?;
-    let status = response.status();
-    if !(status.is_success()
-        || status == reqwest::StatusCode::BAD_REQUEST
-        || status == reqwest::StatusCode::UNAUTHORIZED)
-    {
-        return Err(SsoError::Unavailable(format!("{what} answered {status}")));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| SsoError::Unavailable(format!("{what} broke off its answer: {e}")))?
-    {
-        if body.len() + chunk.len() > MAX_IDP_RESPONSE_BYTES {
-            return Err(SsoError::Unavailable(format!(
-                "{what} answered more than {MAX_IDP_RESPONSE_BYTES} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// `pairs` as a URL query string (without the `?`), each name and value percent-encoded.
-pub fn query_string(pairs: &[(&str, &str)]) -> String {
-    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-    pairs
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "{}={}",
-                utf8_percent_encode(name, NON_ALPHANUMERIC),
-                utf8_percent_encode(value, NON_ALPHANUMERIC)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
 }

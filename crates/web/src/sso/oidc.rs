@@ -38,7 +38,7 @@
 //! at most every [`JWKS_REFETCH_INTERVAL`] per issuer, so a provider that rotated its keys keeps
 //! working while a stream of forged tokens cannot make us hammer it.
 //!
-//! Every answer read from the identity provider is cut off at [`MAX_ANSWER_BYTES`].
+//! Every answer read from the identity provider is cut off at [`super::http::MAX_ANSWER_BYTES`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -55,20 +55,18 @@ use errhound_domain::sso::{
 use jsonwebtoken::{Algorithm, DecodingKey};
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use url::Url;
 use url::form_urlencoded;
 
+use super::http::{fetch_json, parse_json, send};
 use super::{ProviderContext, ProviderKind};
 
 #[cfg(test)]
 mod tests;
 
-/// The most of one answer (discovery document, JWKS, token or userinfo answer) that is read.
-pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 /// How far an ID token's `exp` and `nbf` may be off this server's clock.
 pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// How long an issuer's discovery document and JWKS are used before they are fetched again.
@@ -1160,75 +1158,4 @@ impl IssuerCache {
         });
         Ok(keys)
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP.
-
-/// Sends `call` and reads the answer, at most [`MAX_ANSWER_BYTES`] of it.
-async fn send(
-    call: reqwest::RequestBuilder,
-    what: &str,
-) -> Result<(reqwest::StatusCode, Vec<u8>), SsoError> {
-    let unreachable = |error: reqwest::Error| {
-        let why = if error.is_timeout() {
-            "it did not answer in time".to_owned()
-        } else {
-            describe_error(&error)
-        };
-        SsoError::Unavailable(format!("its {what} could not be reached: {why}"))
-    };
-    let too_large = || {
-        SsoError::Unavailable(format!(
-            "its {what} sent an answer larger than {} KiB",
-            MAX_ANSWER_BYTES / 1024
-        ))
-    };
-    let mut response = call.send().await.map_err(unreachable)?;
-    let status = response.status();
-    if response
-        .content_length()
-        .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((status, body))
-}
-
-async fn fetch_json<T: DeserializeOwned>(
-    call: reqwest::RequestBuilder,
-    what: &str,
-) -> Result<T, SsoError> {
-    let (status, body) = send(call, what).await?;
-    if !status.is_success() {
-        return Err(SsoError::Unavailable(format!(
-            "its {what} answered HTTP {status}"
-        )));
-    }
-    parse_json(&body, what)
-}
-
-fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, SsoError> {
-    serde_json::from_slice(body).map_err(|error| {
-        SsoError::Unavailable(format!("its {what} is not the JSON expected ({error})"))
-    })
-}
-
-/// An error with its causes ("error sending request: connection refused").
-fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

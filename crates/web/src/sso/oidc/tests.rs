@@ -19,6 +19,7 @@ use serde_json::json;
 
 use super::*;
 use crate::sso::Registry;
+use crate::sso::http::MAX_ANSWER_BYTES;
 
 const CLIENT_ID: &str = "errhound-client";
 /// With characters that `client_secret_basic` must form-encode.
