@@ -120,3 +120,28 @@ pub fn field_of(html: &str, name: &str) -> Option<String> {
     let end = html[at..].find('"')?;
     Some(html[at..at + end].to_owned())
 }
+
+/// Where a page that goes on by itself (`<meta http-equiv="refresh" content="0; url=...">`)
+/// sends the browser, unescaped.
+pub fn refresh_target(html: &str) -> Option<String> {
+    let at = html.find("http-equiv=\"refresh\"")?;
+    let rest = &html[at..];
+    let url_at = rest.find("url=")? + 4;
+    let end = rest[url_at..].find('"')?;
+    Some(unescape(&rest[url_at..url_at + end]))
+}
+
+/// `text` with HTML's character references for `&`, `<`, `>`, `"` and `'` decoded (named, or
+/// numeric as askama writes them).
+pub fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&#60;", "<")
+        .replace("&gt;", ">")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}

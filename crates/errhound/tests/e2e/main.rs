@@ -25,6 +25,7 @@ mod sentry_cli;
 mod sessions;
 mod sso;
 mod sso_github;
+mod sso_oidc;
 mod startup;
 mod tickets;
 mod ui;

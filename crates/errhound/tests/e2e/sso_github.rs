@@ -4,7 +4,7 @@
 //! callback log nobody in.
 
 use errhound_test_utils::TestServer;
-use errhound_test_utils::browser::{Browser, field_of};
+use errhound_test_utils::browser::{Browser, field_of, refresh_target};
 use errhound_test_utils::github::{GithubStandIn, GithubUser};
 use reqwest::Method;
 use serde_json::json;
@@ -34,20 +34,11 @@ async fn through_github(browser: &mut Browser, login: &str) -> String {
     let started = browser
         .post("/auth/login/errhound/", &[("csrf", &csrf)], None)
         .await;
-    assert_eq!(started.status, 303, "{}", started.body);
-    assert!(
-        started.location.contains("/login/oauth/authorize?"),
-        "{}",
-        started.location
-    );
-    assert!(
-        started
-            .location
-            .contains("scope=read%3Auser+user%3Aemail+read%3Aorg")
-    );
-    let at_github = browser
-        .get(&format!("{}&login={login}", started.location))
-        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let target = refresh_target(&started.body).expect("a page that goes on to the IdP");
+    assert!(target.contains("/login/oauth/authorize?"), "{}", target);
+    assert!(target.contains("scope=read%3Auser+user%3Aemail+read%3Aorg"));
+    let at_github = browser.get(&format!("{}&login={login}", target)).await;
     assert_eq!(at_github.status, 303, "{}", at_github.body);
     assert!(
         at_github

@@ -149,6 +149,16 @@ struct LoginPage {
     next: String,
 }
 
+/// The answer to the login page's form when the provider sends the browser away: a page that
+/// goes on by itself (meta refresh). A redirect would be blocked: the UI's CSP allows forms to
+/// submit only to this server (`form-action 'self'`), and browsers apply that to where the
+/// submission redirects.
+#[derive(Template, WebTemplate)]
+#[template(path = "sso_redirect.html")]
+struct RedirectPage {
+    url: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "sso_confirm.html")]
 struct ConfirmPage {
@@ -229,7 +239,14 @@ pub async fn login_start(
         client.addr.as_deref(),
     )
     .await;
-    respond(&state, &session, &client, step, fresh.then_some(&binding)).await
+    respond(
+        &state,
+        &session,
+        &client,
+        step,
+        Started::Here(fresh.then_some(&binding)),
+    )
+    .await
 }
 
 /// `GET|POST /auth/sso/`: an identity provider's answer, or the account-link form.
@@ -254,18 +271,28 @@ pub async fn callback(
     }
     let (binding, _) = binding_of(&headers);
     let step = flow::resume(&state, request, &binding, client.addr.as_deref()).await;
-    respond(&state, &session, &client, step, None).await
+    respond(&state, &session, &client, step, Started::Before).await
 }
 
-/// Renders where a step leaves the browser; `new_binding` is set as the binding cookie.
+/// Whether the request started the login (from our login page's form, maybe with a new
+/// binding cookie to set) or continues it.
+enum Started<'a> {
+    Here(Option<&'a String>),
+    Before,
+}
+
+/// Renders where a step leaves the browser.
 async fn respond(
     state: &AppState,
     session: &Session,
     client: &LoginClient,
     step: Result<Step, SsoFailure>,
-    new_binding: Option<&String>,
+    started: Started<'_>,
 ) -> UiResult {
     let mut response = match step.map_err(failure_page)? {
+        Step::Redirect(url) if matches!(started, Started::Here(_)) => {
+            RedirectPage { url }.into_response()
+        }
         Step::Redirect(url) => Redirect::to(&url).into_response(),
         Step::ConfirmPassword {
             state: attempt_state,
@@ -321,7 +348,7 @@ async fn respond(
         }
         .into_response(),
     };
-    if let Some(binding) = new_binding
+    if let Started::Here(Some(binding)) = started
         && let Ok(value) = HeaderValue::from_str(&binding_cookie(state, binding))
     {
         response.headers_mut().append(header::SET_COOKIE, value);
