@@ -12,7 +12,7 @@
 #
 # Environment:
 #   TEST_POSTGRES_URL   use this PostgreSQL (admin URL) instead of starting one
-#   ERRHOUND_TEST_OIDC_ISSUER  use this running test IdP (tests/idp/oidc.mjs) instead of starting one
+#   TEST_OIDC_ISSUER  use this running test IdP (tests/idp/oidc.mjs) instead of starting one
 #   FUZZ_SECONDS        also run each fuzz target this long (default 0 = skip; CI sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,7 +89,7 @@ if [ -z "${TEST_POSTGRES_URL:-}" ]; then
   export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 fi
 
-if [ -z "${ERRHOUND_TEST_OIDC_ISSUER:-}" ]; then
+if [ -z "${TEST_OIDC_ISSUER:-}" ]; then
   step "test OpenID provider on 127.0.0.1 (tests/idp/oidc.mjs, log in target/test-idp.log)"
   IDP_DIR=$(mktemp -d /tmp/errhound-test-idp.XXXXXX)
   # Its stdin is a pipe this script holds open (fd 9): it exits when the script does, however
@@ -103,13 +103,13 @@ if [ -z "${ERRHOUND_TEST_OIDC_ISSUER:-}" ]; then
     kill -0 "$IDP_PID" 2>/dev/null || { cat target/test-idp.log >&2; echo "the test IdP exited" >&2; exit 1; }
     sleep 0.1
   done
-  ERRHOUND_TEST_OIDC_ISSUER=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$IDP_DIR/ready")
-  if [ -z "$ERRHOUND_TEST_OIDC_ISSUER" ]; then
+  TEST_OIDC_ISSUER=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$IDP_DIR/ready")
+  if [ -z "$TEST_OIDC_ISSUER" ]; then
     echo "the test IdP did not print its issuer within 30 s (target/test-idp.log)" >&2
     exit 1
   fi
-  export ERRHOUND_TEST_OIDC_ISSUER
-  echo "issuer $ERRHOUND_TEST_OIDC_ISSUER"
+  export TEST_OIDC_ISSUER
+  echo "issuer $TEST_OIDC_ISSUER"
 fi
 
 step "cargo fmt --check"

@@ -1,7 +1,7 @@
 //! A real OpenID provider for the single-sign-on tests: `tests/idp/oidc.mjs`, panva's
 //! `oidc-provider` on 127.0.0.1, with clients and accounts registered at run time.
 //!
-//! [`OidcIdp::shared`] uses the IdP named by `ERRHOUND_TEST_OIDC_ISSUER` (scripts/test.sh starts
+//! [`OidcIdp::shared`] uses the IdP named by `TEST_OIDC_ISSUER` (scripts/test.sh starts
 //! one per run), or else starts one for this test process with `node tests/idp/oidc.mjs --port 0`;
 //! that one exits when the test process does (its stdin is a pipe from us, and it exits when the
 //! pipe closes).
@@ -28,8 +28,9 @@ use serde_json::{Value, json};
 
 use crate::sdk::repo_root;
 
-/// The variable naming a running IdP's issuer (`http://127.0.0.1:PORT`).
-pub const ISSUER_VAR: &str = "ERRHOUND_TEST_OIDC_ISSUER";
+/// The variable naming a running IdP's issuer (`http://127.0.0.1:PORT`). Not `ERRHOUND_...`:
+/// the server reads every such variable as configuration and refuses unknown ones.
+pub const ISSUER_VAR: &str = "TEST_OIDC_ISSUER";
 
 /// How long starting the IdP may take.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -252,7 +253,7 @@ pub struct OidcIdp {
 }
 
 impl OidcIdp {
-    /// The IdP at `ERRHOUND_TEST_OIDC_ISSUER`, or else one started for this test process (the
+    /// The IdP at `TEST_OIDC_ISSUER`, or else one started for this test process (the
     /// first call waits for it, up to 30 s). Panics with what to do when it cannot start.
     pub fn shared() -> OidcIdp {
         static STARTED: OnceLock<Started> = OnceLock::new();

@@ -400,8 +400,50 @@ pub async fn remove(state: &AppState, grant: &Grant) -> Result<(), SettingsChang
     Ok(())
 }
 
+/// A configuration to try before it is saved ("test this configuration"): `body` as for
+/// [`set_up`] and [`change`] (the policy fields are not needed), checked the same way, on top
+/// of the saved configuration when it is for the saved provider (so a secret left empty is the
+/// saved one). The provider and its settings, secrets open.
+pub async fn candidate(
+    state: &AppState,
+    grant: &Grant,
+    body: &Map<String, Value>,
+) -> Result<(ProviderDescription, SettingValues), SettingsChangeError> {
+    let key = server_key(state)?;
+    let current = get(state, grant.org.id).await?;
+    let named = body.get("provider").and_then(Value::as_str);
+    let provider = match (named, &current) {
+        (Some(name), _) => state.sso.description(name),
+        (None, Some(current)) => Some(current.description.clone()),
+        (None, None) => None,
+    };
+    let mut errors = SettingErrors::default();
+    let Some(provider) = provider else {
+        errors.0.insert(
+            "provider".to_owned(),
+            format!("Must be one of {}.", state.sso.keys().join(", ")),
+        );
+        return Err(SettingsChangeError::Invalid(errors));
+    };
+    let saved = match &current {
+        Some(current) if current.description.key == provider.key => {
+            key.open_settings(&provider.settings, &settings_of(&current.stored.config))?
+        }
+        _ => SettingValues::default(),
+    };
+    let values = config_of(&provider, &saved, body, &mut errors);
+    match (values, errors.0.is_empty()) {
+        (Some(values), true) => Ok((provider, values)),
+        _ => Err(SettingsChangeError::Invalid(errors)),
+    }
+}
+
 /// `values` as stored: secrets sealed.
-fn sealed_json(key: &ServerKey, provider: &ProviderDescription, values: &SettingValues) -> String {
+pub fn sealed_json(
+    key: &ServerKey,
+    provider: &ProviderDescription,
+    values: &SettingValues,
+) -> String {
     let sealed = key.seal_opened(&provider.settings, values);
     Value::Object(sealed.0.into_iter().collect()).to_string()
 }

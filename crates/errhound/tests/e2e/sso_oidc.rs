@@ -340,3 +340,119 @@ async fn ui_browser_logs_in_through_the_openid_provider() {
         );
     }
 }
+
+/// Logs `browser` in with the administrator's password.
+async fn admin_logs_in(browser: &mut Browser) {
+    let page = browser.get("/auth/login/").await;
+    let csrf = field_of(&page.body, "csrf").expect("a CSRF field");
+    let login = browser
+        .post(
+            "/auth/login/",
+            &[
+                ("csrf", &csrf),
+                ("email", errhound_test_utils::server::ADMIN_EMAIL),
+                ("password", errhound_test_utils::server::ADMIN_PASSWORD),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(login.status, 303, "{}", login.body);
+}
+
+/// The settings page: an owner tries a configuration through the real provider before saving
+/// it (the identity is shown, nothing is saved, nobody else is logged in), then saves it.
+#[tokio::test]
+async fn owners_test_a_configuration_on_the_settings_page_before_saving_it() {
+    let server = TestServer::start(binary()).await;
+    let idp = OidcIdp::shared();
+    let account = format!("tester-{}", std::process::id());
+    idp.set_account(
+        &Account::new(&account, format!("{account}@corp.test"))
+            .name("Tess Tester")
+            .groups(["qa"]),
+    )
+    .await;
+    let client = idp
+        .register_client(&ClientSpec::new(callback_of(&server)))
+        .await;
+    let mut browser = Browser::new(&server.base_url);
+    admin_logs_in(&mut browser).await;
+    let page = browser.get("/settings/errhound/sso/").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("OpenID Connect"), "{}", page.body);
+    let page = browser.get("/settings/errhound/sso/?provider=oidc").await;
+    assert!(page.body.contains("name=\"issuer\""), "{}", page.body);
+    let csrf = field_of(&page.body, "csrf").expect("a CSRF field");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("provider", "oidc"),
+        ("issuer", idp.issuer()),
+        ("client_id", client.id.as_str()),
+        ("client_secret", client.secret.as_str()),
+        ("response_mode", "query"),
+        ("default_role", "member"),
+        ("allowed_domains", "corp.test"),
+        ("group_mappings", ""),
+    ];
+
+    // An invalid configuration is shown again with its errors, nothing started.
+    let mut invalid = form.to_vec();
+    invalid[2] = ("issuer", "not a url");
+    let refused = browser
+        .post("/settings/errhound/sso/test/", &invalid, None)
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+
+    let started = browser
+        .post("/settings/errhound/sso/test/", &form, None)
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let target = refresh_target(&started.body).expect("a page that goes on to the IdP");
+    let mut next = format!("{target}&login_hint={account}");
+    let callback = callback_of(&server);
+    for _ in 0..10 {
+        if next.starts_with(&callback) {
+            break;
+        }
+        let page = browser.get(&next).await;
+        assert!([302, 303].contains(&page.status), "{}", page.body);
+        next = if page.location.starts_with('/') {
+            format!("{}{}", idp.issuer(), page.location)
+        } else {
+            page.location
+        };
+    }
+    let tested = browser.get(&next).await;
+    assert_eq!(tested.status, 200, "{}", tested.body);
+    assert!(
+        tested.body.contains("Single sign-on works"),
+        "{}",
+        tested.body
+    );
+    for shown in [account.as_str(), "Tess Tester", "qa", "(verified)"] {
+        assert!(tested.body.contains(shown), "{shown} in {}", tested.body);
+    }
+    let (status, _) = server.api_get(PROVIDER).await;
+    assert_eq!(status, 204, "a test saves nothing");
+    let (_, members) = server.api_get("organizations/errhound/members/").await;
+    assert!(
+        !members.to_string().contains(&account),
+        "nobody provisioned"
+    );
+
+    let saved = browser.post("/settings/errhound/sso/", &form, None).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let (status, provider) = server.api_get(PROVIDER).await;
+    assert_eq!(status, 200, "{provider}");
+    assert_eq!(provider["allowed_domains"], json!(["corp.test"]));
+    let page = browser.get("/settings/errhound/sso/").await;
+    assert!(
+        page.body.contains("saved; leave blank to keep it"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(&client.secret),
+        "the secret is never shown back"
+    );
+}

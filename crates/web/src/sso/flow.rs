@@ -29,6 +29,9 @@ const PENDING_IDENTITY: &str = "errhound.identity";
 const PENDING_USER: &str = "errhound.user";
 /// Wrong passwords so far on the confirmation page.
 const PASSWORD_FAILURES: &str = "errhound.failures";
+/// The configuration a setup test runs with (JSON: `provider`, `config` with its secrets
+/// sealed): it is not saved yet, so the callback cannot read it from the organization.
+const SETUP: &str = "errhound.setup";
 /// Wrong passwords after which the attempt ends (the login page's throttle still applies to a
 /// new one).
 const MAX_PASSWORD_FAILURES: u32 = 5;
@@ -110,24 +113,52 @@ fn context(state: &AppState, organization: &str) -> ProviderContext {
     }
 }
 
+/// The organization's provider as saved, or, for a setup test, as `setup` (the attempt's
+/// [`SETUP`]) has it.
 async fn configured(
     state: &AppState,
     organization_id: i64,
     slug: &str,
+    setup: Option<&str>,
 ) -> Result<Configured, SsoFailure> {
     let stored = {
         let mut conn = state.db.read_latest().await?;
         auth_providers::get(&mut conn.conn(), organization_id).await?
     };
-    let stored = stored.ok_or(SsoFailure::NoProvider)?;
+    let key = state.server_key.clone().ok_or(SsoFailure::NoServerKey)?;
+    let (stored, provider_key, sealed) = match setup {
+        Some(setup) => {
+            let setup: serde_json::Value =
+                serde_json::from_str(setup).map_err(|_| SsoFailure::AttemptLost)?;
+            let provider_key = setup["provider"].as_str().unwrap_or_default().to_owned();
+            let stored = stored.unwrap_or_else(|| AuthProvider {
+                id: 0,
+                organization_id,
+                provider: provider_key.clone(),
+                config: String::new(),
+                default_role: errhound_domain::Role::Member,
+                require_sso: false,
+                allowed_domains: vec![],
+                group_mappings: vec![],
+                created_at: 0,
+                updated_at: 0,
+            });
+            (stored, provider_key, setup["config"].to_string())
+        }
+        None => {
+            let stored = stored.ok_or(SsoFailure::NoProvider)?;
+            let provider_key = stored.provider.clone();
+            let sealed = stored.config.clone();
+            (stored, provider_key, sealed)
+        }
+    };
     let kind = state
         .sso
-        .find(&stored.provider)
+        .find(&provider_key)
         .ok_or(SsoFailure::NoProvider)?;
     let description = kind.description().ok_or(SsoFailure::NoProvider)?;
-    let key = state.server_key.clone().ok_or(SsoFailure::NoServerKey)?;
     let opened = key
-        .open_settings(&description.settings, &settings_of(&stored.config))
+        .open_settings(&description.settings, &settings_of(&sealed))
         .map_err(|e| SsoError::Unavailable(format!("its saved secrets do not open: {e}")))?;
     let provider = kind.build(&opened, &context(state, slug))?;
     Ok(Configured {
@@ -153,7 +184,7 @@ pub async fn start(
         orgs::find_by_slug(&mut conn.conn(), slug).await?
     };
     let org = org.ok_or(SsoFailure::NoProvider)?;
-    let configured = configured(state, org.id, &org.slug).await?;
+    let configured = configured(state, org.id, &org.slug, None).await?;
     let now = now_ms();
     let mut attempt = Attempt::start(
         configured.provider.as_ref(),
@@ -172,6 +203,45 @@ pub async fn start(
         CallbackRequest::default(),
         binding,
         client_addr,
+    )
+    .await
+}
+
+/// Starts a test of a configuration not saved yet (an owner's "test this configuration"):
+/// the provider `provider` with `config` (secrets open) runs as it would for a login, and the
+/// identity it ends with is shown, logging nobody in.
+pub async fn start_test(
+    state: &AppState,
+    organization: &errhound_store::orgs::Organization,
+    user: &User,
+    provider: &errhound_domain::sso::providers::ProviderDescription,
+    config: &errhound_domain::plugin::settings::SettingValues,
+    binding: &str,
+) -> Result<Step, SsoFailure> {
+    let key = state.server_key.clone().ok_or(SsoFailure::NoServerKey)?;
+    let setup = serde_json::json!({
+        "provider": provider.key,
+        "config": serde_json::from_str::<serde_json::Value>(
+            &crate::sso_settings::sealed_json(&key, provider, config)
+        ).unwrap_or_default(),
+    })
+    .to_string();
+    let configured = configured(state, organization.id, &organization.slug, Some(&setup)).await?;
+    let mut attempt = Attempt::start(
+        configured.provider.as_ref(),
+        organization.id,
+        Flow::Setup,
+        Some(user.id),
+        now_ms(),
+    );
+    attempt.bind(SETUP, setup);
+    run(
+        state,
+        &configured,
+        attempt,
+        CallbackRequest::default(),
+        binding,
+        None,
     )
     .await
 }
@@ -202,7 +272,7 @@ pub async fn resume(
         orgs::get(&mut conn.conn(), attempt.organization_id).await?
     };
     let org = org.ok_or(SsoFailure::NoProvider)?;
-    let configured = configured(state, org.id, &org.slug).await?;
+    let configured = configured(state, org.id, &org.slug, attempt.fetch(SETUP)).await?;
     if attempt.fetch(PENDING_IDENTITY).is_some() {
         return confirm_password(state, &configured, attempt, &request, binding, client_addr).await;
     }

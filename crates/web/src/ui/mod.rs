@@ -43,6 +43,7 @@ mod login;
 pub mod markdown;
 mod notifications;
 mod org_settings;
+mod org_sso;
 mod password;
 mod plugins;
 pub mod query;
@@ -305,6 +306,14 @@ pub fn pages() -> Routes {
             "/settings/{org}/delete/",
             Scope::OrgAdmin,
             org_settings::delete,
+        )
+        .get("/settings/{org}/sso/", Scope::OrgAdmin, org_sso::page)
+        .post("/settings/{org}/sso/", Scope::OrgAdmin, org_sso::save)
+        .post("/settings/{org}/sso/test/", Scope::OrgAdmin, org_sso::test)
+        .post(
+            "/settings/{org}/sso/delete/",
+            Scope::OrgAdmin,
+            org_sso::remove,
         )
         .get("/settings/{org}/teams/", Scope::TeamRead, teams::list)
         .post("/settings/{org}/teams/", Scope::TeamWrite, teams::create)

@@ -274,6 +274,24 @@ pub async fn callback(
     respond(&state, &session, &client, step, Started::Before).await
 }
 
+/// Answers a request of ours that started an attempt (the settings page's configuration
+/// test), as the login page's form is answered.
+pub(super) async fn answer_started(
+    state: &AppState,
+    session: &Session,
+    step: Result<Step, SsoFailure>,
+    new_binding: Option<&String>,
+) -> UiResult {
+    respond(
+        state,
+        session,
+        &LoginClient::default(),
+        step,
+        Started::Here(new_binding),
+    )
+    .await
+}
+
 /// Whether the request started the login (from our login page's form, maybe with a new
 /// binding cookie to set) or continues it.
 enum Started<'a> {
@@ -401,7 +419,7 @@ async fn logged_in_user(
 }
 
 /// The browser's binding value, from its cookie, or a new one (`true`) to set.
-fn binding_of(headers: &HeaderMap) -> (String, bool) {
+pub(super) fn binding_of(headers: &HeaderMap) -> (String, bool) {
     let existing = headers
         .get_all(header::COOKIE)
         .iter()
