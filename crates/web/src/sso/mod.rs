@@ -10,6 +10,7 @@ pub mod flow;
 pub mod github;
 pub mod http;
 pub mod oidc;
+pub mod saml;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,7 @@ impl Registry {
         Registry::with_kinds(vec![
             Arc::new(OidcKind::new()),
             Arc::new(github::GithubKind),
+            Arc::new(saml::SamlKind::new()),
         ])
     }
 
