@@ -5,6 +5,8 @@
 //!   started on loopback); without it a private cluster is started on demand with the local
 //!   PostgreSQL binaries, so a store test is never silently skipped.
 //! * [`SmtpSink`] is a real SMTP server (aiosmtpd) on loopback that records what it receives.
+//! * [`SamlIdp`] is a real SAML 2.0 identity provider (pysaml2) on loopback; [`TestKey`] makes
+//!   signing keys with self-signed certificates for tests that sign SAML themselves.
 //! * [`HttpReceiver`] is an HTTP server on loopback that records requests and checks their
 //!   signatures (webhooks, signed chat); [`JiraStandIn`] follows Jira's REST API shapes.
 //! * [`OidcIdp`] is a real OpenID provider (oidc-provider on node) for the single-sign-on tests:
@@ -17,12 +19,14 @@ pub mod github;
 pub mod http_receiver;
 pub mod oidc_idp;
 pub mod postgres;
+pub mod saml_idp;
 pub mod sdk;
 pub mod server;
 pub mod smtp;
 
 pub use http_receiver::{HttpReceiver, JiraStandIn, ReceivedRequest, Verify};
 pub use oidc_idp::OidcIdp;
+pub use saml_idp::{IdpAnswer, SamlIdp, TestKey};
 pub use server::{ServerOptions, TestServer};
 pub use smtp::{SinkTls, SmtpSink, SmtpSinkOptions};
 
