@@ -22,6 +22,8 @@
 pub mod metadata;
 pub mod response;
 pub mod signature;
+#[cfg(test)]
+mod tests;
 pub mod xml;
 
 use std::collections::{BTreeMap, HashMap};
