@@ -13,14 +13,17 @@ pub enum Expiring {
     Registrations,
     /// Single sign-on attempts ([`crate::sso_attempts`]).
     SsoAttempts,
+    /// Unsolicited identity-provider answers seen ([`crate::sso_attempts::accept_once`]).
+    SsoAnswers,
 }
 
 impl Expiring {
     /// Every such table.
-    pub const ALL: [Expiring; 3] = [
+    pub const ALL: [Expiring; 4] = [
         Expiring::Sessions,
         Expiring::Registrations,
         Expiring::SsoAttempts,
+        Expiring::SsoAnswers,
     ];
 
     /// The table's name (for logs).
@@ -29,6 +32,7 @@ impl Expiring {
             Expiring::Sessions => "web_sessions",
             Expiring::Registrations => "registrations",
             Expiring::SsoAttempts => "sso_attempts",
+            Expiring::SsoAnswers => "sso_answers",
         }
     }
 
@@ -45,6 +49,10 @@ impl Expiring {
             Expiring::SsoAttempts => {
                 "DELETE FROM sso_attempts WHERE id IN \
                  (SELECT id FROM sso_attempts WHERE expires_at <= $1 LIMIT $2)"
+            }
+            Expiring::SsoAnswers => {
+                "DELETE FROM sso_answers WHERE id IN \
+                 (SELECT id FROM sso_answers WHERE expires_at <= $1 LIMIT $2)"
             }
         }
     }

@@ -78,3 +78,23 @@ pub async fn take(
         .map_err(|e| StoreError::InvalidValue(format!("a stored SSO attempt: {e}")))?;
     Ok(Some(attempt))
 }
+
+/// Accepts the unsolicited answer `answer_id` of the organization's provider once: `true` the
+/// first time, `false` for a replay (until `expires_at`, after which the answer is refused
+/// anyway and the row is removed by [`crate::expired::delete`]).
+pub async fn accept_once(
+    conn: &mut Conn<'_>,
+    organization_id: i64,
+    answer_id: &str,
+    expires_at: i64,
+) -> Result<bool, StoreError> {
+    let id = link_secret::hash(&format!("{organization_id}:{answer_id}"));
+    let inserted = Query::new(
+        "INSERT INTO sso_answers (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(inserted > 0)
+}

@@ -116,4 +116,25 @@ pub trait SsoProvider: Send + Sync {
 
     /// The identity, from what the steps bound to `attempt`.
     fn build_identity(&self, attempt: &Attempt) -> Result<Identity, SsoError>;
+
+    /// An answer no attempt asked for (SAML's IdP-initiated login), when the provider takes
+    /// such answers: `None` (the default) when it does not. The caller accepts each answer once
+    /// ([`Unsolicited::answer_id`]), since no single-use attempt protects it.
+    fn unsolicited<'a>(
+        &'a self,
+        _request: &'a CallbackRequest,
+    ) -> Option<BoxFuture<'a, Result<Unsolicited, SsoError>>> {
+        None
+    }
+}
+
+/// An answer no attempt asked for, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsolicited {
+    /// Who it logs in.
+    pub identity: Identity,
+    /// The answer's own id (a SAML assertion's `ID`): accepted once.
+    pub answer_id: String,
+    /// Until when the answer could be presented, epoch ms (after it, it is refused anyway).
+    pub valid_until_ms: i64,
 }

@@ -26,6 +26,7 @@ mod sessions;
 mod sso;
 mod sso_github;
 mod sso_oidc;
+mod sso_saml;
 mod startup;
 mod tickets;
 mod ui;

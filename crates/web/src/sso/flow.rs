@@ -102,17 +102,6 @@ struct Configured {
     organization: String,
 }
 
-/// The context providers of `organization` run in.
-fn context(state: &AppState, organization: &str) -> ProviderContext {
-    let public_url = state.config.public_url().trim_end_matches('/').to_owned();
-    ProviderContext {
-        callback_url: format!("{public_url}/auth/sso/"),
-        public_url,
-        organization: organization.to_owned(),
-        http: state.sso.http().clone(),
-    }
-}
-
 /// The organization's provider as saved, or, for a setup test, as `setup` (the attempt's
 /// [`SETUP`]) has it.
 async fn configured(
@@ -160,7 +149,7 @@ async fn configured(
     let opened = key
         .open_settings(&description.settings, &settings_of(&sealed))
         .map_err(|e| SsoError::Unavailable(format!("its saved secrets do not open: {e}")))?;
-    let provider = kind.build(&opened, &context(state, slug))?;
+    let provider = kind.build(&opened, &ProviderContext::new(state, slug))?;
     Ok(Configured {
         stored,
         provider,
@@ -259,14 +248,15 @@ pub async fn resume(
         .or_else(|| request.param("RelayState"))
         .unwrap_or_default()
         .to_owned();
-    if named.is_empty() || binding.is_empty() {
-        return Err(SsoFailure::AttemptLost);
-    }
-    let attempt = {
+    let attempt = if named.is_empty() || binding.is_empty() {
+        None
+    } else {
         let mut conn = state.db.write().await?;
         sso_attempts::take(&mut conn.conn(), &named, binding, now_ms()).await?
     };
-    let attempt = attempt.ok_or(SsoFailure::AttemptLost)?;
+    let Some(attempt) = attempt else {
+        return unsolicited(state, &request, client_addr).await;
+    };
     let org = {
         let mut conn = state.db.read_latest().await?;
         orgs::get(&mut conn.conn(), attempt.organization_id).await?
@@ -277,6 +267,72 @@ pub async fn resume(
         return confirm_password(state, &configured, attempt, &request, binding, client_addr).await;
     }
     run(state, &configured, attempt, request, binding, client_addr).await
+}
+
+/// An answer that continues no attempt: an IdP-initiated login (SAML), when its `RelayState`
+/// is the slug of an organization whose provider takes such answers (the IdP is set up to
+/// send it); anything else continues nothing. Such an answer is bound to no browser, as
+/// IdP-initiated logins are by nature; each is accepted once.
+async fn unsolicited(
+    state: &AppState,
+    request: &CallbackRequest,
+    client_addr: Option<&str>,
+) -> Result<Step, SsoFailure> {
+    let Some(slug) = request.param("RelayState").filter(|_| request.is_post) else {
+        return Err(SsoFailure::AttemptLost);
+    };
+    let org = {
+        let mut conn = state.db.read_latest().await?;
+        orgs::find_by_slug(&mut conn.conn(), slug).await?
+    };
+    let org = org.ok_or(SsoFailure::AttemptLost)?;
+    let configured = match configured(state, org.id, &org.slug, None).await {
+        Ok(configured) => configured,
+        Err(SsoFailure::NoProvider) => return Err(SsoFailure::AttemptLost),
+        Err(other) => return Err(other),
+    };
+    let Some(answer) = configured.provider.unsolicited(request) else {
+        return Err(SsoFailure::AttemptLost);
+    };
+    let answer = answer.await.inspect_err(|error| {
+        tracing::warn!(organization.id = org.id, error = %error, "an IdP-initiated login failed");
+    })?;
+    let first = {
+        let mut conn = state.db.write().await?;
+        sso_attempts::accept_once(
+            &mut conn.conn(),
+            org.id,
+            &answer.answer_id,
+            answer.valid_until_ms,
+        )
+        .await?
+    };
+    if !first {
+        tracing::warn!(
+            organization.id = org.id,
+            "an IdP-initiated answer came again (replay)"
+        );
+        return Err(SsoError::InvalidAnswer(
+            "this answer of the identity provider was used already".to_owned(),
+        )
+        .into());
+    }
+    let attempt = Attempt::start(
+        configured.provider.as_ref(),
+        org.id,
+        Flow::Login,
+        None,
+        now_ms(),
+    );
+    finish(
+        state,
+        &configured,
+        attempt,
+        answer.identity,
+        "",
+        client_addr,
+    )
+    .await
 }
 
 /// Runs the attempt's steps for `request` and stores it again when a step sends the browser away.

@@ -35,6 +35,19 @@ pub struct ProviderContext {
     pub http: reqwest::Client,
 }
 
+impl ProviderContext {
+    /// The context of the organization `organization` (its slug) on this server.
+    pub fn new(state: &crate::AppState, organization: &str) -> ProviderContext {
+        let public_url = state.config.public_url().trim_end_matches('/').to_owned();
+        ProviderContext {
+            callback_url: format!("{public_url}/auth/sso/"),
+            public_url,
+            organization: organization.to_owned(),
+            http: state.sso.http().clone(),
+        }
+    }
+}
+
 /// A kind of provider (OpenID Connect, GitHub, SAML 2.0): builds the provider an organization
 /// configured.
 pub trait ProviderKind: Send + Sync {

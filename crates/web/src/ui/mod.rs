@@ -84,6 +84,11 @@ pub fn pages() -> Routes {
         .post("/auth/logout/", Rule::Public, login::logout)
         .get("/auth/login/{org}/", Rule::Public, sso::login_page)
         .post("/auth/login/{org}/", Rule::Public, sso::login_start)
+        .get(
+            "/auth/saml/{org}/metadata/",
+            Rule::Public,
+            sso::saml_metadata,
+        )
         .get("/auth/register/", Rule::Public, register::page)
         .post("/auth/register/", Rule::Public, register::request)
         .get(

@@ -216,6 +216,23 @@ pub async fn login_page(
     .into_response())
 }
 
+/// `GET /auth/saml/{org}/metadata/`: this server's SAML service-provider metadata for the
+/// organization (its entity id and assertion consumer service), for the identity provider's
+/// administrator; public, as metadata is.
+pub async fn saml_metadata(State(state): State<AppState>, Path(slug): Path<String>) -> UiResult {
+    let org = {
+        let mut conn = state.db.read().await?;
+        orgs::find_by_slug(&mut conn.conn(), &slug).await?
+    };
+    let org = org.ok_or_else(UiError::not_found)?;
+    let context = crate::sso::ProviderContext::new(&state, &org.slug);
+    Ok((
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        crate::sso::saml::sp_metadata(&context),
+    )
+        .into_response())
+}
+
 /// `POST /auth/login/{org}/` (CSRF-checked): starts the login through the organization's
 /// provider (linking the account logged in here, if any).
 pub async fn login_start(

@@ -36,7 +36,7 @@ use errhound_domain::plugin::BoxFuture;
 use errhound_domain::plugin::settings::SettingValues;
 use errhound_domain::sso::providers::SAML2;
 use errhound_domain::sso::{
-    Attempt, CallbackRequest, Identity, SsoError, SsoProvider, StepOutcome,
+    Attempt, CallbackRequest, Identity, SsoError, SsoProvider, StepOutcome, Unsolicited,
 };
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use time::OffsetDateTime;
@@ -348,6 +348,24 @@ impl SsoProvider for SamlProvider {
             .and_then(|text| serde_json::from_str(text).ok())
             .unwrap_or_default();
         Ok(self.identity(name_id, attempt.fetch(NAME_ID_FORMAT), &attributes))
+    }
+
+    fn unsolicited<'a>(
+        &'a self,
+        request: &'a CallbackRequest,
+    ) -> Option<BoxFuture<'a, Result<Unsolicited, SsoError>>> {
+        let response = request.param("SAMLResponse").filter(|_| request.is_post)?;
+        Some(Box::pin(async move {
+            let login = SamlProvider::unsolicited(self, response).await?;
+            let valid_until_ms =
+                i64::try_from(login.not_on_or_after.unix_timestamp_nanos() / 1_000_000)
+                    .unwrap_or(i64::MAX);
+            Ok(Unsolicited {
+                identity: login.identity,
+                answer_id: login.assertion_id,
+                valid_until_ms,
+            })
+        }))
     }
 }
 
