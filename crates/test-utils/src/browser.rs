@@ -59,16 +59,7 @@ impl Browser {
                 self.cookies.insert(name.to_owned(), value.to_owned());
             }
         }
-        Page {
-            status: response.status().as_u16(),
-            location: response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned(),
-            body: response.text().await.unwrap_or_default(),
-        }
+        read(response).await
     }
 
     /// `url` if absolute, else `path` on the server.
@@ -86,19 +77,22 @@ impl Browser {
         let url = self.target(path);
         if !url.starts_with(&self.base) {
             let response = self.client.get(url).send().await.expect("a response");
-            return Page {
-                status: response.status().as_u16(),
-                location: response
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned(),
-                body: response.text().await.unwrap_or_default(),
-            };
+            return read(response).await;
         }
         let request = self.client.get(url);
         self.send(request).await
+    }
+
+    /// Logs in on the login form with a password; the answer (a 303 when it worked).
+    pub async fn log_in(&mut self, email: &str, password: &str) -> Page {
+        let page = self.get("/auth/login/").await;
+        let csrf = field_of(&page.body, "csrf").unwrap_or_default();
+        self.post(
+            "/auth/login/",
+            &[("csrf", &csrf), ("email", email), ("password", password)],
+            None,
+        )
+        .await
     }
 
     /// A form POST from `origin` (this server's own pages when `None`).
@@ -110,6 +104,19 @@ impl Browser {
             .header(ORIGIN, origin)
             .form(form);
         self.send(request).await
+    }
+}
+
+async fn read(response: reqwest::Response) -> Page {
+    Page {
+        status: response.status().as_u16(),
+        location: response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        body: response.text().await.unwrap_or_default(),
     }
 }
 

@@ -330,6 +330,20 @@ impl TestServer {
         (status, body)
     }
 
+    /// Creates the team `slug` in the `errhound` organization through the API; its JSON.
+    pub async fn create_team(&self, slug: &str, name: &str) -> Value {
+        let (status, team) = self
+            .api_send(
+                reqwest::Method::POST,
+                "organizations/errhound/teams/",
+                &serde_json::json!({"slug": slug, "name": name}),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "creating team {slug}: {team}");
+        team
+    }
+
     /// The event names of the `errhound` organization's audit log, newest first.
     pub async fn audit_events(&self) -> Vec<String> {
         let (status, log) = self.api_get("organizations/errhound/audit-logs/").await;

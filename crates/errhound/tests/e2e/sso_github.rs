@@ -61,15 +61,7 @@ async fn members_of_the_github_organization_log_in_and_others_do_not() {
         &[("acme-gh", "backend"), ("other", "x")],
     ));
     github.set_user(account("stranger", 102, &["elsewhere"], &[]));
-    let (status, team) = server
-        .api_send(
-            Method::POST,
-            "organizations/errhound/teams/",
-            &json!({"slug": "backend-team", "name": "Backend"}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{team}");
+    let team = server.create_team("backend-team", "Backend").await;
     let (status, body) = server
         .api_send(
             Method::POST,
@@ -165,4 +157,58 @@ async fn members_of_the_github_organization_log_in_and_others_do_not() {
     let denied = browser.get(&back).await;
     assert_eq!(denied.status, 403, "{}", denied.body);
     assert!(denied.body.contains("denied"), "{}", denied.body);
+
+    // Requiring single sign-on: a member's password session is sent to it, their API token
+    // keeps working, and a server administrator gets in anyway, audited once per session.
+    let (status, body) = server
+        .api_put(
+            "organizations/errhound/auth-provider/",
+            &json!({"require_link": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let token = server.create_member("pat@corp.test");
+    let (status, _) = server
+        .api_send(
+            Method::GET,
+            "organizations/errhound/projects/",
+            &json!(null),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, 200, "an API token of a member keeps working");
+    let mut pat = Browser::new(&server.base_url);
+    assert_eq!(
+        pat.log_in("pat@corp.test", "member-password-1")
+            .await
+            .status,
+        303
+    );
+    let sent = pat.get("/organizations/errhound/issues/").await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    assert_eq!(
+        sent.location,
+        "/auth/login/errhound/?next=%2Forganizations%2Ferrhound%2Fissues%2F"
+    );
+    let mut admin = Browser::new(&server.base_url);
+    let login = admin
+        .log_in(
+            errhound_test_utils::server::ADMIN_EMAIL,
+            errhound_test_utils::server::ADMIN_PASSWORD,
+        )
+        .await;
+    assert_eq!(login.status, 303, "{}", login.body);
+    for _ in 0..2 {
+        assert_eq!(
+            admin.get("/organizations/errhound/issues/").await.status,
+            200
+        );
+    }
+    let recoveries = server
+        .audit_events()
+        .await
+        .into_iter()
+        .filter(|e| e == "sso.recovery-login")
+        .count();
+    assert_eq!(recoveries, 1);
 }

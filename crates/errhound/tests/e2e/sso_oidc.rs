@@ -161,15 +161,7 @@ async fn refused(server: &TestServer, idp: &OidcIdp, account: &str, fault: Fault
 async fn a_real_openid_provider_logs_members_in_and_every_broken_answer_is_refused() {
     let server = TestServer::start(binary()).await;
     let idp = OidcIdp::shared();
-    let (status, team) = server
-        .api_send(
-            Method::POST,
-            "organizations/errhound/teams/",
-            &json!({"slug": "eng", "name": "Engineering"}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{team}");
+    let team = server.create_team("eng", "Engineering").await;
     // Ids unique to this test: the IdP is shared by the run.
     let ann_id = format!("ann-{}", std::process::id());
     idp.set_account(
@@ -311,15 +303,7 @@ async fn team_members(server: &TestServer, team: &Value) -> Vec<i64> {
 async fn ui_browser_logs_in_through_the_openid_provider() {
     let server = TestServer::start(binary()).await;
     let idp = OidcIdp::shared();
-    let (status, team) = server
-        .api_send(
-            Method::POST,
-            "organizations/errhound/teams/",
-            &json!({"slug": "eng", "name": "Engineering"}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{team}");
+    server.create_team("eng", "Engineering").await;
     for mode in ["query", "form_post"] {
         let account = format!("browser-{mode}-{}", std::process::id());
         let email = format!("{account}@corp.test");
@@ -341,24 +325,6 @@ async fn ui_browser_logs_in_through_the_openid_provider() {
     }
 }
 
-/// Logs `browser` in with the administrator's password.
-async fn admin_logs_in(browser: &mut Browser) {
-    let page = browser.get("/auth/login/").await;
-    let csrf = field_of(&page.body, "csrf").expect("a CSRF field");
-    let login = browser
-        .post(
-            "/auth/login/",
-            &[
-                ("csrf", &csrf),
-                ("email", errhound_test_utils::server::ADMIN_EMAIL),
-                ("password", errhound_test_utils::server::ADMIN_PASSWORD),
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(login.status, 303, "{}", login.body);
-}
-
 /// The settings page: an owner tries a configuration through the real provider before saving
 /// it (the identity is shown, nothing is saved, nobody else is logged in), then saves it.
 #[tokio::test]
@@ -376,7 +342,13 @@ async fn owners_test_a_configuration_on_the_settings_page_before_saving_it() {
         .register_client(&ClientSpec::new(callback_of(&server)))
         .await;
     let mut browser = Browser::new(&server.base_url);
-    admin_logs_in(&mut browser).await;
+    let login = browser
+        .log_in(
+            errhound_test_utils::server::ADMIN_EMAIL,
+            errhound_test_utils::server::ADMIN_PASSWORD,
+        )
+        .await;
+    assert_eq!(login.status, 303, "{}", login.body);
     let page = browser.get("/settings/errhound/sso/").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("OpenID Connect"), "{}", page.body);

@@ -65,15 +65,7 @@ async fn a_real_saml_idp_logs_members_in_sp_and_idp_initiated_and_bad_answers_ar
         "{metadata}"
     );
     let idp = SamlIdp::start(&metadata);
-    let (status, team) = server
-        .api_send(
-            Method::POST,
-            "organizations/errhound/teams/",
-            &json!({"slug": "eng", "name": "Engineering"}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{team}");
+    server.create_team("eng", "Engineering").await;
     let (status, body) = server
         .api_send(
             Method::POST,

@@ -612,6 +612,20 @@ async fn every_ui_post_refuses_a_foreign_origin_and_a_missing_token() {
         failures.join("\n")
     );
     assert!(checked > 90, "{checked}");
+    // The one state-changing route outside the CSRF layer is the single sign-on callback,
+    // which its single-use state protects instead (see `sso_oidc`, `sso_saml`).
+    let exempt: Vec<(Method, String)> = errhound_web::ui::sso::callback_routes()
+        .table()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    assert_eq!(
+        exempt,
+        [
+            (Method::GET, "/auth/sso/".to_owned()),
+            (Method::POST, "/auth/sso/".to_owned())
+        ]
+    );
     // The session still works: nothing above logged it out.
     assert_eq!(
         session.get("/organizations/errhound/issues/").await.status,

@@ -16,13 +16,13 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use errhound_domain::sso::{CallbackRequest, Flow, Identity, SsoError};
-use errhound_store::{auth_providers, orgs, sessions};
+use errhound_store::{auth_providers, orgs};
 use tower_sessions::{Expiry, Session};
 
 use super::error::{UiError, UiResult};
 use super::form::FormData;
-use super::login::{LoginClient, begin_session, safe_next};
-use super::session::{self, USER_ID};
+use super::login::{LoginClient, begin_session, safe_next, session_user};
+use super::session;
 use crate::AppState;
 use crate::routes::{Routes, Rule, Surface};
 use crate::sso::flow::{self, SsoFailure, Step};
@@ -244,7 +244,7 @@ pub async fn login_start(
     body: String,
 ) -> UiResult {
     let form = FormData::parse(&body);
-    let user = logged_in_user(&state, &session).await?;
+    let user = session_user(&state, &session).await?;
     let (binding, fresh) = binding_of(&headers);
     let step = flow::start(
         &state,
@@ -417,22 +417,6 @@ fn failure_page(failure: SsoFailure) -> UiError {
         status,
         format!("Single sign-on did not log you in: {failure}"),
     )
-}
-
-/// The account logged in in this session, if any.
-async fn logged_in_user(
-    state: &AppState,
-    session: &Session,
-) -> UiResult<Option<errhound_store::users::User>> {
-    let Some(uid) = session
-        .get::<i64>(USER_ID)
-        .await
-        .map_err(UiError::internal)?
-    else {
-        return Ok(None);
-    };
-    let mut conn = state.db.read().await?;
-    Ok(sessions::user(&mut conn.conn(), uid).await?)
 }
 
 /// The browser's binding value, from its cookie, or a new one (`true`) to set.
