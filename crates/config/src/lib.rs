@@ -148,6 +148,12 @@ pub struct AuthConfig {
     /// with a mailed link, so it needs `[mail]`; without it the page stays closed (and the
     /// start-up log says so). Env `ERRHOUND_AUTH__ALLOW_REGISTRATION`.
     pub allow_registration: bool,
+    /// Single sign-on providers may be on loopback, private, link-local or unique-local
+    /// addresses. Default false: an organization's owner sets the identity provider's URLs, and
+    /// the server must not fetch from its own network for them (SSRF); set it when the identity
+    /// provider (Keycloak, Authentik, ...) is on your internal network. Env
+    /// `ERRHOUND_AUTH__SSO_ALLOW_PRIVATE_IDP`.
+    pub sso_allow_private_idp: bool,
 }
 
 /// Logging.

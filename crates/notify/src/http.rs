@@ -82,20 +82,24 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 
 /// The error a refused target gives (found again in reqwest's error chain).
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "{host} resolves only to non-public addresses ({addresses}); set notify.allow_private_targets to allow them"
-)]
+#[error("{host} resolves only to non-public addresses ({addresses}); set {setting} to allow them")]
 struct RefusedTarget {
     host: String,
     addresses: String,
+    setting: &'static str,
 }
 
-/// A DNS resolver that keeps only public addresses (see [`is_public`]).
+/// A DNS resolver that keeps only public addresses (see [`is_public`]); a refusal names
+/// `setting`, the configuration key that allows private ones.
 #[derive(Debug, Clone, Copy)]
-pub struct GuardedResolver;
+pub struct GuardedResolver {
+    /// The key that allows private targets, named in the refusal.
+    pub setting: &'static str,
+}
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
+        let setting = self.setting;
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
@@ -107,7 +111,11 @@ impl Resolve for GuardedResolver {
                     .map(|a| a.ip().to_string())
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(Box::new(RefusedTarget { host, addresses }) as _);
+                return Err(Box::new(RefusedTarget {
+                    host,
+                    addresses,
+                    setting,
+                }) as _);
             }
             Ok(Box::new(public.into_iter()) as Addrs)
         })
@@ -219,7 +227,9 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("errhound/", env!("CARGO_PKG_VERSION")));
         if !allow_private {
-            builder = builder.dns_resolver(Arc::new(GuardedResolver));
+            builder = builder.dns_resolver(Arc::new(GuardedResolver {
+                setting: "notify.allow_private_targets",
+            }));
         }
         let client = builder
             .build()

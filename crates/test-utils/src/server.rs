@@ -108,7 +108,10 @@ impl TestServer {
             .env("ERRHOUND_LOG__LEVEL", "warn")
             // What the server is reached at, for commands that build URLs (organization tokens
             // carry it), as a deployment's configuration file would say.
-            .env("ERRHOUND_BIND", format!("127.0.0.1:{}", self.port));
+            .env("ERRHOUND_BIND", format!("127.0.0.1:{}", self.port))
+            // The tests' identity providers are on loopback (a deployment whose IdP is on its
+            // internal network sets the same).
+            .env("ERRHOUND_AUTH__SSO_ALLOW_PRIVATE_IDP", "true");
         if let Some(url) = &self.options.database_url {
             command.arg("--database-url").arg(url);
         }

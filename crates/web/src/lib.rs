@@ -77,6 +77,7 @@ impl AppState {
         config: Config,
         metrics: Option<PrometheusHandle>,
     ) -> AppState {
+        let allow_private_idp = config.auth.sso_allow_private_idp;
         AppState {
             dictionaries,
             keys: ingest::KeyCache::new(db.clone()),
@@ -90,7 +91,7 @@ impl AppState {
             settings_changed: Arc::new(|_| {}),
             mailer: None,
             alerting: None,
-            sso: sso::Registry::standard(),
+            sso: sso::Registry::standard().allowing_private(allow_private_idp),
             server_key: None,
         }
     }

@@ -25,7 +25,7 @@ fn context() -> ProviderContext {
         callback_url: "https://errhound.test/auth/sso/".to_owned(),
         public_url: "https://errhound.test".to_owned(),
         organization: "acme".to_owned(),
-        http: reqwest::Client::new(),
+        http: errhound_web::sso::http::IdpClient::new(true),
     }
 }
 

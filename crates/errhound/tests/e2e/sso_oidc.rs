@@ -428,3 +428,38 @@ async fn owners_test_a_configuration_on_the_settings_page_before_saving_it() {
         "the secret is never shown back"
     );
 }
+
+/// By default an identity provider on a private address is refused before anything is sent
+/// (an organization's owner must not make the server fetch from its network), with the key
+/// that allows it named.
+#[tokio::test]
+async fn an_identity_provider_on_a_private_address_is_refused_by_default() {
+    let options = errhound_test_utils::ServerOptions {
+        env: vec![(
+            "ERRHOUND_AUTH__SSO_ALLOW_PRIVATE_IDP".to_owned(),
+            "false".to_owned(),
+        )],
+        ..Default::default()
+    };
+    let server = TestServer::start_with(binary(), options).await;
+    server.create_team("eng", "Engineering").await;
+    let idp = OidcIdp::shared();
+    let client = idp
+        .register_client(&ClientSpec::new(callback_of(&server)))
+        .await;
+    use_client(&server, &idp, &client, "query").await;
+    let mut browser = Browser::new(&server.base_url);
+    let page = browser.get("/auth/login/errhound/").await;
+    let csrf = field_of(&page.body, "csrf").expect("a CSRF field");
+    let refused = browser
+        .post("/auth/login/errhound/", &[("csrf", &csrf)], None)
+        .await;
+    assert_eq!(refused.status, 502, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("not a public address; set auth.sso_allow_private_idp"),
+        "{}",
+        refused.body
+    );
+}

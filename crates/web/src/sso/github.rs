@@ -18,7 +18,7 @@ use errhound_domain::sso::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{fetch_json, query_string};
+use super::http::{IdpClient, query_string};
 use super::{ProviderContext, ProviderKind};
 
 /// The scopes asked for: the profile, the e-mail addresses, and organization membership.
@@ -69,7 +69,7 @@ struct Github {
     base_url: String,
     api_url: String,
     callback_url: String,
-    http: reqwest::Client,
+    http: IdpClient,
 }
 
 /// Attempt keys.
@@ -131,7 +131,7 @@ impl Github {
                 ("code", code),
                 ("redirect_uri", self.callback_url.as_str()),
             ]);
-        let answer: Value = fetch_json(request, "token endpoint").await?;
+        let answer: Value = self.http.fetch_json(request, "token endpoint").await?;
         if let Some(error) = answer.get("error").and_then(Value::as_str) {
             let detail = answer
                 .get("error_description")
@@ -160,7 +160,7 @@ impl Github {
             .bearer_auth(token)
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
             .header(reqwest::header::USER_AGENT, "errhound");
-        fetch_json(request, &format!("API {path}")).await
+        self.http.fetch_json(request, &format!("API {path}")).await
     }
 
     async fn callback(

@@ -13,7 +13,6 @@ pub mod oidc;
 pub mod saml;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use errhound_domain::plugin::settings::SettingValues;
 use errhound_domain::sso::providers::{self, ProviderDescription};
@@ -32,7 +31,7 @@ pub struct ProviderContext {
     /// The organization's slug.
     pub organization: String,
     /// The client for calls to the identity provider (discovery, token exchange, JWKS).
-    pub http: reqwest::Client,
+    pub http: http::IdpClient,
 }
 
 impl ProviderContext {
@@ -71,11 +70,8 @@ pub trait ProviderKind: Send + Sync {
 #[derive(Clone)]
 pub struct Registry {
     kinds: Vec<Arc<dyn ProviderKind>>,
-    http: reqwest::Client,
+    http: http::IdpClient,
 }
-
-/// How long a call to an identity provider may take.
-const IDP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Registry {
     /// The providers Errhound ships.
@@ -91,8 +87,15 @@ impl Registry {
     pub fn with_kinds(kinds: Vec<Arc<dyn ProviderKind>>) -> Registry {
         Registry {
             kinds,
-            http: idp_client(),
+            http: http::IdpClient::new(false),
         }
+    }
+
+    /// The same, its identity providers allowed on private addresses or not
+    /// (`auth.sso_allow_private_idp`; not by default).
+    pub fn allowing_private(mut self, allow: bool) -> Registry {
+        self.http = http::IdpClient::new(allow);
+        self
     }
 
     /// The kind of `key`.
@@ -120,18 +123,7 @@ impl Registry {
     }
 
     /// The client providers use.
-    pub fn http(&self) -> &reqwest::Client {
+    pub fn http(&self) -> &http::IdpClient {
         &self.http
     }
-}
-
-/// A client that follows no redirects (an identity provider's endpoint that redirects must not
-/// lead a token exchange elsewhere; the oauth2 crate requires this against SSRF) and gives up
-/// after [`IDP_TIMEOUT`].
-fn idp_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(IDP_TIMEOUT)
-        .build()
-        .unwrap_or_default()
 }

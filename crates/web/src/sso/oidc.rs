@@ -61,7 +61,7 @@ use subtle::ConstantTimeEq;
 use url::Url;
 use url::form_urlencoded;
 
-use super::http::{fetch_json, parse_json, send};
+use super::http::{IdpClient, parse_json};
 use super::{ProviderContext, ProviderKind};
 
 #[cfg(test)]
@@ -187,7 +187,7 @@ impl OidcConfig {
 struct OidcProvider {
     config: OidcConfig,
     callback_url: String,
-    http: reqwest::Client,
+    http: IdpClient,
     issuers: Arc<IssuerCache>,
 }
 
@@ -373,7 +373,10 @@ impl OidcProvider {
                 form.push(("client_secret", &self.config.client_secret));
             }
         }
-        let (status, body) = send(call.body(form_body(&form)), "token endpoint").await?;
+        let (status, body) = self
+            .http
+            .send(call.body(form_body(&form)), "token endpoint")
+            .await?;
         if !status.is_success() {
             return Err(token_refusal(status, &body));
         }
@@ -421,7 +424,7 @@ impl OidcProvider {
             .get(endpoint.clone())
             .bearer_auth(access_token)
             .header(ACCEPT, "application/json");
-        let info: Map<String, Value> = fetch_json(call, "userinfo endpoint").await?;
+        let info: Map<String, Value> = self.http.fetch_json(call, "userinfo endpoint").await?;
         // OpenID Connect Core §5.3.2: the answer must be about the ID token's subject, or it
         // may be about someone else (a token mix-up).
         if info.get("sub").and_then(Value::as_str) != Some(sub) {
@@ -1067,11 +1070,7 @@ impl IssuerCache {
         change(cached)
     }
 
-    async fn metadata(
-        &self,
-        http: &reqwest::Client,
-        issuer: &str,
-    ) -> Result<Arc<Metadata>, SsoError> {
+    async fn metadata(&self, http: &IdpClient, issuer: &str) -> Result<Arc<Metadata>, SsoError> {
         let cached = self.with(issuer, |cached| {
             cached.metadata.as_ref().and_then(Fetched::fresh)
         });
@@ -1083,7 +1082,7 @@ impl IssuerCache {
             issuer.trim_end_matches('/')
         );
         let call = http.get(address).header(ACCEPT, "application/json");
-        let (status, body) = send(call, "discovery document").await?;
+        let (status, body) = http.send(call, "discovery document").await?;
         if !status.is_success() {
             return Err(SsoError::Unavailable(format!(
                 "its discovery document answered HTTP {status} (is the issuer right?)"
@@ -1100,7 +1099,7 @@ impl IssuerCache {
     /// an unknown key would be pointless).
     async fn keys(
         &self,
-        http: &reqwest::Client,
+        http: &IdpClient,
         metadata: &Metadata,
     ) -> Result<(Arc<KeySet>, bool), SsoError> {
         let cached = self.with(&metadata.issuer, |cached| {
@@ -1120,7 +1119,7 @@ impl IssuerCache {
     /// happened less than [`JWKS_REFETCH_INTERVAL`] ago.
     async fn refetch_keys(
         &self,
-        http: &reqwest::Client,
+        http: &IdpClient,
         metadata: &Metadata,
     ) -> Result<Option<Arc<KeySet>>, SsoError> {
         let allowed = self.with(&metadata.issuer, |cached| {
@@ -1140,13 +1139,13 @@ impl IssuerCache {
 
     async fn fetch_keys(
         &self,
-        http: &reqwest::Client,
+        http: &IdpClient,
         metadata: &Metadata,
     ) -> Result<Arc<KeySet>, SsoError> {
         let call = http
             .get(metadata.jwks_uri.clone())
             .header(ACCEPT, "application/json");
-        let (status, body) = send(call, "key set (JWKS)").await?;
+        let (status, body) = http.send(call, "key set (JWKS)").await?;
         if !status.is_success() {
             return Err(SsoError::Unavailable(format!(
                 "its key set (JWKS) answered HTTP {status}"

@@ -308,7 +308,7 @@ fn context() -> ProviderContext {
         callback_url: CALLBACK.to_owned(),
         public_url: "http://errhound.test".to_owned(),
         organization: "acme".to_owned(),
-        http: Registry::with_kinds(vec![]).http().clone(),
+        http: crate::sso::http::IdpClient::new(true),
     }
 }
 

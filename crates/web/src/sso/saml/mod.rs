@@ -142,7 +142,7 @@ pub struct SamlProvider {
     email_attribute: Option<String>,
     name_attribute: Option<String>,
     groups_attribute: Option<String>,
-    http: reqwest::Client,
+    http: super::http::IdpClient,
     cache: MetadataCache,
 }
 
@@ -173,7 +173,7 @@ impl SamlProvider {
         if let Some(cached) = self.cached(url) {
             return Ok(cached);
         }
-        let (status, body) = super::http::send(self.http.get(url), "metadata").await?;
+        let (status, body) = self.http.send(self.http.get(url), "metadata").await?;
         if !status.is_success() {
             return Err(SsoError::Unavailable(format!(
                 "its metadata answered HTTP {status}"

@@ -23,7 +23,7 @@ fn context() -> ProviderContext {
         callback_url: ACS.to_owned(),
         public_url: "https://errhound.test".to_owned(),
         organization: "acme".to_owned(),
-        http: reqwest::Client::new(),
+        http: crate::sso::http::IdpClient::new(true),
     }
 }
 
