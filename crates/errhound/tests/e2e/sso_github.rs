@@ -87,8 +87,25 @@ async fn members_of_the_github_organization_log_in_and_others_do_not() {
         json!([{"group": "backend", "team": "backend-team"}])
     );
 
-    // A member of the GitHub organization: provisioned, logged in, in the mapped team.
+    // The login page's single sign-on form leads to the organization's login.
     let mut browser = Browser::new(&server.base_url);
+    let login = browser.get("/auth/login/").await;
+    assert!(
+        login.body.contains("name=\"organization\""),
+        "{}",
+        login.body
+    );
+    let found = browser
+        .get("/auth/login/?organization=Errhound&next=")
+        .await;
+    assert_eq!(found.status, 303);
+    assert!(
+        found.location.starts_with("/auth/login/errhound/"),
+        "{}",
+        found.location
+    );
+
+    // A member of the GitHub organization: provisioned, logged in, in the mapped team.
     let back = through_github(&mut browser, "octo").await;
     let done = browser.get(&back).await;
     assert_eq!(done.status, 303, "{}", done.body);

@@ -305,6 +305,19 @@ pub async fn login_page(
 ) -> UiResult {
     let params = FormData::parse(params.0.as_deref().unwrap_or(""));
     let next = safe_next(params.get("next"));
+    // The page's single sign-on form: on to the organization's own login page.
+    if let Some(organization) = params.text("organization") {
+        let slug: String = organization
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect::<String>()
+            .to_lowercase();
+        let target = form::url(
+            &format!("/auth/login/{slug}/"),
+            &[("next", next.as_deref().unwrap_or(""))],
+        );
+        return Ok(Redirect::to(&target).into_response());
+    }
     if session
         .get::<i64>(USER_ID)
         .await
