@@ -95,6 +95,18 @@ impl Browser {
         .await
     }
 
+    /// Logs in as the test server's administrator (a superuser); fails unless it worked.
+    pub async fn log_in_as_admin(&mut self) {
+        let login = self
+            .log_in(crate::server::ADMIN_EMAIL, crate::server::ADMIN_PASSWORD)
+            .await;
+        assert_eq!(
+            login.status, 303,
+            "the administrator's login: {}",
+            login.body
+        );
+    }
+
     /// A form POST from `origin` (this server's own pages when `None`).
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
         let origin = origin.map_or(self.base.clone(), str::to_owned);

@@ -347,6 +347,17 @@ impl TestServer {
         team
     }
 
+    /// Fails unless the `errhound` organization's audit log has each of `actions`.
+    pub async fn assert_audited(&self, actions: &[&str]) {
+        let events = self.audit_events().await;
+        for action in actions {
+            assert!(
+                events.iter().any(|e| e == action),
+                "{action} is not in the audit log: {events:?}"
+            );
+        }
+    }
+
     /// The event names of the `errhound` organization's audit log, newest first.
     pub async fn audit_events(&self) -> Vec<String> {
         let (status, log) = self.api_get("organizations/errhound/audit-logs/").await;

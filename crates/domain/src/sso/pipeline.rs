@@ -54,6 +54,9 @@ pub enum AttemptError {
     Complete,
 }
 
+/// Where [`Attempt::bind_identity`] keeps the identity.
+const IDENTITY: &str = "identity";
+
 impl Attempt {
     /// How long an attempt lives: the time to log in at the identity provider.
     pub const LIFETIME_MS: i64 = 10 * 60_000;
@@ -86,6 +89,21 @@ impl Attempt {
     /// What a step bound to `key`.
     pub fn fetch(&self, key: &str) -> Option<&str> {
         self.state.get(key).map(String::as_str)
+    }
+
+    /// Binds who the provider says the person is, for [`Attempt::bound_identity`] (a provider
+    /// whose last step learns the whole identity at once).
+    pub fn bind_identity(&mut self, identity: &Identity) {
+        if let Ok(json) = serde_json::to_string(identity) {
+            self.bind(IDENTITY, json);
+        }
+    }
+
+    /// The identity [`Attempt::bind_identity`] bound: a provider's `build_identity`.
+    pub fn bound_identity(&self) -> Result<Identity, SsoError> {
+        self.fetch(IDENTITY)
+            .and_then(|json| serde_json::from_str(json).ok())
+            .ok_or(SsoError::MissingClaim("identity"))
     }
 
     /// Whether the attempt may go on with `provider` at `now_ms`.

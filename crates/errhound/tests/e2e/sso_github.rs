@@ -137,10 +137,9 @@ async fn members_of_the_github_organization_log_in_and_others_do_not() {
         in_team.iter().any(|m| m.id == octo_id),
         "the GitHub team maps to backend-team"
     );
-    let events = server.audit_events().await;
-    for action in ["sso-identity.link", "member.add", "member.join-team"] {
-        assert!(events.iter().any(|e| e == action), "{action} in {events:?}");
-    }
+    server
+        .assert_audited(&["sso-identity.link", "member.add", "member.join-team"])
+        .await;
 
     // The same callback again logs nobody in.
     let mut replayer = Browser::new(&server.base_url);
@@ -208,13 +207,7 @@ async fn members_of_the_github_organization_log_in_and_others_do_not() {
         "/auth/login/errhound/?next=%2Forganizations%2Ferrhound%2Fissues%2F"
     );
     let mut admin = Browser::new(&server.base_url);
-    let login = admin
-        .log_in(
-            errhound_test_utils::server::ADMIN_EMAIL,
-            errhound_test_utils::server::ADMIN_PASSWORD,
-        )
-        .await;
-    assert_eq!(login.status, 303, "{}", login.body);
+    admin.log_in_as_admin().await;
     for _ in 0..2 {
         assert_eq!(
             admin.get("/organizations/errhound/issues/").await.status,

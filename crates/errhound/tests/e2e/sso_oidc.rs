@@ -265,16 +265,15 @@ async fn a_real_openid_provider_logs_members_in_and_every_broken_answer_is_refus
         refused(&server, &idp, &ann_id, fault, expected).await;
     }
 
-    let events = server.audit_events().await;
-    for action in [
-        "sso.enable",
-        "sso-identity.link",
-        "member.add",
-        "member.join-team",
-        "member.leave-team",
-    ] {
-        assert!(events.iter().any(|e| e == action), "{action} in {events:?}");
-    }
+    server
+        .assert_audited(&[
+            "sso.enable",
+            "sso-identity.link",
+            "member.add",
+            "member.join-team",
+            "member.leave-team",
+        ])
+        .await;
 }
 
 fn user_id(member: &Value) -> i64 {
@@ -342,13 +341,7 @@ async fn owners_test_a_configuration_on_the_settings_page_before_saving_it() {
         .register_client(&ClientSpec::new(callback_of(&server)))
         .await;
     let mut browser = Browser::new(&server.base_url);
-    let login = browser
-        .log_in(
-            errhound_test_utils::server::ADMIN_EMAIL,
-            errhound_test_utils::server::ADMIN_PASSWORD,
-        )
-        .await;
-    assert_eq!(login.status, 303, "{}", login.body);
+    browser.log_in_as_admin().await;
     let page = browser.get("/settings/errhound/sso/").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("OpenID Connect"), "{}", page.body);

@@ -99,10 +99,9 @@ async fn a_real_saml_idp_logs_members_in_sp_and_idp_initiated_and_bad_answers_ar
     assert!(logged_in(&mut browser).await);
     let (_, members) = server.api_get("organizations/errhound/members/").await;
     assert!(members.to_string().contains("ann@corp.test"), "{members}");
-    let events = server.audit_events().await;
-    for action in ["sso-identity.link", "member.add", "member.join-team"] {
-        assert!(events.iter().any(|e| e == action), "{action} in {events:?}");
-    }
+    server
+        .assert_audited(&["sso-identity.link", "member.add", "member.join-team"])
+        .await;
     // Its replay continues nothing.
     let mut replayer = Browser::new(&server.base_url);
     replayer.cookies = browser.cookies.clone();

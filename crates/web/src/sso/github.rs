@@ -72,13 +72,8 @@ struct Github {
     http: IdpClient,
 }
 
-/// Attempt keys.
+/// Bound once the browser was sent to GitHub.
 const SENT: &str = "sent_to_github";
-const USER_ID: &str = "id";
-const EMAIL: &str = "email";
-const VERIFIED: &str = "email_verified";
-const NAME: &str = "name";
-const GROUPS: &str = "groups";
 
 #[derive(Deserialize)]
 struct User {
@@ -204,14 +199,13 @@ impl Github {
             })
             .map(|t| t.slug)
             .collect();
-        attempt.bind(USER_ID, user.id.to_string());
-        attempt.bind(EMAIL, email);
-        attempt.bind(VERIFIED, verified.to_string());
-        attempt.bind(NAME, user.name.unwrap_or(user.login));
-        attempt.bind(
-            GROUPS,
-            serde_json::to_string(&groups).unwrap_or_else(|_| "[]".to_owned()),
-        );
+        attempt.bind_identity(&Identity {
+            id: user.id.to_string(),
+            email,
+            name: Some(user.name.unwrap_or(user.login)),
+            email_verified: verified,
+            groups,
+        });
         Ok(StepOutcome::Next)
     }
 }
@@ -248,15 +242,6 @@ impl SsoProvider for Github {
     }
 
     fn build_identity(&self, attempt: &Attempt) -> Result<Identity, SsoError> {
-        Ok(Identity {
-            id: attempt.fetch(USER_ID).unwrap_or_default().to_owned(),
-            email: attempt.fetch(EMAIL).unwrap_or_default().to_owned(),
-            name: attempt.fetch(NAME).map(str::to_owned),
-            email_verified: attempt.fetch(VERIFIED) == Some("true"),
-            groups: attempt
-                .fetch(GROUPS)
-                .and_then(|text| serde_json::from_str(text).ok())
-                .unwrap_or_default(),
-        })
+        attempt.bound_identity()
     }
 }

@@ -86,12 +86,6 @@ const STEPS: [&str; 2] = ["authorize", "callback"];
 const BOUND_STATE: &str = "state";
 const BOUND_NONCE: &str = "nonce";
 const BOUND_VERIFIER: &str = "pkce_verifier";
-const BOUND_SUB: &str = "sub";
-const BOUND_EMAIL: &str = "email";
-const BOUND_EMAIL_VERIFIED: &str = "email_verified";
-const BOUND_NAME: &str = "name";
-/// The groups, as a JSON array of strings.
-const BOUND_GROUPS: &str = "groups";
 
 /// The OpenID Connect provider kind (key [`OIDC`]); it holds the issuers' cached discovery
 /// documents and key sets for the providers it builds.
@@ -216,19 +210,7 @@ impl SsoProvider for OidcProvider {
     }
 
     fn build_identity(&self, attempt: &Attempt) -> Result<Identity, SsoError> {
-        let groups = match attempt.fetch(BOUND_GROUPS) {
-            Some(json) => serde_json::from_str(json).map_err(|_| {
-                SsoError::InvalidAnswer("the groups bound to the attempt are unreadable".into())
-            })?,
-            None => Vec::new(),
-        };
-        Ok(Identity {
-            id: attempt.fetch(BOUND_SUB).unwrap_or_default().to_owned(),
-            email: attempt.fetch(BOUND_EMAIL).unwrap_or_default().to_owned(),
-            name: attempt.fetch(BOUND_NAME).map(str::to_owned),
-            email_verified: attempt.fetch(BOUND_EMAIL_VERIFIED) == Some("true"),
-            groups,
-        })
+        attempt.bound_identity()
     }
 }
 
@@ -726,22 +708,13 @@ impl Person {
     }
 
     fn bind(self, attempt: &mut Attempt) {
-        attempt.bind(BOUND_SUB, self.sub);
-        if let Some(email) = self.email {
-            attempt.bind(BOUND_EMAIL, email);
-        }
-        attempt.bind(
-            BOUND_EMAIL_VERIFIED,
-            if self.email_verified { "true" } else { "false" },
-        );
-        if let Some(name) = self.name {
-            attempt.bind(BOUND_NAME, name);
-        }
-        let groups = self.groups.unwrap_or_default();
-        attempt.bind(
-            BOUND_GROUPS,
-            serde_json::to_string(&groups).unwrap_or_else(|_| "[]".to_owned()),
-        );
+        attempt.bind_identity(&Identity {
+            id: self.sub,
+            email: self.email.unwrap_or_default(),
+            name: self.name,
+            email_verified: self.email_verified,
+            groups: self.groups.unwrap_or_default(),
+        });
     }
 }
 
