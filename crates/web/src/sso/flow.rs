@@ -120,6 +120,8 @@ async fn configured(
             let setup: serde_json::Value =
                 serde_json::from_str(setup).map_err(|_| SsoFailure::AttemptLost)?;
             let provider_key = setup["provider"].as_str().unwrap_or_default().to_owned();
+            // Before the first save there is no stored provider; a setup attempt ends on the
+            // identity (`finish`) before the stored one would matter, so a blank one stands in.
             let stored = stored.unwrap_or_else(|| AuthProvider {
                 id: 0,
                 organization_id,
@@ -404,6 +406,16 @@ async fn finish(
     .await?
     {
         accounts::SignIn::Done(login) => Ok(Step::LoggedIn { login, next }),
+        accounts::SignIn::NeedsPassword(_) if binding.is_empty() => {
+            // An IdP-initiated answer is bound to no browser, so no confirmation page can
+            // follow it: the person starts from this server once to link their account.
+            Err(SsoError::Refused(format!(
+                "an account with this e-mail exists: log in from {}/auth/login/{}/ once to link it",
+                state.config.public_url().trim_end_matches('/'),
+                configured.organization
+            ))
+            .into())
+        }
         accounts::SignIn::NeedsPassword(user) => {
             let pending = serde_json::to_string(&identity)
                 .map_err(|e| StoreError::InvalidValue(format!("an SSO identity: {e}")))?;
