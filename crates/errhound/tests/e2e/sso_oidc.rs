@@ -456,3 +456,31 @@ async fn an_identity_provider_on_a_private_address_is_refused_by_default() {
         refused.body
     );
 }
+
+/// In headless Chromium: an owner finds the settings page, tries an OpenID Connect
+/// configuration through the real provider's login form, sees the identity, and saves it.
+#[tokio::test]
+async fn ui_browser_an_owner_tests_and_saves_a_configuration() {
+    let server = TestServer::start(binary()).await;
+    let idp = OidcIdp::shared();
+    let account = format!("owner-test-{}", std::process::id());
+    idp.set_account(&Account::new(&account, format!("{account}@corp.test")))
+        .await;
+    let client = idp
+        .register_client(&ClientSpec::new(callback_of(&server)))
+        .await;
+    crate::ui::run_browser_tests(
+        &server,
+        "sso.test.mjs",
+        &[
+            ("OIDC_ISSUER", idp.issuer().to_owned()),
+            ("OIDC_MODE", "settings".to_owned()),
+            ("OIDC_ACCOUNT", account),
+            ("OIDC_CLIENT_ID", client.id.clone()),
+            ("OIDC_CLIENT_SECRET", client.secret.clone()),
+        ],
+    );
+    let (status, provider) = server.api_get(PROVIDER).await;
+    assert_eq!(status, 200, "saved: {provider}");
+    assert_eq!(provider["allowed_domains"], serde_json::json!([]));
+}
