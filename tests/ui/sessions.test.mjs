@@ -66,7 +66,7 @@ describe('sessions', () => {
     await member.page.goto(issues);
     await member.page.locator('.account-menu summary').click();
     const menu = member.page.locator('.account-menu .menu-list');
-    assert.deepEqual(await menu.getByRole('link').allTextContents(), ['Notifications', 'Sessions', 'API tokens', 'Password']);
+    assert.deepEqual(await menu.getByRole('link').allTextContents(), ['Notifications', 'Sessions', 'Single sign-on identities', 'API tokens', 'Password']);
     assert.equal((await member.page.goto(`${BASE()}/manage/`)).status(), 403);
 
     const admin = await newPage(browser);
