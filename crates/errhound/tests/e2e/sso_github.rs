@@ -61,6 +61,10 @@ async fn members_of_the_github_organization_log_in_and_others_do_not() {
         &[("acme-gh", "backend"), ("other", "x")],
     ));
     github.set_user(account("stranger", 102, &["elsewhere"], &[]));
+    github.set_user(GithubUser {
+        verified: false,
+        ..account("unverified", 103, &["acme-gh"], &[])
+    });
     let team = server.create_team("backend-team", "Backend").await;
     let (status, body) = server
         .api_send(
@@ -165,6 +169,17 @@ async fn members_of_the_github_organization_log_in_and_others_do_not() {
         !browser.cookies.contains_key("errhound_session") || {
             browser.get("/organizations/errhound/issues/").await.status != 200
         }
+    );
+
+    // An unverified primary address names nobody.
+    let mut browser = Browser::new(&server.base_url);
+    let back = through_github(&mut browser, "unverified").await;
+    let refused = browser.get(&back).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("no verified primary e-mail"),
+        "{}",
+        refused.body
     );
 
     // Denied at GitHub: a clear page, nobody logged in.

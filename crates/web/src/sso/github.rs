@@ -80,7 +80,6 @@ struct User {
     id: i64,
     login: String,
     name: Option<String>,
-    email: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -184,10 +183,15 @@ impl Github {
             )));
         }
         let emails: Vec<Email> = self.api(&token, "/user/emails").await?;
-        let (email, verified) = match emails.iter().find(|e| e.primary) {
-            Some(primary) => (primary.email.clone(), primary.verified),
-            None => (user.email.clone().unwrap_or_default(), false),
+        // As Sentry's GitHub login: only a verified primary address names the person (anyone can
+        // add an unverified address to a GitHub account).
+        let Some(primary) = emails.iter().find(|e| e.primary && e.verified) else {
+            return Err(SsoError::Refused(format!(
+                "{} has no verified primary e-mail address at GitHub",
+                user.login
+            )));
         };
+        let email = primary.email.clone();
         // Teams are groups for team sync; a GitHub that refuses the list leaves them empty.
         let teams: Vec<Team> = self.api(&token, "/user/teams").await.unwrap_or_default();
         let groups: Vec<String> = teams
@@ -203,7 +207,7 @@ impl Github {
             id: user.id.to_string(),
             email,
             name: Some(user.name.unwrap_or(user.login)),
-            email_verified: verified,
+            email_verified: true,
             groups,
         });
         Ok(StepOutcome::Next)
