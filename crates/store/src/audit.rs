@@ -20,6 +20,15 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A user, acting from `ip_address`.
+    pub fn user(user_id: i64, email: &str, ip_address: Option<&str>) -> Actor {
+        Actor {
+            user_id: Some(user_id),
+            label: email.to_owned(),
+            ip_address: ip_address.map(str::to_owned),
+        }
+    }
+
     /// The command line (someone with a shell on the server).
     pub fn cli() -> Actor {
         Actor {

@@ -50,11 +50,7 @@ fn user_ref(user: &User) -> UserRef {
 }
 
 fn actor(user: &User, client_addr: Option<&str>) -> Actor {
-    Actor {
-        user_id: Some(user.id),
-        label: user.email.clone(),
-        ip_address: client_addr.map(str::to_owned),
-    }
+    Actor::user(user.id, &user.email, client_addr)
 }
 
 /// What is kept of the identity with its link (shown to the member; refreshed at each login).

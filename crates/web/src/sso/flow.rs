@@ -24,8 +24,8 @@ use crate::password::verify_password;
 
 /// Attempt state keys the pipeline itself uses (providers bind theirs without this prefix).
 const NEXT: &str = "errhound.next";
-/// The identity waiting for its account's password (JSON), and that account.
-const PENDING_IDENTITY: &str = "errhound.identity";
+/// The account whose password the attempt waits for (its identity is the provider's, rebuilt
+/// from what the steps bound).
 const PENDING_USER: &str = "errhound.user";
 /// Wrong passwords so far on the confirmation page.
 const PASSWORD_FAILURES: &str = "errhound.failures";
@@ -265,7 +265,7 @@ pub async fn resume(
     };
     let org = org.ok_or(SsoFailure::NoProvider)?;
     let configured = configured(state, org.id, &org.slug, attempt.fetch(SETUP)).await?;
-    if attempt.fetch(PENDING_IDENTITY).is_some() {
+    if attempt.fetch(PENDING_USER).is_some() {
         return confirm_password(state, &configured, attempt, &request, binding, client_addr).await;
     }
     run(state, &configured, attempt, request, binding, client_addr).await
@@ -417,20 +417,23 @@ async fn finish(
             .into())
         }
         accounts::SignIn::NeedsPassword(user) => {
-            let pending = serde_json::to_string(&identity)
-                .map_err(|e| StoreError::InvalidValue(format!("an SSO identity: {e}")))?;
-            attempt.bind(PENDING_IDENTITY, pending);
             attempt.bind(PENDING_USER, user.id.to_string());
-            let state_value = sso_attempts::new_state();
-            let mut conn = state.db.write().await?;
-            sso_attempts::begin(&mut conn.conn(), &attempt, &state_value, binding).await?;
             Ok(Step::ConfirmPassword {
-                state: state_value,
+                state: keep(state, &attempt, binding).await?,
                 email: user.email,
                 failed: false,
             })
         }
     }
+}
+
+/// Keeps `attempt` for the browser holding `binding` under a new state: the state its next
+/// request (the confirmation form) resumes it under.
+async fn keep(state: &AppState, attempt: &Attempt, binding: &str) -> Result<String, SsoFailure> {
+    let attempt_state = sso_attempts::new_state();
+    let mut conn = state.db.write().await?;
+    sso_attempts::begin(&mut conn.conn(), attempt, &attempt_state, binding).await?;
+    Ok(attempt_state)
 }
 
 /// The confirmation form came back: the password of the account with the identity's e-mail
@@ -443,14 +446,8 @@ async fn confirm_password(
     binding: &str,
     client_addr: Option<&str>,
 ) -> Result<Step, SsoFailure> {
-    let now = now_ms();
-    if now >= attempt.expires_at {
-        return Err(SsoFailure::AttemptLost);
-    }
-    let identity: Identity = attempt
-        .fetch(PENDING_IDENTITY)
-        .and_then(|text| serde_json::from_str(text).ok())
-        .ok_or(SsoFailure::AttemptLost)?;
+    // (`sso_attempts::take` refused it if it had expired.)
+    let identity = configured.provider.build_identity(&attempt)?;
     let user_id: i64 = attempt
         .fetch(PENDING_USER)
         .and_then(|id| id.parse().ok())
@@ -485,11 +482,8 @@ async fn confirm_password(
             return Err(SsoFailure::AttemptLost);
         }
         attempt.bind(PASSWORD_FAILURES, failures.to_string());
-        let state_value = sso_attempts::new_state();
-        let mut conn = state.db.write().await?;
-        sso_attempts::begin(&mut conn.conn(), &attempt, &state_value, binding).await?;
         return Ok(Step::ConfirmPassword {
-            state: state_value,
+            state: keep(state, &attempt, binding).await?,
             email: user.email,
             failed: request.is_post,
         });

@@ -161,11 +161,7 @@ pub async fn accept(
 }
 
 async fn join(state: &AppState, invitation: &Invitation, user: &User) -> UiResult<()> {
-    let actor = Actor {
-        user_id: Some(user.id),
-        label: user.email.clone(),
-        ip_address: None,
-    };
+    let actor = Actor::user(user.id, &user.email, None);
     let mut tx = state.db.begin().await?;
     match invitations::accept(&mut tx.conn(), invitation, user.id, &actor, now_ms()).await {
         Ok(()) => {}
